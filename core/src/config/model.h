@@ -1,0 +1,111 @@
+// The validated configuration: immutable once loadConfig() returns it. Everything downstream
+// (server, upstream, proxy) reads only these structs, never TOML.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "plugin/instances.h"
+
+namespace postern::config {
+
+using Millis = std::chrono::milliseconds;
+
+/** "unlimited" drain timeouts are stored as this value. */
+inline constexpr Millis kUnlimited = Millis::max();
+
+struct SourcePos {
+    std::uint32_t line = 0;
+    std::uint32_t column = 0;
+};
+
+struct BindAddress {
+    std::string host;  ///< IP literal (IPv4 or IPv6, no brackets) or a name resolved at bind time
+    std::uint16_t port = 0;
+    std::string text;  ///< as written, for messages
+};
+
+enum class ListenerProtocol { Tcp, Tls, Http, Https };
+enum class AccessFormat { Logfmt, Json };
+
+struct GatewayConfig {
+    unsigned workers = 0;  ///< resolved: never 0 after loading (0 in the file = one per core)
+    std::vector<std::filesystem::path> plugin_dirs;  ///< absolute
+    std::uint64_t max_connections = 200000;
+};
+
+struct LogConfig {
+    common::LogLevel level = common::LogLevel::Info;
+    std::string access = "stdout";  ///< stdout | stderr | syslog | off | absolute file path
+    AccessFormat format = AccessFormat::Logfmt;
+};
+
+struct ListenerConfig {
+    std::string name;
+    std::vector<BindAddress> binds;
+    ListenerProtocol protocol = ListenerProtocol::Tcp;
+    std::string pool;
+    std::size_t pool_index = 0;  ///< index into Config::pools
+    Millis idle_timeout{std::chrono::minutes(4)};
+    std::uint64_t max_connections = 10000;
+    SourcePos pos;
+};
+
+struct BackendSettings {
+    std::uint16_t port = 0;  ///< default port for targets that name none (0 = none: targets must)
+    Millis connect_timeout{std::chrono::seconds(5)};
+    std::uint32_t retries = 2;
+};
+
+struct DiscoveryConfig {
+    std::string plugin = "static";
+    Millis refresh{std::chrono::seconds(30)};
+    std::shared_ptr<plugin::Discovery> instance;
+};
+
+struct ProbeConfig {
+    std::string plugin = "tcp";
+    Millis interval{std::chrono::seconds(5)};
+    Millis timeout{std::chrono::seconds(2)};
+    std::uint32_t healthy_threshold = 2;
+    std::uint32_t unhealthy_threshold = 3;
+    std::uint16_t port = 0;  ///< 0 = the backend's own port
+    std::shared_ptr<plugin::Probe> instance;
+};
+
+struct PoolConfig {
+    std::string name;
+    std::string balancer = "round_robin";
+    std::shared_ptr<plugin::BalancerFactory> balancer_factory;
+    Millis drain_timeout{std::chrono::seconds(30)};  ///< kUnlimited = until connections end
+    std::uint32_t max_connections_per_backend = 0;   ///< 0 = unlimited
+    BackendSettings backend;
+    DiscoveryConfig discovery;
+    std::optional<ProbeConfig> probe;  ///< absent = no health checks: backends count as up
+    SourcePos pos;
+};
+
+struct Config {
+    std::filesystem::path file;  ///< absolute path of the file it came from ("" for built-in)
+    GatewayConfig gateway;
+    LogConfig log;
+    std::vector<ListenerConfig> listeners;
+    std::vector<PoolConfig> pools;
+};
+
+struct ConfigError {
+    std::string file;
+    std::uint32_t line = 0;
+    std::uint32_t column = 0;
+    std::string message;
+    /** "<file>:<line>:<column>: <message>" */
+    std::string format() const;
+};
+
+}  // namespace postern::config
