@@ -1,0 +1,49 @@
+// A resolved socket address (IPv4 or IPv6) that can be handed to the OS directly. Value type.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <netinet/in.h>
+#include <sys/socket.h>
+#endif
+
+namespace postern::net {
+
+class SocketAddress {
+public:
+    SocketAddress() = default;
+    /** From an IP literal (no brackets) and a port; nullopt if `ip` is not an IP literal. */
+    static std::optional<SocketAddress> fromIp(std::string_view ip, std::uint16_t port);
+    /** Resolves a host name or literal (blocking getaddrinfo; control thread only). Prefers IPv4
+     * when the name has both, unless the name is an IPv6 literal. Sets *error on failure. */
+    static std::optional<SocketAddress> resolve(std::string_view host, std::uint16_t port,
+                                                std::string* error);
+    static SocketAddress fromSockaddr(const sockaddr* sa, socklen_t len);
+
+    const sockaddr* sockaddrPtr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
+    sockaddr* sockaddrPtr() { return reinterpret_cast<sockaddr*>(&storage_); }
+    socklen_t length() const { return length_; }
+    int family() const { return storage_.ss_family; }
+    bool isIpv6() const { return storage_.ss_family == AF_INET6; }
+    std::uint16_t port() const;
+    void setPort(std::uint16_t port);
+    /** The IP as text, without brackets: "127.0.0.1", "::1". */
+    std::string ip() const;
+    /** "127.0.0.1:80" or "[::1]:80". */
+    std::string toString() const;
+    /** Stable 64-bit hash of the IP only (not the port): client affinity and maglev keys. */
+    std::uint64_t ipHash() const;
+
+private:
+    sockaddr_storage storage_{};
+    socklen_t length_ = 0;
+};
+
+}  // namespace postern::net

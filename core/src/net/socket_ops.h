@@ -1,0 +1,51 @@
+// Thin wrappers over the OS socket calls the data path uses. Non-blocking, close-on-exec, never
+// raise SIGPIPE. Linux implementation in socket_ops_posix.cpp; any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "net/socket_address.h"
+
+namespace postern::net {
+
+using Fd = int;
+inline constexpr Fd kInvalidFd = -1;
+
+/** Result of a non-blocking I/O call: n > 0 bytes, 0 = EOF (recv only), or an error class. */
+enum class IoStatus { Ok, WouldBlock, Eof, Reset, Error };
+
+struct IoResult {
+    IoStatus status;
+    std::size_t bytes = 0;
+    int error = 0;  ///< errno for Reset/Error
+};
+
+/** A listening socket bound to `addr` (SO_REUSEADDR, optionally SO_REUSEPORT, IPV6_V6ONLY),
+ * non-blocking. kInvalidFd on failure with *error naming the cause (strerror). */
+Fd listenSocket(const SocketAddress& addr, bool reuse_port, int backlog, std::string* error);
+
+/** Accepts one connection (non-blocking, cloexec). kInvalidFd when none is pending (or on a
+ * transient error); *peer filled on success. */
+Fd acceptConnection(Fd listener, SocketAddress* peer, int* error);
+
+/** Starts a non-blocking connect. Returns the fd (connect in progress or done); kInvalidFd on
+ * immediate failure with *error = errno. */
+Fd connectStart(const SocketAddress& to, int* error);
+
+/** SO_ERROR of a socket whose connect completed (0 = connected). */
+int socketError(Fd fd);
+
+IoResult recvSome(Fd fd, char* buf, std::size_t len);
+IoResult sendSome(Fd fd, const char* buf, std::size_t len);
+
+void shutdownWrite(Fd fd);
+void closeFd(Fd fd);
+/** Closes with SO_LINGER {1, 0}: the peer sees a reset, not a clean end of stream. */
+void closeWithReset(Fd fd);
+void setNoDelay(Fd fd);
+SocketAddress localAddress(Fd fd);
+std::string errorText(int err);
+
+}  // namespace postern::net

@@ -1,0 +1,111 @@
+#ifndef _WIN32
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "net/socket_ops.h"
+
+namespace postern::net {
+
+Fd listenSocket(const SocketAddress& addr, bool reuse_port, int backlog, std::string* error) {
+    Fd fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        if (error) *error = errorText(errno);
+        return kInvalidFd;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuse_port) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (addr.isIpv6()) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(fd, addr.sockaddrPtr(), addr.length()) != 0 || ::listen(fd, backlog) != 0) {
+        if (error) *error = errorText(errno);
+        ::close(fd);
+        return kInvalidFd;
+    }
+    return fd;
+}
+
+Fd acceptConnection(Fd listener, SocketAddress* peer, int* error) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    Fd fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (error) *error = errno;
+        return kInvalidFd;
+    }
+    if (peer) *peer = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+    return fd;
+}
+
+Fd connectStart(const SocketAddress& to, int* error) {
+    Fd fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        if (error) *error = errno;
+        return kInvalidFd;
+    }
+    if (::connect(fd, to.sockaddrPtr(), to.length()) != 0 && errno != EINPROGRESS) {
+        if (error) *error = errno;
+        ::close(fd);
+        return kInvalidFd;
+    }
+    return fd;
+}
+
+int socketError(Fd fd) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+    return err;
+}
+
+static IoResult classify(ssize_t n) {
+    if (n > 0) return {IoStatus::Ok, static_cast<std::size_t>(n), 0};
+    if (n == 0) return {IoStatus::Eof, 0, 0};
+    int e = errno;
+    if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) return {IoStatus::WouldBlock, 0, 0};
+    if (e == ECONNRESET || e == EPIPE || e == ECONNABORTED || e == ETIMEDOUT)
+        return {IoStatus::Reset, 0, e};
+    return {IoStatus::Error, 0, e};
+}
+
+IoResult recvSome(Fd fd, char* buf, std::size_t len) { return classify(::recv(fd, buf, len, 0)); }
+
+IoResult sendSome(Fd fd, const char* buf, std::size_t len) {
+    ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
+    if (n == 0) return {IoStatus::WouldBlock, 0, 0};
+    return classify(n);
+}
+
+void shutdownWrite(Fd fd) { ::shutdown(fd, SHUT_WR); }
+
+void closeFd(Fd fd) {
+    if (fd >= 0) ::close(fd);
+}
+
+void closeWithReset(Fd fd) {
+    if (fd < 0) return;
+    linger lg{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    ::close(fd);
+}
+
+void setNoDelay(Fd fd) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+SocketAddress localAddress(Fd fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    return SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+std::string errorText(int err) { return std::strerror(err); }
+
+}  // namespace postern::net
+#endif

@@ -1,0 +1,116 @@
+#include "proxy/access_log.h"
+
+#include <fcntl.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "common/log.h"
+
+namespace postern::proxy {
+
+std::unique_ptr<AccessLog> AccessLog::open(const config::LogConfig& config, std::string* error) {
+    std::unique_ptr<AccessLog> log(new AccessLog());
+    log->format_ = config.format;
+    const std::string& t = config.access;
+    if (t == "off") return log;
+    if (t == "stdout") {
+        log->fd_ = 1;
+    } else if (t == "stderr") {
+        log->fd_ = 2;
+    } else if (t == "syslog") {
+        openlog("postern", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+        log->syslog_ = true;
+    } else {
+        log->fd_ = ::open(t.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (log->fd_ < 0) {
+            if (error) *error = "cannot open access log '" + t + "': " + std::strerror(errno);
+            return nullptr;
+        }
+        log->own_fd_ = true;
+    }
+    return log;
+}
+
+AccessLog::~AccessLog() {
+    if (own_fd_) ::close(fd_);
+}
+
+namespace {
+
+void appendJsonString(std::string& out, std::string_view v) {
+    out += '"';
+    for (char c : v) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+
+std::string timestamp() {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    std::time_t t = system_clock::to_time_t(now);
+    auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char ts[96];
+    std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    return ts;
+}
+
+}  // namespace
+
+void AccessLog::write(const AccessRecord& r) {
+    if (!enabled()) return;
+    std::string line;
+    line.reserve(256);
+    std::string backend = r.backend.empty() ? std::string("-") : std::string(r.backend);
+    if (format_ == config::AccessFormat::Json) {
+        line += "{\"time\":\"" + timestamp() + "\",\"listener\":";
+        appendJsonString(line, r.listener);
+        line += ",\"client\":";
+        appendJsonString(line, r.client);
+        line += ",\"pool\":";
+        appendJsonString(line, r.pool);
+        line += ",\"backend\":";
+        appendJsonString(line, backend);
+        line += ",\"bytes_in\":" + std::to_string(r.bytes_in) + ",\"bytes_out\":" + std::to_string(r.bytes_out);
+        line += ",\"connect_ms\":" + std::to_string(r.connect_ms) +
+                ",\"first_byte_ms\":" + std::to_string(r.first_byte_ms) +
+                ",\"total_ms\":" + std::to_string(r.total_ms) + ",\"attempts\":" + std::to_string(r.attempts);
+        line += ",\"cause\":";
+        appendJsonString(line, r.cause);
+        line += "}\n";
+    } else {
+        line += "time=" + timestamp();
+        line += " listener=" + common::logfmtValue(r.listener);
+        line += " client=" + common::logfmtValue(r.client);
+        line += " pool=" + common::logfmtValue(r.pool);
+        line += " backend=" + common::logfmtValue(backend);
+        line += " bytes_in=" + std::to_string(r.bytes_in) + " bytes_out=" + std::to_string(r.bytes_out);
+        line += " connect_ms=" + std::to_string(r.connect_ms) + " first_byte_ms=" + std::to_string(r.first_byte_ms) +
+                " total_ms=" + std::to_string(r.total_ms) + " attempts=" + std::to_string(r.attempts);
+        line += " cause=" + std::string(r.cause) + "\n";
+    }
+    if (syslog_) {
+        ::syslog(LOG_INFO, "%.*s", static_cast<int>(line.size() - 1), line.data());
+        return;
+    }
+    (void)!::write(fd_, line.data(), line.size());
+}
+
+}  // namespace postern::proxy

@@ -1,0 +1,45 @@
+// The access log: one line per closed client connection (logfmt or JSON), written with a single
+// write() per line so lines from different workers never interleave. Any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "config/model.h"
+
+namespace postern::proxy {
+
+struct AccessRecord {
+    std::string_view listener;
+    std::string_view client;   ///< "ip:port"
+    std::string_view pool;
+    std::string_view backend;  ///< "ip:port" or empty
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::int64_t connect_ms = -1;     ///< -1 = never connected
+    std::int64_t first_byte_ms = -1;  ///< first byte from the backend; -1 = none
+    std::int64_t total_ms = 0;
+    std::uint32_t attempts = 0;
+    std::string_view cause;
+};
+
+class AccessLog {
+public:
+    /** Opens the target named in [log] access; nullptr + *error when a file cannot be opened. */
+    static std::unique_ptr<AccessLog> open(const config::LogConfig& config, std::string* error);
+    ~AccessLog();
+
+    bool enabled() const { return fd_ >= 0 || syslog_; }
+    void write(const AccessRecord& r);
+
+private:
+    AccessLog() = default;
+    int fd_ = -1;
+    bool own_fd_ = false;
+    bool syslog_ = false;
+    config::AccessFormat format_ = config::AccessFormat::Logfmt;
+};
+
+}  // namespace postern::proxy

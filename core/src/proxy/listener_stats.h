@@ -1,0 +1,20 @@
+// Counters of one listener, shared by every worker (relaxed atomics: exact totals, no ordering).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace postern::proxy {
+
+struct ListenerStats {
+    std::atomic<std::uint64_t> active{0};
+    std::atomic<std::uint64_t> total{0};
+    std::atomic<std::uint64_t> bytes_in{0};   ///< from clients
+    std::atomic<std::uint64_t> bytes_out{0};  ///< to clients
+    std::atomic<std::uint64_t> refused_max_connections{0};
+    std::atomic<std::uint64_t> refused_no_backend{0};
+    std::atomic<std::uint64_t> refused_capacity{0};
+    std::atomic<std::uint64_t> connect_failed{0};
+};
+
+}  // namespace postern::proxy

@@ -1,0 +1,49 @@
+// What a worker thread lends to the sessions it runs: its loop, scratch buffer, buffer pool,
+// random numbers, access log, and the list of live sessions (for shutdown). Worker thread only.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "config/model.h"
+#include "net/event_loop.h"
+#include "proxy/access_log.h"
+#include "proxy/buffer_pool.h"
+#include "proxy/listener_stats.h"
+#include "upstream/pool.h"
+
+namespace postern::proxy {
+
+class TcpSession;
+
+/** One listener as a worker's sessions see it. Immutable after start. */
+struct ListenerContext {
+    const config::ListenerConfig* config = nullptr;
+    upstream::Pool* pool = nullptr;
+    ListenerStats* stats = nullptr;
+};
+
+struct WorkerContext {
+    explicit WorkerContext(net::EventLoop& l) : loop(l) {}
+
+    net::EventLoop& loop;
+    AccessLog* access_log = nullptr;
+    BufferPool buffers;
+    char scratch[BufferPool::kBufferSize];
+    std::atomic<std::uint64_t>* global_active = nullptr;
+
+    /** xorshift64*: cheap per-worker randomness for balancers. */
+    std::uint64_t random() {
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        return rng * 2685821657736338717ull;
+    }
+    std::uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+    // Intrusive list of live sessions.
+    TcpSession* sessions = nullptr;
+    std::size_t session_count = 0;
+};
+
+}  // namespace postern::proxy

@@ -1,0 +1,111 @@
+#include "server/gateway.h"
+
+#include <chrono>
+
+#include "common/log.h"
+
+namespace postern::server {
+
+Gateway::Gateway(std::unique_ptr<plugin::Registry> registry) : registry_(std::move(registry)) {}
+
+Gateway::~Gateway() { shutdown(); }
+
+bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* error) {
+    config_ = std::move(config);
+    const auto& cfg = *config_;
+    common::Log::setLevel(cfg.log.level);
+    access_log_ = proxy::AccessLog::open(cfg.log, error);
+    if (!access_log_) return false;
+
+    // Pools: first discovery round synchronously, so backends exist before traffic.
+    for (const auto& pc : cfg.pools) {
+        PoolRuntime rt;
+        rt.pool = std::make_unique<upstream::Pool>(pc, config_);
+        if (pc.probe) rt.health = std::make_unique<upstream::HealthChecker>(control_loop_, *rt.pool);
+        rt.discovery = std::make_unique<upstream::DiscoveryRunner>(control_loop_, *rt.pool, rt.health.get());
+        pools_.push_back(std::move(rt));
+    }
+    for (auto& rt : pools_) rt.discovery->runRound();
+
+    // Listener contexts.
+    for (const auto& lc : cfg.listeners) {
+        listener_stats_.push_back(std::make_unique<proxy::ListenerStats>());
+        auto ctx = std::make_unique<proxy::ListenerContext>();
+        ctx->config = &lc;
+        ctx->pool = pools_.at(lc.pool_index).pool.get();
+        ctx->stats = listener_stats_.back().get();
+        listener_contexts_.push_back(std::move(ctx));
+    }
+
+    unsigned nworkers = cfg.gateway.workers ? cfg.gateway.workers : 1;
+    for (unsigned i = 0; i < nworkers; ++i)
+        workers_.push_back(std::make_unique<Worker>(i, access_log_.get(), &global_active_,
+                                                    cfg.gateway.max_connections));
+
+    // Bind: one SO_REUSEPORT socket per worker and address. A plain bind first makes "address in
+    // use" an error even when the holder also used SO_REUSEPORT, and resolves port 0 once.
+    for (std::size_t li = 0; li < cfg.listeners.size(); ++li) {
+        const auto& lc = cfg.listeners[li];
+        for (const auto& bind : lc.binds) {
+            std::string err;
+            auto addr = net::SocketAddress::resolve(bind.host, bind.port, &err);
+            std::string where = "listener=" + common::logfmtValue(lc.name) + " address=" +
+                                common::logfmtValue(addr ? addr->toString() : bind.text);
+            auto fail = [&](const std::string& why) {
+                POSTERN_LOG(Error, "cannot bind", where + " error=" + common::logfmtValue(why));
+                if (error) *error = "cannot bind listener '" + lc.name + "' to " +
+                                    (addr ? addr->toString() : bind.text) + ": " + why;
+                workers_.clear();
+                return false;
+            };
+            if (!addr) return fail(err);
+            net::Fd probe = net::listenSocket(*addr, false, 1, &err);
+            if (probe == net::kInvalidFd) return fail(err);
+            addr->setPort(net::localAddress(probe).port());
+            net::closeFd(probe);
+            for (auto& w : workers_) {
+                net::Fd fd = net::listenSocket(*addr, true, 4096, &err);
+                if (fd == net::kInvalidFd) return fail(err);
+                w->addListener(listener_contexts_[li].get(), fd);
+            }
+            POSTERN_LOG(Info, "listening",
+                        "listener=" + common::logfmtValue(lc.name) + " address=" + addr->toString() +
+                            " pool=" + common::logfmtValue(lc.pool));
+        }
+    }
+
+    control_thread_ = std::thread([this] { control_loop_.run(); });
+    for (auto& w : workers_) w->start();
+    started_ = true;
+    POSTERN_LOG(Info, "ready", "workers=" + std::to_string(workers_.size()));
+    return true;
+}
+
+void Gateway::shutdown() {
+    if (!started_) {
+        workers_.clear();
+        return;
+    }
+    started_ = false;
+    for (auto& w : workers_) w->stopAccepting();
+    config::Millis drain{0};
+    for (const auto& p : config_->pools) drain = std::max(drain, p.drain_timeout);
+    std::uint64_t open = global_active_.load();
+    POSTERN_LOG(Info, "shutting down: listeners closed, draining",
+                "connections=" + std::to_string(open) + " drain_timeout=" +
+                    (drain == config::kUnlimited ? std::string("unlimited") : std::to_string(drain.count()) + "ms"));
+    auto deadline = std::chrono::steady_clock::now();
+    bool unlimited = drain == config::kUnlimited;
+    if (!unlimited) deadline += drain;
+    while (global_active_.load() > 0 && (unlimited || std::chrono::steady_clock::now() < deadline))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (auto& w : workers_) w->stopAndJoin();
+    workers_.clear();
+    control_loop_.stop();
+    if (control_thread_.joinable()) control_thread_.join();
+    // Health checkers and discovery runners touch the control loop: destroy them before it.
+    pools_.clear();
+    POSTERN_LOG(Info, "stopped", "");
+}
+
+}  // namespace postern::server

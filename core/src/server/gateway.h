@@ -1,0 +1,66 @@
+// The running gateway: owns the plugin registry (first member, so plugin libraries outlive every
+// object created through them), the active config, the pools, the control thread (discovery and
+// health checks) and the workers. start()/shutdown() are called from the main thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/model.h"
+#include "net/event_loop.h"
+#include "plugin/registry.h"
+#include "proxy/access_log.h"
+#include "proxy/listener_stats.h"
+#include "proxy/worker_context.h"
+#include "server/worker.h"
+#include "upstream/discovery_runner.h"
+#include "upstream/health_checker.h"
+#include "upstream/pool.h"
+
+namespace postern::server {
+
+class Gateway {
+public:
+    explicit Gateway(std::unique_ptr<plugin::Registry> registry);
+    ~Gateway();
+    Gateway(const Gateway&) = delete;
+    Gateway& operator=(const Gateway&) = delete;
+
+    plugin::Registry& registry() { return *registry_; }
+
+    /** Runs discovery once, binds every listener address, starts probes and workers. On failure
+     * (e.g. an address in use) returns false with *error naming the address; nothing is left
+     * listening. */
+    bool start(std::shared_ptr<const config::Config> config, std::string* error);
+
+    /** Graceful stop: listeners close at once; open connections get up to the largest pool
+     * drain_timeout to finish, then are closed (cause=shutdown); threads end. */
+    void shutdown();
+
+    /** Connections open right now, over all listeners. Any thread. */
+    std::uint64_t activeConnections() const { return global_active_.load(); }
+
+private:
+    struct PoolRuntime {
+        std::unique_ptr<upstream::Pool> pool;
+        std::unique_ptr<upstream::HealthChecker> health;
+        std::unique_ptr<upstream::DiscoveryRunner> discovery;
+    };
+
+    std::unique_ptr<plugin::Registry> registry_;  // first: destroyed last
+    std::shared_ptr<const config::Config> config_;
+    std::unique_ptr<proxy::AccessLog> access_log_;
+    net::EventLoop control_loop_;
+    std::thread control_thread_;
+    std::vector<PoolRuntime> pools_;
+    std::vector<std::unique_ptr<proxy::ListenerStats>> listener_stats_;
+    std::vector<std::unique_ptr<proxy::ListenerContext>> listener_contexts_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::atomic<std::uint64_t> global_active_{0};
+    bool started_ = false;
+};
+
+}  // namespace postern::server

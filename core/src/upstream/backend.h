@@ -1,0 +1,43 @@
+// One backend endpoint of a pool. Shared (shared_ptr) between the pool's control-thread state,
+// every published snapshot that contains it and every connection using it, so counters stay valid
+// while any of them lives. Identity fields are immutable after creation; counters are atomics any
+// thread may touch; health bookkeeping (probe_*) belongs to the control thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "net/socket_address.h"
+
+namespace postern::upstream {
+
+struct Backend {
+    // Identity (immutable).
+    std::string host;          ///< as discovered: IP literal or name
+    std::uint16_t port = 0;
+    net::SocketAddress address;  ///< resolved
+    std::string address_text;    ///< "ip:port" / "[v6]:port" for logs and metrics
+    std::string ip_text;         ///< resolved IP without port
+    std::uint32_t weight = 1;
+    std::uint32_t max_connections = 0;  ///< 0 = unlimited (the pool limit may still apply)
+    std::string region;
+    std::uint64_t id = 0;  ///< stable hash of "host:port"
+
+    // Live state (any thread).
+    std::atomic<std::uint32_t> active{0};
+    std::atomic<bool> up{false};
+    std::atomic<bool> draining{false};
+    std::atomic<std::uint64_t> connections_total{0};
+    std::atomic<std::uint64_t> connect_failures{0};
+
+    // Health bookkeeping (control thread only).
+    bool probed_once = false;
+    std::uint32_t consecutive_ok = 0;
+    std::uint32_t consecutive_fail = 0;
+};
+
+/** FNV-1a of "host:port": the same on every instance, so hashing balancers agree. */
+std::uint64_t backendId(const std::string& host, std::uint16_t port);
+
+}  // namespace postern::upstream

@@ -1,0 +1,200 @@
+#include "upstream/health_checker.h"
+
+#include <chrono>
+
+#include "common/log.h"
+
+namespace postern::upstream {
+
+class HealthChecker::Task final : public net::IoHandler, public net::TimerHandler, public net::Deferred {
+public:
+    enum TimerTag : std::uint32_t { kNextProbe = 1, kTimeout = 2 };
+
+    Task(HealthChecker& owner, std::shared_ptr<Backend> backend)
+        : owner_(owner), backend_(std::move(backend)), next_(this, kNextProbe), timeout_(this, kTimeout) {}
+
+    ~Task() override { abort(); }
+
+    void start() { owner_.loop_.armAfter(next_, std::chrono::milliseconds(0)); }
+
+    void stopForGood() {
+        stopped_ = true;
+        abort();
+        owner_.loop_.cancel(next_);
+    }
+
+    void onTimer(std::uint32_t tag) override {
+        if (stopped_) return;
+        if (tag == kNextProbe) begin();
+        else finish(false, "timeout after " + std::to_string(probe().timeout.count()) + "ms");
+    }
+
+    void onIo(std::uint32_t events) override {
+        if (stopped_ || fd_ == net::kInvalidFd) return;
+        if (!connected_) {
+            if (!(events & (net::kWritable | net::kError | net::kHangup))) return;
+            int err = net::socketError(fd_);
+            if (err != 0) return finish(false, "connect: " + net::errorText(err));
+            connected_ = true;
+            session_ = probe().instance->newSession(view());
+            if (!session_) return finish(false, "probe plugin could not start a session");
+            if (handle(session_->onConnected(out_))) return;
+        }
+        if (!out_.empty() && !flush()) return;
+        if (events & (net::kReadable | net::kHangup | net::kError)) readSome();
+    }
+
+private:
+    const config::ProbeConfig& probe() const { return *owner_.pool_.config().probe; }
+
+    postern_backend view() const {
+        const Backend& b = *backend_;
+        return postern_backend{b.id, {b.host.data(), b.host.size()}, {b.ip_text.data(), b.ip_text.size()},
+                               b.port, b.weight, b.max_connections, {b.region.data(), b.region.size()}};
+    }
+
+    void begin() {
+        started_ = owner_.loop_.now();
+        owner_.loop_.arm(next_, started_ + probe().interval);
+        if (fd_ != net::kInvalidFd) return;  // the previous check is still running (timeout > interval)
+        net::SocketAddress to = backend_->address;
+        if (probe().port) to.setPort(probe().port);
+        int err = 0;
+        fd_ = net::connectStart(to, &err);
+        if (fd_ == net::kInvalidFd) return finish(false, "connect: " + net::errorText(err));
+        connected_ = false;
+        out_.clear();
+        owner_.loop_.add(fd_, this);
+        owner_.loop_.armAfter(timeout_, probe().timeout);
+    }
+
+    /** Applies a verdict; true when the check is over. */
+    bool handle(postern_verdict v) {
+        switch (v) {
+            case POSTERN_VERDICT_NEED_MORE: return false;
+            case POSTERN_VERDICT_HEALTHY:
+            case POSTERN_VERDICT_DRAIN: finish(true, ""); return true;
+            case POSTERN_VERDICT_UNHEALTHY: {
+                auto r = session_->result();
+                std::string reason(r.reason.data ? std::string(r.reason.data, r.reason.size) : "");
+                finish(false, reason.empty() ? "probe reported unhealthy" : reason);
+                return true;
+            }
+        }
+        finish(false, "probe returned an unknown verdict");
+        return true;
+    }
+
+    bool flush() {
+        while (!out_.empty()) {
+            auto r = net::sendSome(fd_, out_.data(), out_.size());
+            if (r.status == net::IoStatus::WouldBlock) return true;
+            if (r.status != net::IoStatus::Ok) {
+                finish(false, "send: " + net::errorText(r.error));
+                return false;
+            }
+            out_.erase(0, r.bytes);
+        }
+        return true;
+    }
+
+    void readSome() {
+        char buf[4096];
+        for (int i = 0; i < 64 && fd_ != net::kInvalidFd; ++i) {
+            auto r = net::recvSome(fd_, buf, sizeof buf);
+            if (r.status == net::IoStatus::WouldBlock) return;
+            if (r.status == net::IoStatus::Reset || r.status == net::IoStatus::Error)
+                return finish(false, "recv: " + net::errorText(r.error));
+            bool eof = r.status == net::IoStatus::Eof;
+            if (handle(session_->onData(std::string_view(buf, r.bytes), eof, out_))) return;
+            if (eof) return finish(false, "connection closed before the probe decided");
+            if (!out_.empty() && !flush()) return;
+        }
+    }
+
+    void abort() {
+        if (fd_ != net::kInvalidFd) {
+            owner_.loop_.remove(fd_);
+            net::closeFd(fd_);
+            fd_ = net::kInvalidFd;
+        }
+        owner_.loop_.cancel(timeout_);
+        session_.reset();
+    }
+
+    void finish(bool ok, const std::string& reason) {
+        abort();
+        owner_.record(*backend_, ok, reason);
+    }
+
+    HealthChecker& owner_;
+    std::shared_ptr<Backend> backend_;
+    net::Timer next_;
+    net::Timer timeout_;
+    net::Fd fd_ = net::kInvalidFd;
+    bool connected_ = false;
+    bool stopped_ = false;
+    std::string out_;
+    std::unique_ptr<plugin::ProbeSession> session_;
+    net::Clock::time_point started_{};
+};
+
+HealthChecker::HealthChecker(net::EventLoop& loop, Pool& pool) : loop_(loop), pool_(pool) {}
+
+HealthChecker::~HealthChecker() {
+    for (auto& [b, task] : tasks_) {
+        task->stopForGood();
+        delete task;
+    }
+}
+
+void HealthChecker::sync() {
+    std::unordered_map<Backend*, bool> present;
+    for (auto& b : pool_.backends()) {
+        present[b.get()] = true;
+        if (!tasks_.count(b.get())) {
+            auto* task = new Task(*this, b);
+            tasks_[b.get()] = task;
+            task->start();
+        }
+    }
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+        if (!present.count(it->first)) {
+            it->second->stopForGood();
+            loop_.destroyLater(it->second);
+            it = tasks_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void HealthChecker::record(Backend& b, bool ok, const std::string& reason) {
+    const auto& probe = *pool_.config().probe;
+    bool was_up = b.up.load();
+    bool now_up = was_up;
+    if (ok) {
+        b.consecutive_fail = 0;
+        ++b.consecutive_ok;
+        if (!was_up && (!b.probed_once || b.consecutive_ok >= probe.healthy_threshold)) now_up = true;
+    } else {
+        b.consecutive_ok = 0;
+        ++b.consecutive_fail;
+        if (was_up && b.consecutive_fail >= probe.unhealthy_threshold) now_up = false;
+    }
+    bool first = !b.probed_once;
+    b.probed_once = true;
+    std::string fields = "pool=" + common::logfmtValue(pool_.name()) + " backend=" + b.address_text;
+    if (now_up != was_up) {
+        b.up.store(now_up);
+        pool_.republish();
+        if (now_up) POSTERN_LOG(Info, "backend up", fields);
+        else POSTERN_LOG(Warn, "backend down", fields + " reason=" + common::logfmtValue(reason));
+    } else if (first && !ok) {
+        POSTERN_LOG(Warn, "backend down", fields + " reason=" + common::logfmtValue(reason));
+    } else if (!ok) {
+        POSTERN_LOG(Debug, "probe failed", fields + " reason=" + common::logfmtValue(reason));
+    }
+}
+
+}  // namespace postern::upstream
