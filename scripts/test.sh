@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test (unit + integration) twice: in a normal
+# RelWithDebInfo build (build/) and under AddressSanitizer + UndefinedBehaviorSanitizer
+# (build-asan/). Exits non-zero if anything fails. .ci/run calls exactly this.
+#
+# Environment: POSTERN_JOBS (default: nproc), POSTERN_BUILD_DIR (build), POSTERN_ASAN_BUILD_DIR
+# (build-asan), POSTERN_SKIP_ASAN=1 to run only the first pass (local use; CI runs both).
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$POSTERN_ROOT"
+
+build_dir="${POSTERN_BUILD_DIR:-build}"
+asan_dir="${POSTERN_ASAN_BUILD_DIR:-build-asan}"
+jobs="$(postern_jobs)"
+started=$SECONDS
+
+postern_install_missing "${POSTERN_PACKAGES[@]}"
+
+run_ctest() {
+  # --no-tests=error: a tree that registered no test is a failure, not a pass.
+  ctest --test-dir "$1" --output-on-failure --no-tests=error -j "$jobs"
+}
+
+failed=()
+
+postern_log "build: $build_dir (RelWithDebInfo)"
+postern_configure "$build_dir" -DPOSTERN_SANITIZE=OFF
+postern_build "$build_dir"
+postern_log "tests: $build_dir"
+run_ctest "$build_dir" || failed+=("tests in $build_dir")
+
+if [ "${POSTERN_SKIP_ASAN:-0}" != "1" ]; then
+  export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+  postern_log "build: $asan_dir (AddressSanitizer + UndefinedBehaviorSanitizer)"
+  postern_configure "$asan_dir" -DPOSTERN_SANITIZE=ON
+  postern_build "$asan_dir"
+  postern_log "tests: $asan_dir (ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS)"
+  run_ctest "$asan_dir" || failed+=("tests in $asan_dir")
+fi
+
+elapsed=$((SECONDS - started))
+if [ "${#failed[@]}" -gt 0 ]; then
+  postern_log "FAILED after ${elapsed}s: ${failed[*]}"
+  exit 1
+fi
+postern_log "all tests passed in ${elapsed}s"
