@@ -1,0 +1,217 @@
+// Process lifecycle: config errors (exit 2 with positions), bind failures (exit 1 naming the
+// address), and SIGTERM draining (exit 0).
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "harness/socket_address.h"
+#include "integration_fixture.h"
+
+namespace postern::test {
+namespace {
+
+class LifecycleTest : public IntegrationTest {};
+
+std::vector<std::string> linesOf(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) out.push_back(line);
+    return out;
+}
+
+// Line numbers below are part of the test: keep them in sync with the text.
+constexpr const char* kBadConfig =
+    "[gateway]\n"                      // 1
+    "workers = \"two\"\n"              // 2: wrong type
+    "bogus_key = 1\n"                  // 3: unknown key
+    "\n"                               // 4
+    "[[listener]]\n"                   // 5
+    "name = \"front\"\n"               // 6
+    "bind = [\"127.0.0.1:0\"]\n"       // 7
+    "protocol = \"tcp\"\n"             // 8
+    "pool = \"nowhere\"\n";            // 9: dangling pool reference
+
+void expectBadConfigPositions(const std::string& err, const std::string& file) {
+    const std::string f = std::regex_replace(file, std::regex(R"([\^$.|?*+()\[\]{}\\])"), R"(\$&)");
+    const std::regex wrong_type("^" + f + R"(:2:(1|11): .+)");
+    const std::regex unknown_key("^" + f + R"(:3:1: .+)");
+    const std::regex dangling("^" + f + R"(:9:(1|8): .+)");
+    int found_type = 0, found_key = 0, found_pool = 0;
+    for (const auto& line : linesOf(err)) {
+        found_type += std::regex_search(line, wrong_type) ? 1 : 0;
+        found_key += std::regex_search(line, unknown_key) ? 1 : 0;
+        found_pool += std::regex_search(line, dangling) ? 1 : 0;
+    }
+    EXPECT_EQ(found_type, 1) << "expected one '" << file << ":2:<col>: ...' (workers type)";
+    EXPECT_EQ(found_key, 1) << "expected one '" << file << ":3:1: ...' (unknown key)";
+    EXPECT_EQ(found_pool, 1) << "expected one '" << file << ":9:<col>: ...' (dangling pool)";
+    // All problems at once, sorted by position.
+    const auto a = err.find(file + ":2:"), b = err.find(file + ":3:"), c = err.find(file + ":9:");
+    if (a != std::string::npos && b != std::string::npos && c != std::string::npos) {
+        EXPECT_LT(a, b);
+        EXPECT_LT(b, c);
+    }
+}
+
+TEST_F(LifecycleTest, BadConfigMakesCheckAndRunExitTwoWithPositions) {
+    auto& p = newProcess();
+    const auto file = p.writeConfig(kBadConfig, "bad.toml").string();
+
+    const auto check = runCommand(posternBinary(), {"check", "-c", file}, kStartTimeout);
+    ASSERT_TRUE(check.exit_code) << "postern check did not exit";
+    EXPECT_EQ(*check.exit_code, 2) << check.err;
+    expectBadConfigPositions(check.err, file);
+    EXPECT_EQ(check.out.find("configuration ok"), std::string::npos);
+
+    p.start({"run", "-c", file});
+    const auto code = p.waitExit(kStartTimeout);
+    ASSERT_TRUE(code) << "postern run kept running on a bad config";
+    EXPECT_EQ(*code, 2);
+    const auto err = p.stderrText();
+    expectBadConfigPositions(err, file);
+    EXPECT_EQ(err.find("msg=listening"), std::string::npos) << "nothing may listen on a bad config";
+}
+
+TEST_F(LifecycleTest, CheckAcceptsAGoodConfig) {
+    TestBackend b(BackendMode::Echo);
+    auto& p = newProcess();
+    const auto file =
+        p.writeConfig(gatewayToml() + listenerToml("front", "echo") +
+                          poolToml("echo", addressesOf({&b})),
+                      "good.toml")
+            .string();
+    const auto check = runCommand(posternBinary(), {"check", "-c", file}, kStartTimeout);
+    ASSERT_TRUE(check.exit_code);
+    EXPECT_EQ(*check.exit_code, 0) << check.err;
+    EXPECT_NE((check.out + check.err).find("configuration ok"), std::string::npos);
+}
+
+// tests/fixtures/config/invalid_multi.toml with its expected messages, when the config work has
+// provided them: the file name in .expected is replaced by the path given on the command line.
+TEST_F(LifecycleTest, InvalidMultiFixtureReportsEveryExpectedLine) {
+    const std::filesystem::path fixture =
+        std::filesystem::path(POSTERN_FIXTURE_DIR) / "config" / "invalid_multi.toml";
+    auto expected_path = fixture;
+    expected_path += ".expected";
+    if (!std::filesystem::exists(expected_path))
+        expected_path = fixture.parent_path() / "invalid_multi.expected";
+    if (!std::filesystem::exists(fixture) || !std::filesystem::exists(expected_path))
+        GTEST_SKIP() << "no " << fixture << " with its .expected yet";
+
+    std::ifstream in(expected_path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::vector<std::string> expected;
+    const std::string name = fixture.filename().string();
+    for (auto line : linesOf(ss.str())) {
+        for (const std::string& prefix : {fixture.string(), std::string("{file}"), name}) {
+            if (line.rfind(prefix + ":", 0) == 0) {
+                line = fixture.string() + line.substr(prefix.size());
+                break;
+            }
+        }
+        expected.push_back(line);
+    }
+    ASSERT_FALSE(expected.empty());
+
+    const auto check = runCommand(posternBinary(), {"check", "-c", fixture.string()}, kStartTimeout);
+    ASSERT_TRUE(check.exit_code);
+    EXPECT_EQ(*check.exit_code, 2);
+    EXPECT_EQ(linesOf(check.err), expected);
+
+    auto& p = newProcess();
+    p.start({"run", "-c", fixture.string()});
+    const auto code = p.waitExit(kStartTimeout);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+    const auto err_lines = linesOf(p.stderrText());
+    for (const auto& e : expected)
+        EXPECT_NE(std::find(err_lines.begin(), err_lines.end(), e), err_lines.end())
+            << "postern run did not print: " << e;
+}
+
+TEST_F(LifecycleTest, PortAlreadyInUseExitsOneNamingTheAddress) {
+    // Our own listening socket holds the port (no SO_REUSEPORT, so nobody can share it).
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    const auto any = SocketAddress::fromIp("127.0.0.1", 0);
+    ASSERT_EQ(::bind(fd, any->sockaddrPtr(), any->length()), 0);
+    ASSERT_EQ(::listen(fd, 8), 0);
+    const auto taken = SocketAddress::localOf(fd);
+    ASSERT_TRUE(taken);
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+
+    TestBackend b(BackendMode::Echo);
+    auto& p = runPostern(gatewayToml() +
+                         listenerToml("busy", "echo", {}, "\"" + taken->toString() + "\"") +
+                         poolToml("echo", addressesOf({&b})));
+    const auto code = p.waitExit(kStartTimeout);
+    ASSERT_TRUE(code) << "postern kept running although its port is taken";
+    EXPECT_EQ(*code, 1);
+    const auto err = p.stderrText();
+    EXPECT_NE(err.find(taken->toString()), std::string::npos)
+        << "stderr must name " << taken->toString();
+    EXPECT_TRUE(p.waitForLine(lineWith({{"level", "error"}, {"listener", "busy"},
+                                        {"address", taken->toString()}}),
+                              1s))
+        << "expected level=error ... listener=busy address=" << taken->toString();
+}
+
+TEST_F(LifecycleTest, SigtermStopsAcceptingDrainsOpenConnectionAndExitsZero) {
+    TestBackend b(BackendMode::Echo);
+    auto& p = runPostern(gatewayToml() + listenerToml("front", "echo") +
+                         poolToml("echo", addressesOf({&b}), "drain_timeout = \"2s\""));
+    const auto port = p.listeningPort("front", kStartTimeout);
+    ASSERT_NE(port, 0);
+    ASSERT_TRUE(p.waitReady(kStartTimeout));
+
+    auto open = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_TRUE(echoRoundTrip(open, "before"));
+
+    const auto signalled = std::chrono::steady_clock::now();
+    ASSERT_TRUE(p.sendSignal(SIGTERM));
+
+    // Listeners close at once: poll until a connect is refused (bounded).
+    bool refused = false;
+    for (int i = 0; i < 100 && msSince(signalled) < 2000.0; ++i) {
+        auto probe = BlockingClient::connect("127.0.0.1", port, 1s);
+        if (!probe.connected() && probe.error() == ECONNREFUSED) {
+            refused = true;
+            break;
+        }
+        probe.close();
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(refused) << "new connections still accepted 2 s after SIGTERM";
+
+    // The open connection keeps working while it drains.
+    EXPECT_TRUE(echoRoundTrip(open, "during drain"));
+    std::this_thread::sleep_for(700ms);  // well inside the 2 s drain window
+    EXPECT_TRUE(p.running()) << "exited before the drain timeout with a connection open";
+    EXPECT_TRUE(echoRoundTrip(open, "still draining"));
+
+    const auto code = p.waitExit(10s);
+    ASSERT_TRUE(code) << "did not exit after SIGTERM";
+    EXPECT_EQ(*code, 0);
+    const double exited_ms = msSince(signalled);
+    EXPECT_GE(exited_ms, 1500.0) << "the drain was cut short";
+    EXPECT_LE(exited_ms, 6000.0) << "the drain took far longer than drain_timeout";
+    const auto r = open.recvAll(2s);
+    EXPECT_TRUE(r.closed()) << "drained connection not closed: " << toString(r.status);
+    EXPECT_TRUE(p.waitForLine(lineWith({{"listener", "front"}, {"cause", "shutdown"}}), 1s,
+                              Stream::Stdout))
+        << "expected an access log line with cause=shutdown for the drained connection";
+}
+
+}  // namespace
+}  // namespace postern::test
