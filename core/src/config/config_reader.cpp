@@ -1,0 +1,464 @@
+#include "config/config_reader.h"
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <sstream>
+#include <system_error>
+
+#include "common/host_port.h"
+#include "common/log.h"
+
+namespace postern::config {
+
+namespace {
+
+constexpr std::int64_t kMaxWorkers = 1024;
+constexpr std::int64_t kMaxRetries = 100;
+constexpr std::int64_t kMaxUint32 = std::numeric_limits<std::uint32_t>::max();
+
+bool isValidName(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+    });
+}
+
+std::string lowercase(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+template <typename V>
+std::vector<std::string> keysOf(const std::map<std::string, V>& m) {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : m) out.push_back(k);
+    return out;
+}
+
+std::string formatNumber(double v) {
+    std::ostringstream out;
+    out << v;
+    return out.str();
+}
+
+}  // namespace
+
+ConfigReader::ConfigReader(const toml::table& root, std::filesystem::path base_dir,
+                           plugin::Registry& registry, const LoadOptions& options,
+                           Diagnostics& diag)
+    : root_(root),
+      base_dir_(std::move(base_dir)),
+      registry_(registry),
+      options_(options),
+      diag_(diag),
+      config_(std::make_shared<Config>()) {}
+
+std::shared_ptr<Config> ConfigReader::read() {
+    TableReader root(&root_, "", SourcePos{1, 1}, diag_);
+    const toml::table* gateway = root.table("gateway");
+    readGateway(gateway, root.valuePos("gateway"));
+    const toml::table* log = root.table("log");
+    readLog(log, root.valuePos("log"));
+    const toml::table* admin = root.table("admin");
+    readAdmin(admin, root.valuePos("admin"));
+    readPools(root);
+    readListeners(root);
+    root.finish();
+    resolvePoolReferences();
+    createPlugins();
+    if (!diag_.empty()) return nullptr;
+    return config_;
+}
+
+std::filesystem::path ConfigReader::resolvePath(const std::string& path) const {
+    std::filesystem::path p(path);
+    if (p.is_relative()) p = base_dir_ / p;
+    return p.lexically_normal();
+}
+
+// ---- [gateway] [log] [admin] -------------------------------------------------------------------
+
+void ConfigReader::readGateway(const toml::table* table, SourcePos pos) {
+    TableReader r(table, "[gateway]", pos, diag_);
+    GatewayConfig& g = config_->gateway;
+
+    g.workers = options_.cpu_count > 0 ? options_.cpu_count : 1;
+    if (auto workers = r.integer("workers", 0, kMaxWorkers); workers && *workers > 0)
+        g.workers = static_cast<unsigned>(*workers);
+
+    if (const toml::node* dirs_node = r.get("plugin_dirs")) {
+        auto dirs = r.stringArray("plugin_dirs");
+        if (!dirs) {
+            plugin_dirs_valid_ = false;
+        } else if (dirs->empty()) {
+            diag_.error(*dirs_node,
+                        "'plugin_dirs' must not be empty (leave it out to use the built-in "
+                        "plugin directory)");
+            plugin_dirs_valid_ = false;
+        } else {
+            for (const auto& dir : *dirs) {
+                if (dir.value.empty()) {
+                    diag_.error(dir.pos, "'plugin_dirs' entries must not be empty");
+                    plugin_dirs_valid_ = false;
+                    continue;
+                }
+                g.plugin_dirs.push_back(resolvePath(dir.value));
+            }
+        }
+    } else {
+        // The defaults come from the program (next to the binary), not from the file: a relative
+        // one is relative to the current directory.
+        for (const auto& dir : options_.default_plugin_dirs) {
+            std::error_code ec;
+            std::filesystem::path absolute = std::filesystem::absolute(dir, ec);
+            g.plugin_dirs.push_back((ec ? dir : absolute).lexically_normal());
+        }
+    }
+
+    if (auto max = r.integer("max_connections", 1))
+        g.max_connections = static_cast<std::uint64_t>(*max);
+    if (auto region = r.string("region"); region && !region->empty())
+        r.notSupported("region", "locality-aware routing");
+    if (auto user = r.string("user"); user && !user->empty())
+        r.notSupported("user", "dropping privileges after binding");
+    r.finish();
+}
+
+void ConfigReader::readLog(const toml::table* table, SourcePos pos) {
+    TableReader r(table, "[log]", pos, diag_);
+    LogConfig& l = config_->log;
+    if (auto level = r.string("level")) {
+        if (auto parsed = common::parseLogLevel(*level))
+            l.level = *parsed;
+        else
+            r.invalidChoice("level", *level, {"trace", "debug", "info", "warn", "error"});
+    }
+    if (auto access = r.string("access")) {
+        if (access->empty())
+            diag_.error(r.valuePos("access"),
+                        "'access' must not be empty (use \"off\" to disable the access log)");
+        else if (*access == "stdout" || *access == "stderr" || *access == "syslog" ||
+                 *access == "off")
+            l.access = *access;
+        else
+            l.access = resolvePath(*access).string();
+    }
+    if (auto format = r.string("format")) {
+        if (*format == "logfmt")
+            l.format = AccessFormat::Logfmt;
+        else if (*format == "json")
+            l.format = AccessFormat::Json;
+        else
+            r.invalidChoice("format", *format, {"logfmt", "json"});
+    }
+    r.finish();
+}
+
+void ConfigReader::readAdmin(const toml::table* table, SourcePos pos) {
+    TableReader r(table, "[admin]", pos, diag_);
+    for (std::string_view key : {"bind", "token"})
+        if (r.get(key)) r.notSupported(key, "the admin endpoint: /metrics, /status, dashboard");
+    r.finish();
+}
+
+// ---- names and references ----------------------------------------------------------------------
+
+std::optional<std::string> ConfigReader::readName(TableReader& r, std::string_view kind,
+                                                  std::map<std::string, NameDef>& seen,
+                                                  std::size_t index) {
+    if (!r.require("name")) return std::nullopt;
+    auto name = r.string("name");
+    if (!name) return std::nullopt;
+    if (!isValidName(*name)) {
+        diag_.error(r.valuePos("name"),
+                    std::string(kind) + " name '" + *name +
+                        "' must be non-empty and use only letters, digits, '_', '.' and '-'");
+        return std::nullopt;
+    }
+    auto [it, inserted] = seen.emplace(*name, NameDef{r.pos(), index});
+    if (!inserted) {
+        diag_.error(r.valuePos("name"), "duplicate " + std::string(kind) + " name '" + *name +
+                                            "' (first defined at " +
+                                            formatPosition(it->second.defined_at) + ")");
+    }
+    return name;
+}
+
+void ConfigReader::resolvePoolReferences() {
+    const std::vector<std::string> pool_names = keysOf(pool_names_);
+    for (const PoolRef& ref : pool_refs_) {
+        ListenerConfig& l = config_->listeners[ref.listener];
+        auto it = pool_names_.find(l.pool);
+        if (it != pool_names_.end()) {
+            l.pool_index = it->second.index;
+            continue;
+        }
+        std::string message =
+            (l.name.empty() ? std::string("listener") : "listener '" + l.name + "'") +
+            " refers to unknown pool '" + l.pool + "'";
+        if (auto suggestion = suggestKey(l.pool, pool_names); !suggestion.empty())
+            message += "; did you mean '" + suggestion + "'?";
+        diag_.error(ref.pos, std::move(message));
+    }
+}
+
+// ---- [[listener]] ------------------------------------------------------------------------------
+
+void ConfigReader::readListeners(TableReader& root) {
+    const toml::node* node = root.get("listener");
+    const toml::array* listeners = root.arrayOfTables("listener");
+    if (!node) {
+        diag_.error(SourcePos{1, 1}, "no [[listener]] defined: at least one is required");
+        return;
+    }
+    if (!listeners) return;
+    if (listeners->empty()) {
+        diag_.error(*node, "no [[listener]] defined: at least one is required");
+        return;
+    }
+    for (const auto& element : *listeners) readListener(*element.as_table());
+}
+
+void ConfigReader::readListener(const toml::table& table) {
+    TableReader r(&table, "[[listener]]", positionOf(table), diag_);
+    const std::size_t index = config_->listeners.size();
+    ListenerConfig& l = config_->listeners.emplace_back();
+    l.pos = r.pos();
+
+    if (auto name = readName(r, "listener", listener_names_, index)) l.name = *name;
+
+    if (r.require("bind")) {
+        const toml::node* bind_node = r.get("bind");
+        if (auto binds = r.stringArray("bind")) {
+            if (binds->empty()) diag_.error(*bind_node, "'bind' must list at least one address");
+            for (const auto& item : *binds) {
+                std::string why;
+                auto hp = common::parseHostPort(item.value, true, &why);
+                if (!hp) {
+                    diag_.error(item.pos, "'bind': " + why);
+                    continue;
+                }
+                l.binds.push_back(BindAddress{hp->host, hp->port, item.value});
+                if (hp->port == 0) continue;  // "any free port": never a conflict
+                const std::string normalised =
+                    common::formatHostPort(lowercase(hp->host), hp->port);
+                auto [it, inserted] = binds_.emplace(normalised, BindDef{l.name, item.pos});
+                if (!inserted) {
+                    std::string owner = it->second.listener.empty()
+                                            ? std::string("a listener")
+                                            : "listener '" + it->second.listener + "'";
+                    diag_.error(item.pos, "duplicate bind address \"" + item.value +
+                                              "\" (already used by " + owner + " at " +
+                                              formatPosition(it->second.pos) + ")");
+                }
+            }
+        }
+    }
+
+    if (auto protocol = r.string("protocol")) {
+        if (*protocol == "tcp")
+            l.protocol = ListenerProtocol::Tcp;
+        else if (*protocol == "tls" || *protocol == "http" || *protocol == "https")
+            diag_.error(r.valuePos("protocol"), "protocol \"" + *protocol +
+                                                    "\" is not supported yet (only \"tcp\" "
+                                                    "listeners are)");
+        else
+            r.invalidChoice("protocol", *protocol, {"tcp", "tls", "http", "https"});
+    }
+
+    if (r.require("pool")) {
+        if (auto pool = r.string("pool")) {
+            l.pool = *pool;
+            pool_refs_.push_back(PoolRef{index, r.valuePos("pool")});
+        }
+    }
+
+    if (auto idle = r.duration("idle_timeout", {.positive = true})) l.idle_timeout = *idle;
+    if (auto max = r.integer("max_connections", 1))
+        l.max_connections = static_cast<std::uint64_t>(*max);
+
+    if (auto accept = r.boolean("accept_proxy"); accept && *accept)
+        r.notSupported("accept_proxy", "accepting PROXY protocol headers from clients");
+    if (auto trusted = r.stringArray("trusted_proxies"); trusted && !trusted->empty())
+        r.notSupported("trusted_proxies", "accepting PROXY protocol headers from clients");
+
+    if (r.get("tls")) r.notSupported("tls", "TLS listeners");
+    for (std::string_view key : {"request_timeout", "ws_idle_timeout", "route"})
+        if (r.get(key)) r.notSupported(key, "HTTP listeners");
+    // ws_max_session = "0s" is the documented "no cap" and changes nothing.
+    if (const toml::node* max_session = r.get("ws_max_session")) {
+        auto d = readDuration(*max_session, "ws_max_session", diag_);
+        if (d && d->count() != 0) r.notSupported("ws_max_session", "HTTP listeners");
+    }
+    r.finish();
+}
+
+// ---- [[pool]] ----------------------------------------------------------------------------------
+
+void ConfigReader::readPools(TableReader& root) {
+    const toml::array* pools = root.arrayOfTables("pool");
+    if (!pools) return;
+    for (const auto& element : *pools) readPool(*element.as_table());
+}
+
+std::optional<std::string> ConfigReader::pluginName(TableReader& r, std::string_view fallback) {
+    if (!r.get("plugin")) return std::string(fallback);
+    auto name = r.string("plugin");
+    if (!name) return std::nullopt;
+    if (name->empty()) {
+        diag_.error(r.valuePos("plugin"), "'plugin' must not be empty");
+        return std::nullopt;
+    }
+    return name;
+}
+
+void ConfigReader::readPool(const toml::table& table) {
+    TableReader r(&table, "[[pool]]", positionOf(table), diag_);
+    const std::size_t index = config_->pools.size();
+    PoolConfig& p = config_->pools.emplace_back();
+    p.pos = r.pos();
+    PoolPlugins plugins;
+    plugins.pool = index;
+
+    if (auto name = readName(r, "pool", pool_names_, index)) p.name = *name;
+
+    if (!r.get("balancer")) {
+        plugins.balancer =
+            PluginUse{p.balancer, r.pos(), nullptr, "[[pool]] balancer", r.pos(), {}};
+    } else if (auto balancer = r.string("balancer")) {
+        if (balancer->empty()) {
+            diag_.error(r.valuePos("balancer"), "'balancer' must not be empty");
+        } else {
+            p.balancer = *balancer;
+            plugins.balancer = PluginUse{p.balancer,          r.valuePos("balancer"), nullptr,
+                                         "[[pool]] balancer", r.valuePos("balancer"), {}};
+        }
+    }
+
+    if (auto affinity = r.string("affinity")) {
+        if (*affinity == "client_ip")
+            r.notSupported("affinity", "client IP affinity");
+        else if (*affinity != "none")
+            r.invalidChoice("affinity", *affinity, {"none", "client_ip"});
+    }
+    if (auto drain = r.duration("drain_timeout", {.allow_unlimited = true}))
+        p.drain_timeout = *drain;
+    if (auto mode = r.string("balancing_mode")) {
+        if (*mode == "utilization")
+            r.notSupported("balancing_mode", "utilization-based balancing");
+        else if (*mode != "connection")
+            r.invalidChoice("balancing_mode", *mode, {"connection", "utilization"});
+    }
+    if (auto max = r.integer("max_connections_per_backend", 0, kMaxUint32))
+        p.max_connections_per_backend = static_cast<std::uint32_t>(*max);
+    if (auto utilization = r.floating("max_utilization")) {
+        if (!(*utilization > 0.0 && *utilization <= 1.0))
+            diag_.error(r.valuePos("max_utilization"),
+                        "'max_utilization' must be greater than 0 and at most 1, got " +
+                            formatNumber(*utilization));
+        else
+            r.notSupported("max_utilization", "utilization-based balancing");
+    }
+    if (auto order = r.stringArray("region_order"); order && !order->empty())
+        r.notSupported("region_order", "locality-aware routing");
+
+    const toml::table* backend = r.table("backend");
+    readBackend(backend, backend ? positionOf(*backend, r.pos()) : r.pos(), p.backend);
+
+    const bool has_discovery_key = r.get("discovery") != nullptr;
+    const toml::table* discovery = r.table("discovery");
+    if (!has_discovery_key || discovery) {
+        plugins.discovery = readDiscovery(
+            discovery, discovery ? positionOf(*discovery, r.pos()) : r.pos(), p.discovery);
+    }
+
+    if (const toml::table* probe = r.table("probe")) {
+        p.probe.emplace();
+        plugins.probe = readProbe(*probe, *p.probe);
+    }
+    r.finish();
+    pool_plugins_.push_back(std::move(plugins));
+}
+
+void ConfigReader::readBackend(const toml::table* table, SourcePos pos, BackendSettings& b) {
+    TableReader r(table, "[pool.backend]", pos, diag_);
+    if (auto protocol = r.string("protocol")) {
+        if (*protocol == "tls")
+            r.notSupported("protocol", "TLS to backends");
+        else if (*protocol != "tcp")
+            r.invalidChoice("protocol", *protocol, {"tcp", "tls"});
+    }
+    if (auto port = r.integer("port", 1, 65535)) b.port = static_cast<std::uint16_t>(*port);
+    if (auto timeout = r.duration("connect_timeout", {.positive = true}))
+        b.connect_timeout = *timeout;
+    if (auto retries = r.integer("retries", 0, kMaxRetries))
+        b.retries = static_cast<std::uint32_t>(*retries);
+    if (auto pp = r.string("proxy_protocol")) {
+        if (*pp == "v1" || *pp == "v2")
+            diag_.error(r.valuePos("proxy_protocol"), "proxy_protocol \"" + *pp +
+                                                          "\" is not supported yet (sending PROXY "
+                                                          "protocol headers to backends)");
+        else if (*pp != "off")
+            r.invalidChoice("proxy_protocol", *pp, {"off", "v1", "v2"});
+    }
+    if (auto crc = r.boolean("proxy_protocol_crc"); crc && *crc)
+        r.notSupported("proxy_protocol_crc", "PROXY protocol v2 to backends");
+    for (std::string_view key : {"tls_sni", "tls_ca", "tls_client_cert", "tls_client_key"})
+        if (auto v = r.string(key); v && !v->empty()) r.notSupported(key, "TLS to backends");
+    if (auto verify = r.boolean("tls_verify"); verify && !*verify)
+        r.notSupported("tls_verify", "TLS to backends");
+    r.finish();
+}
+
+std::optional<PluginUse> ConfigReader::readDiscovery(const toml::table* table, SourcePos pos,
+                                                     DiscoveryConfig& d) {
+    TableReader r(table, "[pool.discovery]", pos, diag_);
+    auto name = pluginName(r, d.plugin);
+    if (auto refresh = r.duration("refresh", {.positive = true})) d.refresh = *refresh;
+    // Every other key belongs to the plugin, which reports the ones it does not know.
+    if (!name) return std::nullopt;
+    d.plugin = *name;
+    return PluginUse{d.plugin, r.valuePos("plugin"), table, "[pool.discovery]",
+                     pos,      {"plugin", "refresh"}};
+}
+
+std::optional<PluginUse> ConfigReader::readProbe(const toml::table& table, ProbeConfig& p) {
+    const SourcePos pos = positionOf(table);
+    TableReader r(&table, "[pool.probe]", pos, diag_);
+    auto name = pluginName(r, p.plugin);
+    if (auto interval = r.duration("interval", {.positive = true})) p.interval = *interval;
+    if (auto timeout = r.duration("timeout", {.positive = true})) p.timeout = *timeout;
+    if (auto healthy = r.integer("healthy_threshold", 1, kMaxUint32))
+        p.healthy_threshold = static_cast<std::uint32_t>(*healthy);
+    if (auto unhealthy = r.integer("unhealthy_threshold", 1, kMaxUint32))
+        p.unhealthy_threshold = static_cast<std::uint32_t>(*unhealthy);
+    if (auto port = r.integer("port", 0, 65535)) p.port = static_cast<std::uint16_t>(*port);
+    if (auto pp = r.boolean("proxy_protocol"); pp && *pp)
+        r.notSupported("proxy_protocol", "sending a PROXY line before probing");
+    if (!name) return std::nullopt;
+    p.plugin = *name;
+    return PluginUse{p.plugin,
+                     r.valuePos("plugin"),
+                     &table,
+                     "[pool.probe]",
+                     pos,
+                     {"plugin", "interval", "timeout", "healthy_threshold", "unhealthy_threshold",
+                      "port", "proxy_protocol"}};
+}
+
+// ---- plugins -----------------------------------------------------------------------------------
+
+void ConfigReader::createPlugins() {
+    // With unusable plugin_dirs every lookup would fail for the same reason already reported.
+    if (!plugin_dirs_valid_) return;
+    PluginBinder binder(registry_, config_->gateway.plugin_dirs, diag_);
+    for (const PoolPlugins& uses : pool_plugins_) {
+        PoolConfig& pool = config_->pools[uses.pool];
+        if (uses.balancer) pool.balancer_factory = binder.balancer(*uses.balancer);
+        if (uses.discovery) pool.discovery.instance = binder.discovery(*uses.discovery);
+        if (uses.probe && pool.probe) pool.probe->instance = binder.probe(*uses.probe);
+    }
+}
+
+}  // namespace postern::config
