@@ -363,18 +363,28 @@ std::vector<std::string> readLines(const fs::path& file) {
     return out;
 }
 
-/** Loads tests/fixtures/config/<name>.toml by its path relative to the source tree (as
- * `postern check -c tests/fixtures/config/<name>.toml` run there would), compares with .expected.
- */
+/** Loads tests/fixtures/config/<name>.toml as "<name>.toml" from that directory (as
+ * `postern check -c <name>.toml` run there would: messages name the file exactly as given) and
+ * compares with <name>.expected. */
 void expectFixtureErrors(const std::string& name) {
-    const fs::path source(POSTERN_SOURCE_DIR);
-    const std::string relative = "tests/fixtures/config/" + name + ".toml";
+    const fs::path dir = fs::path(POSTERN_SOURCE_DIR) / "tests/fixtures/config";
     const fs::path previous = fs::current_path();
-    fs::current_path(source);
-    LoadResult r = loadConfigFile(relative, test::sharedRegistry(), test::testOptions());
+    fs::current_path(dir);
+    LoadResult r = loadConfigFile(name + ".toml", test::sharedRegistry(), test::testOptions());
     fs::current_path(previous);
     EXPECT_FALSE(r.config);
-    EXPECT_EQ(errorLines(r), readLines(source / ("tests/fixtures/config/" + name + ".expected")));
+    EXPECT_EQ(errorLines(r), readLines(dir / (name + ".expected")));
+}
+
+// The example configurations shipped in examples/ must stay valid.
+TEST(ConfigFixtures, ExamplesLoad) {
+    const fs::path dir = fs::path(POSTERN_SOURCE_DIR) / "examples";
+    if (!fs::exists(dir)) GTEST_SKIP() << "no examples/ directory";
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.path().extension() != ".toml") continue;
+        LoadResult r = loadConfigFile(entry.path(), test::sharedRegistry(), test::testOptions());
+        EXPECT_TRUE(r.errors.empty()) << entry.path() << testing::PrintToString(errorLines(r));
+    }
 }
 
 // docs/configuration.md ends with a complete example: keep it valid.
