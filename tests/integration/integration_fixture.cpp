@@ -143,11 +143,28 @@ double msSince(std::chrono::steady_clock::time_point start) {
 }
 
 void IntegrationTest::TearDown() {
+    for (auto& p : processes_) p->kill();
+    for (const auto& p : processes_) {
+        if (const auto report = p->sanitizerReport())
+            ADD_FAILURE() << "postern (pid " << p->pid() << ") reported: " << *report;
+    }
     if (HasFailure()) {
         for (const auto& p : processes_) p->dumpLogs(std::cerr);
     }
-    for (auto& p : processes_) p->kill();
     processes_.clear();
+}
+
+CommandResult IntegrationTest::runPosternCommand(const std::vector<std::string>& args,
+                                                 Millis timeout,
+                                                 const std::filesystem::path& working_dir) {
+    auto& p = newProcess();
+    p.start(args, working_dir);
+    CommandResult r;
+    r.exit_code = p.waitExit(timeout);
+    if (!r.exit_code) p.kill();
+    r.out = p.stdoutText();
+    r.err = p.stderrText();
+    return r;
 }
 
 PosternProcess& IntegrationTest::newProcess() {

@@ -61,6 +61,8 @@ std::uint16_t deadPort();
 /** Milliseconds since `start`, as a double. */
 double msSince(std::chrono::steady_clock::time_point start);
 
+/** Owns the postern processes of a test. TearDown ends them (SIGKILL by PID if still running),
+ * fails the test if any of them printed a sanitizer report, and prints their logs on failure. */
 class IntegrationTest : public ::testing::Test {
 protected:
     void TearDown() override;
@@ -69,6 +71,10 @@ protected:
     PosternProcess& newProcess();
     /** newProcess() + run(toml). Check waitReady() / listeningPort() in the test. */
     PosternProcess& runPostern(std::string_view toml);
+    /** Runs `postern args...` to completion (SIGKILL after `timeout`), e.g. `check -c FILE`. */
+    CommandResult runPosternCommand(const std::vector<std::string>& args,
+                                    Millis timeout = kStartTimeout,
+                                    const std::filesystem::path& working_dir = {});
 
 private:
     std::vector<std::unique_ptr<PosternProcess>> processes_;

@@ -62,7 +62,8 @@ std::filesystem::path PosternProcess::writeConfig(std::string_view toml, std::st
 std::filesystem::path PosternProcess::stdoutPath() const { return dir_.path() / "stdout.log"; }
 std::filesystem::path PosternProcess::stderrPath() const { return dir_.path() / "stderr.log"; }
 
-void PosternProcess::start(const std::vector<std::string>& args) {
+void PosternProcess::start(const std::vector<std::string>& args,
+                           const std::filesystem::path& working_dir) {
     if (pid_ > 0) throw std::runtime_error("PosternProcess: already started");
     args_ = args;
     posix_spawn_file_actions_t actions;
@@ -72,8 +73,8 @@ void PosternProcess::start(const std::vector<std::string>& args) {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    // Relative config paths in tests resolve against the temp dir.
-    const std::string cwd = dir_.path().string();
+    // Relative config paths in tests resolve against the temp dir unless told otherwise.
+    const std::string cwd = (working_dir.empty() ? dir_.path() : working_dir).string();
     posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
 
     // The child starts with default dispositions and nothing blocked, whatever the test runner set.
@@ -217,10 +218,18 @@ void PosternProcess::dumpLogs(std::ostream& out) const {
     out << "---- stderr:\n" << stderrText() << "---- stdout:\n" << stdoutText() << "----\n";
 }
 
+std::optional<std::string> PosternProcess::sanitizerReport() const {
+    static const std::regex report(
+        R"((ERROR: (Address|Leak|Thread|Memory)Sanitizer)|(: runtime error: )|(WARNING: ThreadSanitizer))");
+    for (const auto& line : lines(Stream::Stderr))
+        if (std::regex_search(line, report)) return line;
+    return std::nullopt;
+}
+
 CommandResult runCommand(const std::filesystem::path& binary, const std::vector<std::string>& args,
-                         Millis timeout) {
+                         Millis timeout, const std::filesystem::path& working_dir) {
     PosternProcess p(binary);
-    p.start(args);
+    p.start(args, working_dir);
     CommandResult r;
     r.exit_code = p.waitExit(timeout);
     if (!r.exit_code) p.kill();

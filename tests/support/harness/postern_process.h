@@ -33,8 +33,10 @@ public:
 
     /** Writes `toml` to <dir>/<name> and returns its path. */
     std::filesystem::path writeConfig(std::string_view toml, std::string_view name = "postern.toml");
-    /** Spawns `binary args...` (cwd = the temp dir). Throws std::runtime_error if it cannot. */
-    void start(const std::vector<std::string>& args);
+    /** Spawns `binary args...` in `working_dir` (default: the temp dir). Throws
+     * std::runtime_error if it cannot. */
+    void start(const std::vector<std::string>& args,
+               const std::filesystem::path& working_dir = {});
     /** writeConfig(toml) + start({"run", "-c", <path>}). */
     void run(std::string_view toml);
 
@@ -71,6 +73,8 @@ public:
 
     /** Both logs, for a failure message. */
     void dumpLogs(std::ostream& out) const;
+    /** The first line of a sanitizer report (ASan, LSan, UBSan, TSan) on stderr, if any. */
+    std::optional<std::string> sanitizerReport() const;
 
 private:
     std::filesystem::path binary_;
@@ -88,6 +92,6 @@ struct CommandResult {
     std::string err;
 };
 CommandResult runCommand(const std::filesystem::path& binary, const std::vector<std::string>& args,
-                         Millis timeout);
+                         Millis timeout, const std::filesystem::path& working_dir = {});
 
 }  // namespace postern::test
