@@ -34,7 +34,7 @@ PluginBinder::Created PluginBinder::create(postern_kind kind, const PluginUse& u
     TomlConfigView view(use.table, use.context, owner, use.table_pos, use.core_keys, diag_);
     const postern_host* host = registry_.host(*found);
     void* instance = nullptr;
-    const postern_plugin_descriptor* d = found->descriptor;
+    const postern_descriptor* d = found->descriptor;
     // The registry only accepts a descriptor whose ops match its kind; this guards a broken one.
     const bool has_ops = d && ((kind == POSTERN_KIND_BALANCER && d->balancer) ||
                                (kind == POSTERN_KIND_DISCOVERY && d->discovery) ||

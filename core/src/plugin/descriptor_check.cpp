@@ -48,15 +48,15 @@ bool validPluginName(std::string_view name) {
     return true;
 }
 
-std::optional<std::string> checkDescriptor(const postern_plugin_descriptor& d) {
+std::optional<std::string> checkDescriptor(const postern_descriptor& d) {
     // The first two fields are frozen forever: nothing else may be read for another ABI version.
     if (d.abi_version != POSTERN_PLUGIN_ABI_VERSION)
         return "built for plugin ABI " + std::to_string(d.abi_version) + " (this postern uses " +
                std::to_string(POSTERN_PLUGIN_ABI_VERSION) + ")";
-    if (d.descriptor_size < sizeof(postern_plugin_descriptor))
+    if (d.descriptor_size < sizeof(postern_descriptor))
         return "descriptor is " + std::to_string(d.descriptor_size) + " bytes, plugin ABI " +
                std::to_string(POSTERN_PLUGIN_ABI_VERSION) + " needs at least " +
-               std::to_string(sizeof(postern_plugin_descriptor)) + " (corrupt descriptor)";
+               std::to_string(sizeof(postern_descriptor)) + " (corrupt descriptor)";
     if (d.kind != POSTERN_KIND_BALANCER && d.kind != POSTERN_KIND_DISCOVERY &&
         d.kind != POSTERN_KIND_PROBE)
         return "unknown plugin kind " + std::to_string(d.kind) +

@@ -13,7 +13,7 @@ namespace postern::plugin {
 
 /** nullopt when the descriptor is usable by this host; otherwise why not, e.g.
  * "built for plugin ABI 99 (this postern uses 1)" (the caller prefixes "plugin <file>: "). */
-std::optional<std::string> checkDescriptor(const postern_plugin_descriptor& descriptor);
+std::optional<std::string> checkDescriptor(const postern_descriptor& descriptor);
 
 /** Whether `name` is a valid plugin name: [a-z0-9_]+, at most 64 characters. */
 bool validPluginName(std::string_view name);

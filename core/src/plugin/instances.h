@@ -23,7 +23,7 @@ struct LoadedPlugin {
     std::string version;
     std::string build_id;
     std::filesystem::path file;
-    const postern_plugin_descriptor* descriptor = nullptr;
+    const postern_descriptor* descriptor = nullptr;
 };
 
 /** A selector built for one backend snapshot. pick() is safe from any thread concurrently. */

@@ -154,7 +154,7 @@ std::optional<std::string> Registry::load(const fs::path& file) {
         return refuse("no " POSTERN_PLUGIN_DESCRIPTOR_SYMBOL " symbol (not a postern plugin)");
     }
     // A plain extern "C" data symbol: get<T>, never get_alias<T> (which dereferences once more).
-    const auto& descriptor = library.get<const postern_plugin_descriptor>(POSTERN_PLUGIN_DESCRIPTOR_SYMBOL);
+    const auto& descriptor = library.get<const postern_descriptor>(POSTERN_PLUGIN_DESCRIPTOR_SYMBOL);
     if (auto problem = checkDescriptor(descriptor)) {
         impl_->refused.push_back(std::move(library));
         return refuse(*problem);

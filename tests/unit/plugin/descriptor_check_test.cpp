@@ -29,10 +29,10 @@ postern_probe_ops probeOps() {
             &dataStub, nullptr};
 }
 
-postern_plugin_descriptor valid(postern_kind kind, const postern_balancer_ops* b,
+postern_descriptor valid(postern_kind kind, const postern_balancer_ops* b,
                                 const postern_discovery_ops* d, const postern_probe_ops* p) {
-    return postern_plugin_descriptor{POSTERN_PLUGIN_ABI_VERSION,
-                                     sizeof(postern_plugin_descriptor),
+    return postern_descriptor{POSTERN_PLUGIN_ABI_VERSION,
+                                     sizeof(postern_descriptor),
                                      static_cast<uint32_t>(kind),
                                      "my_plugin_2",
                                      "1.2.3-beta+4",
@@ -42,7 +42,7 @@ postern_plugin_descriptor valid(postern_kind kind, const postern_balancer_ops* b
                                      p};
 }
 
-std::string problem(const postern_plugin_descriptor& d) {
+std::string problem(const postern_descriptor& d) {
     auto p = checkDescriptor(d);
     return p ? *p : std::string("<accepted>");
 }
@@ -77,11 +77,11 @@ TEST(DescriptorCheck, AbiVersionIsCheckedFirst) {
 TEST(DescriptorCheck, RefusesATruncatedDescriptor) {
     auto b = balancerOps();
     auto desc = valid(POSTERN_KIND_BALANCER, &b, nullptr, nullptr);
-    desc.descriptor_size = sizeof(postern_plugin_descriptor) - 8;
-    EXPECT_NE(problem(desc).find("needs at least " + std::to_string(sizeof(postern_plugin_descriptor))),
+    desc.descriptor_size = sizeof(postern_descriptor) - 8;
+    EXPECT_NE(problem(desc).find("needs at least " + std::to_string(sizeof(postern_descriptor))),
               std::string::npos)
         << problem(desc);
-    desc.descriptor_size = sizeof(postern_plugin_descriptor) + 16;  // a later minor ABI: fine
+    desc.descriptor_size = sizeof(postern_descriptor) + 16;  // a later minor ABI: fine
     EXPECT_EQ(problem(desc), "<accepted>");
 }
 

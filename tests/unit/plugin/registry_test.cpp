@@ -256,3 +256,23 @@ TEST(Registry, DefaultPluginDirIsBesideTheBinary) {
     EXPECT_EQ(dirs[0].filename(), "plugins");
 #endif
 }
+
+TEST(Registry, LoadsAPluginWrittenInPlainC) {
+    Registry registry;
+    auto messages = registry.scan({kSupport / "plain_c"});
+    ASSERT_TRUE(messages.empty()) << messages.front();
+    const LoadedPlugin* p = registry.find(POSTERN_KIND_PROBE, "plain_c");
+    ASSERT_NE(p, nullptr);
+    FakeConfig config;
+    void* probe = p->descriptor->probe->create(config.raw(), registry.host(*p));
+    ASSERT_NE(probe, nullptr);
+    postern::plugin::Probe handle(p, probe);
+    postern_backend backend{};
+    auto session = handle.newSession(backend);
+    ASSERT_NE(session, nullptr);
+    std::string send;
+    EXPECT_EQ(session->onConnected(send), POSTERN_VERDICT_NEED_MORE);
+    EXPECT_EQ(send, "PING\r\n");
+    EXPECT_EQ(session->onData("PONG\r\n", false, send), POSTERN_VERDICT_HEALTHY);
+    EXPECT_EQ(session->onData("NOPE\r\n", false, send), POSTERN_VERDICT_UNHEALTHY);
+}

@@ -35,7 +35,7 @@ void* nullBuild(void*, const postern_backend*, std::uint32_t, const postern_back
 const postern_balancer_ops kFailingOps{tCreate, tDestroy, nullBuild, tDestroySel, tPick, nullptr, nullptr};
 
 struct Fixture {
-    postern_plugin_descriptor desc{};
+    postern_descriptor desc{};
     plugin::LoadedPlugin plugin;
     config::PoolConfig pc;
     std::unique_ptr<upstream::Pool> pool;

@@ -238,10 +238,12 @@ typedef struct postern_probe_ops {
 /* ------------------------------------------------------------------------------------------
  * The descriptor: the single exported symbol.
  * ------------------------------------------------------------------------------------------ */
+/* The struct tag and the exported variable share the name postern_plugin_descriptor (legal in C
+ * and C++: tags live apart); the typedef is postern_descriptor. */
 typedef struct postern_plugin_descriptor {
     /* Frozen forever: */
     uint32_t abi_version;     /* POSTERN_PLUGIN_ABI_VERSION the plugin was built against */
-    uint32_t descriptor_size; /* sizeof(postern_plugin_descriptor) at build time */
+    uint32_t descriptor_size; /* sizeof(postern_descriptor) at build time */
     /* ABI 1: */
     uint32_t kind;            /* postern_kind */
     const char* name;         /* NUL-terminated, [a-z0-9_]+ e.g. "round_robin" */
@@ -250,7 +252,7 @@ typedef struct postern_plugin_descriptor {
     const postern_balancer_ops* balancer;   /* exactly the one matching `kind` is non-NULL */
     const postern_discovery_ops* discovery;
     const postern_probe_ops* probe;
-} postern_plugin_descriptor;
+} postern_descriptor;
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -77,17 +77,15 @@ inline void reportSilentCreateFailure(Config& config, std::string_view kind) noe
 
 }  // namespace postern::sdk::detail
 
-// Defines the single exported symbol. It lives in a namespace only because abi.h uses the same
-// identifier for the struct's typedef; `extern "C"` gives it the plain C symbol name
-// `postern_plugin_descriptor` all the same. Use once per library, at global scope.
+// Defines the single exported symbol `postern_plugin_descriptor` (plain C linkage). Use once per
+// library, at global scope.
 #define POSTERN_SDK_DEFINE_DESCRIPTOR_(kind_, name_, version_, balancer_, discovery_, probe_)      \
     static_assert(::postern::sdk::detail::validPluginName(name_),                                 \
                   "a postern plugin name must match [a-z0-9_]+ (at most 64 characters)");         \
-    namespace postern_sdk_export_ {                                                                \
-    extern "C" POSTERN_PLUGIN_EXPORT const ::postern_plugin_descriptor postern_plugin_descriptor; \
-    const ::postern_plugin_descriptor postern_plugin_descriptor = {                               \
+    extern "C" POSTERN_PLUGIN_EXPORT const ::postern_descriptor postern_plugin_descriptor; \
+    const ::postern_descriptor postern_plugin_descriptor = {                               \
         POSTERN_PLUGIN_ABI_VERSION,                                                                \
-        static_cast<::std::uint32_t>(sizeof(::postern_plugin_descriptor)),                        \
+        static_cast<::std::uint32_t>(sizeof(::postern_descriptor)),                        \
         static_cast<::std::uint32_t>(kind_),                                                       \
         name_,                                                                                     \
         version_,                                                                                  \
@@ -96,5 +94,4 @@ inline void reportSilentCreateFailure(Config& config, std::string_view kind) noe
         discovery_,                                                                                \
         probe_,                                                                                    \
     };                                                                                             \
-    }                                                                                              \
     static_assert(true, "")
