@@ -1,0 +1,1141 @@
+#!/usr/bin/env python3
+"""Postern L4 benchmark driver (started by bench/run.sh; see bench/README.md).
+
+Starts a backend nginx on loopback, then for every thread count, round, scenario and target
+(direct, postern, haproxy, nginx -- always in that order, so runs alternate A B C D A B C D ...)
+starts the proxy afresh as a foreground child, waits until an HTTP GET through it succeeds,
+measures, and stops it by PID. Every child gets PR_SET_PDEATHSIG and is killed by PID on exit.
+"""
+
+import argparse
+import ctypes
+import datetime
+import json
+import os
+import platform
+import random
+import resource
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH_DIR = os.path.dirname(HERE)
+WRK_LUA = os.path.join(HERE, "report.lua")
+
+ALL_TARGETS = ["direct", "postern", "haproxy", "nginx"]
+ALL_SCENARIOS = ["keepalive", "newconn", "bulk", "idle"]
+TARGET_TITLE = {"direct": "direct", "postern": "Postern", "haproxy": "HAProxy", "nginx": "nginx"}
+
+# Listening ports come from here: below the default ephemeral range (32768-60999), so they never
+# collide with the source ports of the benchmark's own outgoing connections.
+PORT_LO, PORT_HI = 20000, 32000
+
+BODY_1K = 1024
+BODY_1M = 1024 * 1024
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NCPU = os.cpu_count() or 1
+
+
+def log(msg):
+    print(f"==> {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# /proc helpers
+
+
+def _stat_fields(pid):
+    """Fields of /proc/PID/stat after the command name (index 0 = state, field 3)."""
+    with open(f"/proc/{pid}/stat") as f:
+        data = f.read()
+    return data[data.rindex(")") + 2:].split()
+
+
+def children_of(pid):
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if int(_stat_fields(name)[1]) == pid:
+                out.append(int(name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def proc_tree(pid):
+    """pid and all its descendants (nginx: master + workers)."""
+    seen, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.append(p)
+        todo.extend(children_of(p))
+    return seen
+
+
+def start_time(pid):
+    try:
+        return int(_stat_fields(pid)[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_ticks(pids):
+    """utime + stime (all threads) summed over pids, in clock ticks."""
+    total = 0
+    for pid in pids:
+        try:
+            f = _stat_fields(pid)
+            total += int(f[11]) + int(f[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total
+
+
+def machine_ticks():
+    """(user+nice+system, steal, total) clock ticks of the whole machine from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (v + [0] * 8)[:8]
+    return user + nice + system, steal, sum(v[:8])
+
+
+def established_on(port):
+    """Server-side TCP connections in ESTABLISHED whose local port is `port` (IPv4)."""
+    n = 0
+    want = f":{port:04X}"
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split(None, 4)
+            if parts[1].endswith(want) and parts[3] == "01":
+                n += 1
+    return n
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+# ---------------------------------------------------------------------------------------------
+# child processes
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+AUTOGROUP_NICE = None  # set by --nice when the kernel groups sessions (sched_autogroup)
+
+
+def set_autogroup_nice(value):
+    """With sched_autogroup, CPU is shared between sessions first and nice only counts inside a
+    session, so --nice must also be written to the session's autogroup."""
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(value))
+    except OSError:
+        pass
+
+
+def _child_setup():
+    # If this driver dies (even by SIGKILL), the kernel sends SIGTERM to the child.
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if AUTOGROUP_NICE is not None:  # runs after setsid(): this is the child's own autogroup
+        set_autogroup_nice(AUTOGROUP_NICE)
+
+
+RUNNING = []
+
+
+class Child:
+    def __init__(self, name, argv, logpath, cwd=None):
+        self.name = name
+        self.logpath = logpath
+        self.argv = argv
+        self.killed = False
+        with open(logpath, "wb") as logf:
+            self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf,
+                                      stderr=subprocess.STDOUT, cwd=cwd,
+                                      preexec_fn=_child_setup, start_new_session=True)
+        self.pid = self.p.pid
+        RUNNING.append(self)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def pids(self):
+        return proc_tree(self.pid) if self.alive() else []
+
+    def tail(self, n=15):
+        try:
+            with open(self.logpath, errors="replace") as f:
+                lines = f.read().splitlines()
+            return "\n".join(lines[-n:])
+        except OSError:
+            return ""
+
+    def stop(self, grace=10.0):
+        """SIGTERM, wait `grace` s, then SIGKILL the process and any descendant it left."""
+        tree = [(p, start_time(p)) for p in self.pids()]
+        if self.alive():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.killed = True
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.p.wait(timeout=10)
+        for pid, st in tree[1:]:  # descendants (nginx workers) still there: same PID + start time
+            if st is not None and start_time(pid) == st:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self in RUNNING:
+            RUNNING.remove(self)
+
+
+def stop_all():
+    for c in list(RUNNING):
+        try:
+            c.stop(grace=3.0)
+        except Exception as e:  # keep cleaning up the others
+            log(f"stopping {c.name} (pid {c.pid}): {e}")
+
+
+def _on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+# ---------------------------------------------------------------------------------------------
+# ports, readiness
+
+USED_PORTS = set()
+
+
+def free_port():
+    for _ in range(500):
+        port = random.randrange(PORT_LO, PORT_HI)
+        if port in USED_PORTS:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        USED_PORTS.add(port)
+        return port
+    raise BenchError(f"no free port found in {PORT_LO}-{PORT_HI}")
+
+
+def http_get(port, path="/1k", timeout=2.0):
+    """(status, body length) of GET path on 127.0.0.1:port, one connection, Connection: close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    parts = head.split(b" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    return status, len(body)
+
+
+def wait_ready(child, port, expect_workers=0, timeout=15.0):
+    """Poll until GET /1k through port answers 200 with the full body (bounded)."""
+    deadline = time.monotonic() + timeout
+    last = "no attempt"
+    while True:
+        if child is not None and not child.alive():
+            raise BenchError(f"{child.name} exited with status {child.p.returncode} before "
+                             f"it was ready; log tail:\n{child.tail()}")
+        try:
+            status, n = http_get(port)
+            workers_ok = (expect_workers == 0 or child is None
+                          or len(children_of(child.pid)) >= expect_workers)
+            if status == 200 and n == BODY_1K and workers_ok:
+                return
+            last = f"status {status}, {n} body bytes, workers_ok={workers_ok}"
+        except OSError as e:
+            last = str(e)
+        if time.monotonic() > deadline:
+            tail = child.tail() if child else ""
+            raise BenchError(f"not ready on 127.0.0.1:{port} after {timeout:.0f} s ({last})"
+                             + (f"; log tail:\n{tail}" if tail else ""))
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------------------------
+# configurations (equal settings: connect timeout 2 s, idle/client/server timeout 60 s,
+# no logging except errors to a file, no health checks, no retries)
+
+
+def nofile_limit():
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def backend_conf(d, port, nofile, www):
+    return f"""# backend origin: 1 worker, keep-alive, no access log
+worker_processes 1;
+worker_rlimit_nofile {nofile};
+error_log {d}/error.log warn;
+pid {d}/nginx.pid;
+events {{ worker_connections {max(1024, nofile - 100)}; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 120s;
+    keepalive_requests 100000000;
+    open_file_cache max=16 inactive=600s;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    types {{ }}
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        root {www};
+        location / {{ }}
+    }}
+}}
+"""
+
+
+def postern_conf(port, backend_port, threads):
+    return f"""# postern: {threads} worker thread(s), no access log, no health checks
+[gateway]
+workers = {threads}
+[log]
+level = "warn"
+access = "off"
+[[listener]]
+name = "bench"
+bind = ["127.0.0.1:{port}"]
+protocol = "tcp"
+pool = "backend"
+idle_timeout = "60s"
+[[pool]]
+name = "backend"
+balancer = "round_robin"
+  [pool.backend]
+  connect_timeout = "2s"
+  retries = 0
+  [pool.discovery]
+  plugin = "static"
+  targets = ["127.0.0.1:{backend_port}"]
+"""
+
+
+def haproxy_conf(port, backend_port, threads, nofile):
+    maxconn = max(1000, (nofile - 200) // 2)
+    return f"""# haproxy mode tcp: nbthread {threads}, no logging, no health checks
+global
+    nbthread {threads}
+    maxconn {maxconn}
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    retries 0
+frontend bench
+    bind 127.0.0.1:{port}
+    default_backend backend
+backend backend
+    server s1 127.0.0.1:{backend_port}
+"""
+
+
+def nginx_stream_conf(d, port, backend_port, threads, nofile, module):
+    return f"""# nginx stream: {threads} worker process(es), no access log, no health checks
+load_module {module};
+worker_processes {threads};
+worker_rlimit_nofile {nofile};
+error_log {d}/error.log warn;
+pid {d}/nginx.pid;
+events {{ worker_connections {max(1024, nofile - 100)}; }}
+stream {{
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_pass 127.0.0.1:{backend_port};
+        proxy_connect_timeout 2s;
+        proxy_timeout 60s;
+        proxy_next_upstream off;
+    }}
+}}
+"""
+
+
+def find_stream_module():
+    for path in ("/usr/lib/nginx/modules/ngx_stream_module.so",
+                 "/usr/lib64/nginx/modules/ngx_stream_module.so"):
+        if os.path.exists(path):
+            return path
+    raise BenchError("ngx_stream_module.so not found (package libnginx-mod-stream)")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.tmp = tempfile.mkdtemp(prefix="postern-bench-")
+        os.chmod(self.tmp, 0o755)  # nginx workers may run as nobody and must read www/
+        self.seq = 0
+        self.nofile = nofile_limit()
+        self.backend = None
+        self.backend_port = None
+        self.stream_module = find_stream_module()
+        self.results = []
+        self.raw = None
+
+    # --- backend ---------------------------------------------------------------------------
+
+    def start_backend(self):
+        www = os.path.join(self.tmp, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "1k"), "wb") as f:
+            f.write(b"k" * BODY_1K)
+        with open(os.path.join(www, "1m"), "wb") as f:
+            f.write(b"m" * BODY_1M)
+        os.chmod(www, 0o755)
+        d = os.path.join(self.tmp, "backend")
+        os.makedirs(d)
+        self.backend_port = free_port()
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(backend_conf(d, self.backend_port, self.nofile, www))
+        self.backend = Child("backend nginx",
+                             ["nginx", "-p", d + "/", "-e", d + "/error.log", "-c", conf,
+                              "-g", "daemon off;"], os.path.join(d, "stdout.log"))
+        wait_ready(self.backend, self.backend_port, expect_workers=1)
+        status, n = http_get(self.backend_port, "/1m", timeout=5)
+        if status != 200 or n != BODY_1M:
+            raise BenchError(f"backend /1m answered {status} with {n} bytes")
+        log(f"backend nginx pid {self.backend.pid} on 127.0.0.1:{self.backend_port}")
+
+    # --- targets ---------------------------------------------------------------------------
+
+    def start_target(self, target, threads):
+        """Start `target` afresh; returns (Child or None for direct, port)."""
+        if target == "direct":
+            return None, self.backend_port
+        last = None
+        for _attempt in range(3):
+            self.seq += 1
+            port = free_port()
+            d = os.path.join(self.tmp, f"{self.seq:03d}-{target}-t{threads}")
+            os.makedirs(d)
+            if target == "postern":
+                conf = os.path.join(d, "postern.toml")
+                text = postern_conf(port, self.backend_port, threads)
+                argv = [self.a.postern, "run", "-c", conf]
+                workers = 0
+            elif target == "haproxy":
+                conf = os.path.join(d, "haproxy.cfg")
+                text = haproxy_conf(port, self.backend_port, threads, self.nofile)
+                argv = ["haproxy", "-db", "-f", conf]
+                workers = 0
+            elif target == "nginx":
+                conf = os.path.join(d, "nginx.conf")
+                text = nginx_stream_conf(d, port, self.backend_port, threads, self.nofile,
+                                         self.stream_module)
+                argv = ["nginx", "-p", d + "/", "-e", d + "/error.log", "-c", conf,
+                        "-g", "daemon off;"]
+                workers = threads
+            else:
+                raise BenchError(f"unknown target {target}")
+            with open(conf, "w") as f:
+                f.write(text)
+            child = Child(target, argv, os.path.join(d, "output.log"), cwd=d)
+            try:
+                wait_ready(child, port, expect_workers=workers)
+                return child, port
+            except BenchError as e:
+                child.stop(grace=3)
+                last = e
+                if "in use" not in str(e).lower():  # only a lost port race is worth a retry
+                    break
+        raise BenchError(f"{target} did not start: {last}")
+
+    def target_pids(self, child):
+        return self.backend.pids() if child is None else child.pids()
+
+    # --- wrk -------------------------------------------------------------------------------
+
+    def wrk(self, port, path, conns, duration, close):
+        argv = ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", WRK_LUA]
+        if close:
+            argv += ["-H", "Connection: close"]
+        argv.append(f"http://127.0.0.1:{port}{path}")
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=duration + 20, preexec_fn=_child_setup)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"wrk did not finish within {duration + 20} s: {' '.join(argv)}")
+        out = r.stdout + r.stderr
+        for line in out.splitlines():
+            if line.startswith("WRKJSON "):
+                w = json.loads(line[8:])
+                w["text"] = out
+                return w
+        raise BenchError(f"wrk exited {r.returncode} without a summary:\n{out[-2000:]}")
+
+    # --- one measurement ---------------------------------------------------------------------
+
+    def run_wrk_scenario(self, scenario, target, threads):
+        path, conns, close = {"keepalive": ("/1k", 64, False),
+                              "newconn": ("/1k", 64, True),
+                              "bulk": ("/1m", 8, False)}[scenario]
+        child, port = self.start_target(target, threads)
+        try:
+            pids = self.target_pids(child)
+            if self.a.warmup > 0:
+                self.wrk(port, path, conns, self.a.warmup, close)
+            pids_before = self.target_pids(child)
+            own = sorted(set(pids) | set(self.backend.pids()))
+            c0, b0, m0 = cpu_ticks(pids), cpu_ticks(self.backend.pids()), machine_ticks()
+            o0 = cpu_ticks(own)
+            ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.monotonic()
+            w = self.wrk(port, path, conns, self.a.duration, close)
+            t1 = time.monotonic()
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            c1, b1, m1 = cpu_ticks(pids), cpu_ticks(self.backend.pids()), machine_ticks()
+            o1 = cpu_ticks(own)
+            pids_after = self.target_pids(child)
+            alive = child is None or child.alive()
+        finally:
+            if child is not None:
+                child.stop()
+        secs = w["duration_us"] / 1e6
+        cpu_us = (c1 - c0) * 1e6 / CLK_TCK
+        wrk_ticks = ((ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)) * CLK_TCK
+        elapsed_ticks = (t1 - t0) * CLK_TCK * NCPU
+        other = max(0.0, (m1[0] - m0[0]) - (o1 - o0) - wrk_ticks)
+        res = {
+            "requests": w["requests"], "bytes": w["bytes"], "seconds": secs,
+            "errors": {k: w[k] for k in ("connect", "read", "write", "timeout", "status")},
+            "p50_ms": w["p50_us"] / 1000, "p99_ms": w["p99_us"] / 1000,
+            "cpu_s": cpu_us / 1e6, "backend_cpu_s": (b1 - b0) / CLK_TCK,
+            "wrk_cpu_s": wrk_ticks / CLK_TCK,
+            "other_cpu_pct": 100 * other / elapsed_ticks if elapsed_ticks else 0,
+            "steal_pct": 100 * (m1[1] - m0[1]) / elapsed_ticks if elapsed_ticks else 0,
+            "wrk_text": w["text"],
+        }
+        if scenario == "bulk":
+            mib = w["bytes"] / 2**20
+            res["rate"] = mib / secs if secs else 0
+            res["cpu_per_op_us"] = cpu_us / mib if mib else None
+        else:
+            res["rate"] = w["requests"] / secs if secs else 0
+            res["cpu_per_op_us"] = cpu_us / w["requests"] if w["requests"] else None
+        problems = []
+        if not alive:
+            problems.append(f"{target} exited during the run: {child.tail()}")
+        elif set(pids_before) != set(pids_after):
+            problems.append(f"{target} processes changed during the run "
+                            f"({pids_before} -> {pids_after})")
+        if child is not None and child.killed:
+            problems.append(f"{target} did not exit within 10 s of SIGTERM (killed)")
+        res["problems"] = problems
+        return res
+
+    def run_idle(self, target, threads):
+        n = self.a.idle_conns
+        child, port = self.start_target(target, threads)
+        socks = []
+        try:
+            pids = self.target_pids(child)
+            base_est = established_on(self.backend_port)
+            before = self.stable_rss(pids)
+            t0 = time.monotonic()
+            failed_connects = []
+            for _ in range(n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.settimeout(5)
+                try:
+                    s.connect(("127.0.0.1", port))
+                    socks.append(s)
+                except OSError as e:
+                    s.close()
+                    failed_connects.append(str(e))
+                    if len(failed_connects) > 20:
+                        break
+            deadline = time.monotonic() + 20
+            reached = established_on(self.backend_port) - base_est
+            while reached < len(socks) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                reached = established_on(self.backend_port) - base_est
+            open_secs = time.monotonic() - t0
+            after = self.stable_rss(self.target_pids(child))
+            # Still open: nothing readable (no EOF, no RST) on any of them.
+            poller = select.poll()
+            for s in socks:
+                poller.register(s.fileno(), select.POLLIN | select.POLLRDHUP)
+            closed = len(poller.poll(0))
+            alive = child is None or child.alive()
+        finally:
+            for s in socks:
+                s.close()
+            if child is not None:
+                child.stop()
+        problems = []
+        if failed_connects:
+            problems.append(f"{len(failed_connects)} connects failed, e.g. {failed_connects[0]}")
+        if reached < n:
+            problems.append(f"only {reached} of {n} connections reached the backend")
+        if closed:
+            problems.append(f"{closed} of {len(socks)} idle connections were closed by the peer")
+        if not alive:
+            problems.append(f"{target} exited during the run")
+        if child is not None and child.killed:
+            problems.append(f"{target} did not exit within 10 s of SIGTERM (killed)")
+        return {"conns": len(socks), "reached": reached, "rss_before_kib": before,
+                "rss_after_kib": after, "rate": (after - before) / n, "open_seconds": open_secs,
+                "errors": {"connect": len(failed_connects), "closed": closed,
+                           "unreached": max(0, n - reached)},
+                "problems": problems}
+
+    @staticmethod
+    def stable_rss(pids, timeout=3.0):
+        """VmRSS sum, sampled every 0.1 s until two samples agree (bounded)."""
+        prev = rss_kib(pids)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            cur = rss_kib(pids)
+            if cur == prev:
+                return cur
+            prev = cur
+        return prev
+
+    def wait_quiet(self):
+        """--quiet-wait S: before a run, wait (at most S seconds) until processes outside the
+        benchmark use less than --quiet-below % of the machine over half a second."""
+        if self.a.quiet_wait <= 0:
+            return 0.0
+        t0 = time.monotonic()
+        while True:
+            own0 = cpu_ticks(self.backend.pids())
+            m0 = machine_ticks()
+            time.sleep(0.5)
+            m1 = machine_ticks()
+            own1 = cpu_ticks(self.backend.pids())
+            busy = (m1[0] - m0[0]) - (own1 - own0)
+            pct = 100 * busy / (0.5 * CLK_TCK * NCPU)
+            waited = time.monotonic() - t0
+            if pct < self.a.quiet_below or waited >= self.a.quiet_wait:
+                return round(waited, 1)
+
+    def run_one(self, threads, rnd, scenario, target):
+        waited = self.wait_quiet()
+        rec = {"threads": threads, "round": rnd, "scenario": scenario, "target": target,
+               "loadavg": loadavg(), "time": datetime.datetime.now().isoformat(timespec="seconds"),
+               "quiet_wait_s": waited}
+        try:
+            if scenario == "idle":
+                rec.update(self.run_idle(target, threads))
+            else:
+                rec.update(self.run_wrk_scenario(scenario, target, threads))
+            rec["ok"] = True
+        except BenchError as e:
+            rec.update({"ok": False, "rate": None, "problems": [str(e)]})
+        if not self.backend.alive():
+            raise BenchError(f"the backend nginx died; log tail:\n{self.backend.tail()}")
+        return rec
+
+    # --- driver ----------------------------------------------------------------------------
+
+    def run(self):
+        a = self.a
+        self.start_backend()
+        runs = len(a.threads) * a.rounds * len(a.scenarios) * len(a.targets)
+        per = {s: (a.warmup + a.duration + 1.5) if s != "idle" else 3 + a.idle_conns / 2000
+               for s in a.scenarios}
+        est = len(a.threads) * a.rounds * len(a.targets) * sum(per.values())
+        log(f"{runs} runs, about {est / 60:.1f} min; temp dir {self.tmp}")
+        for threads in a.threads:
+            for rnd in range(1, a.rounds + 1):
+                for scenario in a.scenarios:
+                    for target in a.targets:
+                        rec = self.run_one(threads, rnd, scenario, target)
+                        self.results.append(rec)
+                        if self.raw:
+                            slim = {k: v for k, v in rec.items() if k != "wrk_text"}
+                            self.raw.write(json.dumps(slim) + "\n")
+                            self.raw.flush()
+                            if rec.get("wrk_text"):
+                                self.raw_wrk.write(f"### t{threads} r{rnd} {scenario} {target}\n"
+                                                   + rec["wrk_text"] + "\n")
+                        log(f"[t{threads} r{rnd}/{a.rounds}] {scenario:9} {target:7} "
+                            + describe(rec))
+
+
+def describe(rec):
+    if not rec.get("ok"):
+        return "FAILED: " + "; ".join(rec.get("problems", []))
+    s = rec["scenario"]
+    if s == "idle":
+        out = (f"{rec['rate']:.2f} KiB/conn ({rec['rss_before_kib']} -> {rec['rss_after_kib']} "
+               f"KiB, {rec['reached']}/{rec['conns']} at backend)")
+    else:
+        unit = {"keepalive": "req/s", "newconn": "conn/s", "bulk": "MiB/s"}[s]
+        opu = {"keepalive": "req", "newconn": "conn", "bulk": "MiB"}[s]
+        cpo = rec["cpu_per_op_us"]
+        out = (f"{rec['rate']:,.0f} {unit}, p99 {rec['p99_ms']:.2f} ms, "
+               f"cpu {cpo if cpo is None else round(cpo, 1)} us/{opu}, "
+               f"other load {rec['other_cpu_pct']:.0f}%")
+    errs = {k: v for k, v in rec.get("errors", {}).items() if v}
+    if errs:
+        out += f", errors {errs}"
+    if rec.get("problems"):
+        out += " | " + "; ".join(rec["problems"])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+ROWS = [
+    # scenario, key, label, format, better, target (postern/haproxy)
+    ("keepalive", "rate", "req/s", "int", "higher", ("ratio>=", 1.2)),
+    ("keepalive", "p99_ms", "p99 latency (ms)", "f2", "lower", None),
+    ("keepalive", "cpu_per_op_us", "CPU µs/req", "f1", "lower", ("ratio<=", 0.8)),
+    ("newconn", "rate", "conn/s", "int", "higher", ("ratio>=", 1.2)),
+    ("newconn", "cpu_per_op_us", "CPU µs/conn", "f1", "lower", ("ratio<=", 0.8)),
+    ("bulk", "rate", "MiB/s", "int", "higher", ("ratio>=", 1.3)),
+    ("bulk", "cpu_per_op_us", "CPU µs/MiB", "f0", "lower", ("ratio<=", 0.8)),
+    ("idle", "rate", "KiB/conn (RSS)", "f2", "lower", ("abs<=", 2.0)),
+]
+
+
+def scenario_title(s, a):
+    return {"keepalive": "keep-alive 1 KiB, wrk -c64",
+            "newconn": "new connection per request, wrk -c64 `Connection: close`",
+            "bulk": "bulk 1 MiB, wrk -c8",
+            "idle": f"{a.idle_conns:,} idle connections"}[s]
+
+
+def fmt(v, kind):
+    if v is None:
+        return "–"
+    if kind == "int" or kind == "f0":
+        return f"{v:,.0f}"
+    if kind == "f1":
+        return f"{v:,.1f}"
+    return f"{v:,.2f}"
+
+
+def cell_values(results, threads, scenario, target, key):
+    return [r[key] for r in results
+            if r["threads"] == threads and r["scenario"] == scenario and r["target"] == target
+            and r.get("ok") and r.get(key) is not None]
+
+
+def render_report(bench, machine, started, finished):
+    a = bench.a
+    res = bench.results
+    L = []
+    L.append(f"# Postern L4 benchmark — {started:%Y-%m-%d %H:%M} on {machine['host']}")
+    L.append("")
+    L.append(f"Command: `{machine['command']}`")
+    L.append("")
+    L.append("## Machine and versions")
+    L.append("")
+    for k in ("cpus", "model", "kernel", "os", "memory", "haproxy", "nginx", "wrk", "postern"):
+        L.append(f"- **{k}**: {machine[k]}")
+    L.append("")
+    L.append("## Settings")
+    L.append("")
+    L.append(f"- {a.rounds} round(s) of {', '.join(a.targets)} in that order (A B C D A B C D …);"
+             f" each proxy started afresh for every run and stopped by PID after it.")
+    L.append(f"- wrk -t1, {a.duration} s measured per run after {a.warmup} s of unmeasured warm-up"
+             f" on the same proxy process; idle: {a.idle_conns:,} connections opened, RSS summed"
+             " over the process tree (/proc/PID/status VmRSS) before and after, once every"
+             " connection is ESTABLISHED at the backend.")
+    L.append("- Equal settings on every proxy: threads/processes = N (postern `workers`, HAProxy"
+             " `nbthread`, nginx `worker_processes`), connect timeout 2 s, idle/client/server"
+             " timeout 60 s, no access/traffic logging, no health checks, no retries, default"
+             " buffers. Backend: nginx, 1 worker, keep-alive, sendfile, no access log."
+             " Nothing is pinned: wrk, proxy and backend share all the cores.")
+    L.append("- CPU = utime+stime of the proxy's processes (/proc/PID/stat, all threads; nginx"
+             " master+workers) over the measured wrk run ÷ operations. For **direct** it is the"
+             " backend nginx's own CPU (what serving costs without a proxy).")
+    L.append(f"- Scheduling: nice {os.nice(0)} (process and sched autogroup) for the driver and every process it starts"
+             f" (wrk, backend, proxies alike); quiet gate: "
+             + (f"before each run wait up to {a.quiet_wait:g} s until other processes use"
+                f" < {a.quiet_below:g}% of the machine" if a.quiet_wait > 0 else "off") + ".")
+    waits = [r.get("quiet_wait_s", 0) for r in res]
+    if a.quiet_wait > 0 and waits:
+        L.append(f"  Waited {sum(waits):.0f} s in total; {sum(1 for w in waits if w >= a.quiet_wait)}"
+                 f" of {len(waits)} runs started without the machine getting quiet.")
+    L.append(f"- Load average at start {machine['load_start']}, at end {loadavg()}; started"
+             f" {started:%H:%M:%S}, finished {finished:%H:%M:%S}.")
+    others = [r["other_cpu_pct"] for r in res if r.get("ok") and "other_cpu_pct" in r]
+    steal = [r["steal_pct"] for r in res if r.get("ok") and "steal_pct" in r]
+    if others:
+        L.append(f"- CPU used by processes outside the benchmark during measured runs (approx.,"
+                 f" % of all {NCPU} cores): median {statistics.median(others):.1f}%, max"
+                 f" {max(others):.1f}%; hypervisor steal: median {statistics.median(steal):.1f}%,"
+                 f" max {max(steal):.1f}%.")
+    L.append("")
+    L.append("Cells: median (min–max) over the rounds. Ratios are of medians; for rates higher"
+             " is better for Postern, for CPU/latency/memory lower is better. Target = the"
+             " issue's bar for Postern/HAProxy (idle: absolute KiB/conn).")
+    for threads in a.threads:
+        L.append("")
+        L.append(f"## {threads} thread(s)/process(es) per proxy")
+        L.append("")
+        L.append("| scenario | metric | " + " | ".join(TARGET_TITLE[t] for t in a.targets)
+                 + " | Postern/HAProxy | Postern/nginx | Postern/direct | target |")
+        L.append("|---|---|" + "---:|" * len(a.targets) + "---:|---:|---:|---|")
+        for scenario, key, label, kind, _better, target in ROWS:
+            if scenario not in a.scenarios:
+                continue
+            cells, med = [], {}
+            for t in a.targets:
+                vals = cell_values(res, threads, scenario, t, key)
+                failed = [r for r in res if r["threads"] == threads and r["scenario"] == scenario
+                          and r["target"] == t and not r.get("ok")]
+                if not vals:
+                    cells.append("failed" if failed else "–")
+                    continue
+                med[t] = statistics.median(vals)
+                c = fmt(med[t], kind)
+                if len(vals) > 1:
+                    c += f" ({fmt(min(vals), kind)}–{fmt(max(vals), kind)})"
+                if failed:
+                    c += f" [{len(failed)} failed]"
+                cells.append(c)
+
+            def ratio(other):
+                if "postern" in med and other in med and med[other]:
+                    return med["postern"] / med[other]
+                return None
+
+            ratios = [ratio("haproxy"), ratio("nginx"), ratio("direct")]
+            tcell = ""
+            if target:
+                op, bar = target
+                if op == "abs<=":
+                    v = med.get("postern")
+                    tcell = f"≤ {bar:g} KiB: " + ("–" if v is None else
+                                                  ("met" if v <= bar else "not met"))
+                else:
+                    r = ratios[0]
+                    sym = "≥" if op == "ratio>=" else "≤"
+                    ok = None if r is None else (r >= bar if op == "ratio>=" else r <= bar)
+                    tcell = f"{sym} {bar:g}× HAProxy: " + ("–" if ok is None else
+                                                           ("met" if ok else "not met"))
+            title = scenario_title(scenario, a) if key == "rate" else ""
+            L.append(f"| {title} | {label} | " + " | ".join(cells) + " | "
+                     + " | ".join("–" if r is None else f"{r:.2f}" for r in ratios)
+                     + f" | {tcell} |")
+    # errors
+    L.append("")
+    L.append("## Errors seen by the load generator")
+    L.append("")
+    L.append("wrk socket errors (connect/read/write/timeout) and non-2xx responses summed over the"
+             " rounds, against the requests completed; idle: failed connects, connections closed"
+             " by the peer, connections that never reached the backend.")
+    L.append("")
+    L.append("| threads | scenario | " + " | ".join(TARGET_TITLE[t] for t in a.targets) + " |")
+    L.append("|---|---|" + "---|" * len(a.targets))
+    any_problem = []
+    for threads in a.threads:
+        for scenario in a.scenarios:
+            cells = []
+            for t in a.targets:
+                rs = [r for r in res if r["threads"] == threads and r["scenario"] == scenario
+                      and r["target"] == t]
+                tot = {}
+                for r in rs:
+                    for k, v in r.get("errors", {}).items():
+                        tot[k] = tot.get(k, 0) + v
+                    for p in r.get("problems", []):
+                        any_problem.append(f"t{threads} r{r['round']} {scenario} {t}: {p}")
+                nerr = sum(tot.values())
+                if scenario == "idle":
+                    base = f"{sum(r.get('conns', 0) for r in rs):,} conns"
+                else:
+                    base = f"{sum(r.get('requests', 0) for r in rs):,} req"
+                detail = ", ".join(f"{k} {v:,}" for k, v in tot.items() if v)
+                nfail = sum(1 for r in rs if not r.get("ok"))
+                c = f"{nerr:,} / {base}" + (f" ({detail})" if detail else "")
+                if nfail:
+                    c += f"; {nfail} run(s) failed"
+                cells.append(c)
+            L.append(f"| {threads} | {scenario} | " + " | ".join(cells) + " |")
+    if any_problem:
+        L.append("")
+        L.append("Problems:")
+        L.append("")
+        for p in any_problem:
+            L.append("- " + p.replace("\n", " ⏎ ")[:600])
+    L.append("")
+    return "\n".join(L)
+
+
+def cmd_out(argv):
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        return (r.stdout + r.stderr).strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unavailable ({e})"
+
+
+def describe_machine(a, argv):
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    osname = platform.system()
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    osname = line.split("=", 1)[1].strip().strip('"')
+        with open("/etc/debian_version") as f:
+            osname += f" ({f.read().strip()})"
+    except OSError:
+        pass
+    mem = "unknown"
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError):
+        pass
+    rev = cmd_out(["git", "-C", a.repo, "rev-parse", "--short", "HEAD"])
+    dirty = cmd_out(["git", "-C", a.repo, "status", "--porcelain", "--untracked-files=no"])
+    rev_desc = f"git {rev}" + (" + uncommitted changes in the working tree" if dirty else "")
+    return {
+        "host": socket.gethostname(),
+        "command": "bench/run.sh " + " ".join(argv),
+        "cpus": f"{NCPU} (nproc {len(os.sched_getaffinity(0))})",
+        "model": model,
+        "kernel": platform.release(),
+        "os": osname,
+        "memory": mem,
+        "haproxy": cmd_out(["haproxy", "-v"]).splitlines()[0],
+        "nginx": cmd_out(["nginx", "-v"]).splitlines()[0],
+        "wrk": cmd_out(["wrk", "-v"]).splitlines()[0],
+        "postern": f"{cmd_out([a.postern, 'version']).splitlines()[0]} ({a.postern}"
+                   + (", Release build by run.sh" if a.postern_built else "") + f"; {rev_desc})",
+        "load_start": loadavg(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="bench/run.sh")
+    p.add_argument("--postern", required=True)
+    p.add_argument("--repo", required=True)
+    p.add_argument("--postern-built", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
+    p.add_argument("--targets", default=",".join(ALL_TARGETS))
+    p.add_argument("--threads")
+    p.add_argument("--rounds", type=int)
+    p.add_argument("--duration", type=int)
+    p.add_argument("--warmup", type=int)
+    p.add_argument("--idle-conns", type=int)
+    p.add_argument("--out", default=os.path.join(BENCH_DIR, "results"))
+    p.add_argument("--keep-tmp", action="store_true")
+    p.add_argument("--nice", type=int, default=0)
+    p.add_argument("--quiet-wait", type=float, default=0)
+    p.add_argument("--quiet-below", type=float, default=15)
+    a = p.parse_args(argv)
+    q = a.quick
+    a.threads = [int(x) for x in (a.threads or ("1" if q else "1,2")).split(",") if x]
+    a.rounds = a.rounds or (1 if q else 3)
+    a.duration = a.duration or (2 if q else 10)
+    a.warmup = a.warmup if a.warmup is not None else (0 if q else 2)
+    a.idle_conns = a.idle_conns or (500 if q else 5000)
+    a.scenarios = [s for s in a.scenarios.split(",") if s]
+    a.targets = [t for t in ALL_TARGETS if t in a.targets.split(",")]  # always A B C D order
+    bad = [s for s in a.scenarios if s not in ALL_SCENARIOS]
+    if bad or not a.scenarios or not a.targets or min(a.threads) < 1 or a.rounds < 1:
+        p.error(f"bad --scenarios/--targets/--threads/--rounds ({bad or ''})")
+    a.scenarios = [s for s in ALL_SCENARIOS if s in a.scenarios]
+    return a
+
+
+def main(argv):
+    a = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    # Enough descriptors for the idle scenario: raise the soft limit to the hard limit.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    want = min(want, 1 << 20)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    need = 2 * a.idle_conns + 500
+    if "idle" in a.scenarios and nofile < need:
+        newn = max(100, (nofile - 500) // 2)
+        log(f"open-file limit {nofile} is too low for {a.idle_conns} idle connections through a"
+            f" proxy; using {newn}")
+        a.idle_conns = newn
+
+    if a.nice:
+        global AUTOGROUP_NICE
+        try:
+            os.nice(a.nice)  # inherited by every child: wrk, backend and proxies alike
+        except OSError as e:
+            log(f"cannot change the nice value by {a.nice}: {e}; running at {os.nice(0)}")
+        if os.path.exists("/proc/self/autogroup"):
+            AUTOGROUP_NICE = os.nice(0)
+            set_autogroup_nice(AUTOGROUP_NICE)
+    started = datetime.datetime.now()
+    shown, skip = [], False
+    for x in argv:  # the command as typed: without what run.sh added
+        if skip:
+            skip = False
+        elif x in ("--repo",) or (x == "--postern" and a.postern_built):
+            skip = True
+        elif x != "--postern-built":
+            shown.append(x)
+    machine = describe_machine(a, shown)
+    stamp = f"{started:%Y-%m-%d}-{machine['host']}"
+    tmpdir = os.path.join(a.out, "tmp")
+    os.makedirs(tmpdir, exist_ok=True)
+    log(f"{machine['cpus']} x {machine['model']}, kernel {machine['kernel']}, load "
+        f"{machine['load_start']}")
+    bench = Bench(a)
+    rawname = os.path.join(tmpdir, f"{'quick-' if a.quick else ''}{started:%Y%m%d-%H%M%S}")
+    bench.raw = open(rawname + ".jsonl", "w")
+    bench.raw_wrk = open(rawname + "-wrk.txt", "w")
+    fatal = None
+    try:
+        bench.run()
+    except BenchError as e:
+        fatal = str(e)
+        log(f"FATAL: {e}")
+    finally:
+        stop_all()
+        bench.raw.close()
+        bench.raw_wrk.close()
+        if not a.keep_tmp:
+            shutil.rmtree(bench.tmp, ignore_errors=True)
+        else:
+            log(f"kept {bench.tmp}")
+    finished = datetime.datetime.now()
+    report = render_report(bench, machine, started, finished)
+    if fatal:
+        report += f"\n**Aborted:** {fatal}\n"
+    print(report)
+
+    if a.quick:
+        path = os.path.join(tmpdir, "quick-latest.md")
+        with open(path, "w") as f:
+            f.write(report)
+        log(f"report: {path} (raw: {rawname}.jsonl)")
+        return quick_verdict(bench, a, fatal)
+    path = os.path.join(a.out, stamp + ".md")
+    if os.path.exists(path):
+        path = os.path.join(a.out, f"{started:%Y-%m-%d-%H%M}-{machine['host']}.md")
+    with open(path, "w") as f:
+        f.write(report)
+    shutil.copyfile(path, os.path.join(a.out, "latest.md"))
+    log(f"report: {path} and {os.path.join(a.out, 'latest.md')} (raw: {rawname}.jsonl)")
+    failed = [r for r in bench.results if not r.get("ok")]
+    return 1 if fatal or failed else 0
+
+
+def quick_verdict(bench, a, fatal):
+    bad = []
+    if fatal:
+        bad.append(fatal)
+    expected = len(a.threads) * a.rounds * len(a.scenarios) * len(a.targets)
+    if len(bench.results) != expected:
+        bad.append(f"{len(bench.results)} of {expected} runs happened")
+    for r in bench.results:
+        name = f"t{r['threads']} {r['scenario']} {r['target']}"
+        if not r.get("ok"):
+            bad.append(f"{name}: " + "; ".join(r.get("problems", [])))
+            continue
+        if r["scenario"] == "idle":
+            if r["errors"]["connect"] or r["errors"]["closed"] or r["errors"]["unreached"]:
+                bad.append(f"{name}: {r['errors']}")
+            continue
+        errs = sum(r["errors"].values())
+        allowed = max(2, r["requests"] // 1000)
+        if not r["rate"] or r["requests"] == 0:
+            bad.append(f"{name}: no requests completed")
+        elif errs > allowed:
+            bad.append(f"{name}: {errs} errors {r['errors']} for {r['requests']} requests"
+                       f" (allowed {allowed})")
+        if r.get("problems"):
+            bad.append(f"{name}: " + "; ".join(r["problems"]))
+    if bad:
+        log("QUICK CHECK FAILED:")
+        for b in bad:
+            log("  " + b.replace("\n", "\n    "))
+        return 1
+    log("quick check passed: every target answered every scenario")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        stop_all()
+        sys.exit(130)
+    finally:
+        stop_all()
