@@ -41,6 +41,9 @@ if [ "${POSTERN_SKIP_ASAN:-0}" != "1" ]; then
   run_ctest "$asan_dir" || failed+=("tests in $asan_dir")
 fi
 
+# The PROXY protocol parser under libFuzzer (clang), bounded: POSTERN_FUZZ_TIME seconds (60).
+"$POSTERN_ROOT/scripts/fuzz.sh" "${POSTERN_FUZZ_TIME:-60}" || failed+=("fuzzing (scripts/fuzz.sh)")
+
 elapsed=$((SECONDS - started))
 if [ "${#failed[@]}" -gt 0 ]; then
   postern_log "FAILED after ${elapsed}s: ${failed[*]}"
