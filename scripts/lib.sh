@@ -47,8 +47,8 @@ postern_install_missing() {
 
 postern_jobs() { echo "${POSTERN_JOBS:-$(nproc 2>/dev/null || echo 2)}"; }
 
-# postern_configure DIR [CMAKE_ARGS...]: a Ninja build tree in DIR (RelWithDebInfo by default),
-# with ccache when it is there.
+# postern_configure DIR [CMAKE_ARGS...]: a Ninja build tree in DIR (RelWithDebInfo unless
+# CMAKE_ARGS set CMAKE_BUILD_TYPE: the last -D wins), with ccache when it is there.
 postern_configure() {
   local dir="$1"
   shift

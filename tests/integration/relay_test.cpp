@@ -6,6 +6,7 @@
 #include <array>
 #include <thread>
 
+#include "harness/logfmt.h"
 #include "harness/payload.h"
 #include "harness/socket_address.h"
 #include "integration_fixture.h"
@@ -91,6 +92,39 @@ TEST_F(RelayTest, HalfCloseStillDeliversTheFullReply) {
     EXPECT_EQ(reply.data.size(), request.size());
     EXPECT_EQ(checksum(reply.data), checksum(request));
     EXPECT_EQ(b.bytesReceived(), request.size());
+}
+
+TEST_F(RelayTest, AccessLogLineDescribesTheClosedConnection) {
+    TestBackend b(BackendMode::Echo);
+    auto& p = runPostern(gatewayToml() + listenerToml("front", "echo") +
+                         poolToml("echo", addressesOf({&b})));
+    const auto port = p.listeningPort("front", kStartTimeout);
+    ASSERT_NE(port, 0);
+    ASSERT_TRUE(p.waitReady(kStartTimeout));
+
+    // From 127.0.0.2, so the client field cannot be confused with anything else.
+    auto c = BlockingClient::connect("127.0.0.1", port, kIoTimeout, "127.0.0.2");
+    ASSERT_TRUE(c.connected()) << "errno " << c.error();
+    const auto client = c.localAddress()->toString();
+    ASSERT_TRUE(echoRoundTrip(c, std::string(1000, 'x')));
+    ASSERT_TRUE(echoRoundTrip(c, std::string(234, 'y')));
+    c.shutdownWrite();
+    EXPECT_EQ(c.recvAll(kIoTimeout).status, IoStatus::Eof);
+    c.close();
+
+    const auto line = p.waitForLine(lineWith({{"client", client}}), 5s, Stream::Stdout);
+    ASSERT_TRUE(line) << "no access log line with client=" << client;
+    const auto f = parseLogfmt(*line);
+    EXPECT_EQ(f.count("time"), 1u);
+    EXPECT_EQ(f.count("connect_ms"), 1u);
+    EXPECT_EQ(f.count("total_ms"), 1u);
+    auto field = [&](const char* k) { return f.count(k) ? f.at(k) : std::string("<missing>"); };
+    EXPECT_EQ(field("listener"), "front");
+    EXPECT_EQ(field("pool"), "echo");
+    EXPECT_EQ(field("backend"), b.address());
+    EXPECT_EQ(field("bytes_in"), "1234");
+    EXPECT_EQ(field("bytes_out"), "1234");
+    EXPECT_EQ(field("cause"), "client_fin");
 }
 
 bool ipv6LoopbackAvailable() {

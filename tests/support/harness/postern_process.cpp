@@ -23,6 +23,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::milliseconds(10);
 
+/** Rounds of a poll loop that sleeps kPollInterval: the time bound as a count bound too. */
+int maxRounds(Millis timeout) {
+    return static_cast<int>(std::max<long long>(timeout.count(), 0) / kPollInterval.count()) + 2;
+}
+
 std::string readFile(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::ostringstream ss;
@@ -126,7 +131,7 @@ std::vector<std::string> PosternProcess::matchingLines(const std::regex& re, Str
 std::optional<std::string> PosternProcess::waitForLine(const std::regex& re, Millis timeout,
                                                        Stream s, std::size_t occurrence) {
     const auto deadline = Clock::now() + timeout;
-    for (;;) {
+    for (int round = 0; round < maxRounds(timeout); ++round) {
         // Checked before reading, so output written just before exit is still seen.
         const bool exited = pid_ <= 0 || exitCode().has_value();
         const auto found = matchingLines(re, s);
@@ -134,6 +139,9 @@ std::optional<std::string> PosternProcess::waitForLine(const std::regex& re, Mil
         if (exited || Clock::now() >= deadline) return std::nullopt;
         std::this_thread::sleep_for(kPollInterval);
     }
+    const auto found = matchingLines(re, s);
+    if (found.size() >= occurrence) return found[occurrence - 1];
+    return std::nullopt;
 }
 
 bool PosternProcess::waitReady(Millis timeout) {
@@ -156,7 +164,7 @@ std::vector<SocketAddress> PosternProcess::listeningAddresses(std::string_view l
         }
         return out;
     };
-    for (;;) {
+    for (int round = 0; round < maxRounds(timeout); ++round) {
         const bool exited = !running();
         if (!collect().empty() || exited || Clock::now() >= deadline) break;
         std::this_thread::sleep_for(kPollInterval);
@@ -190,11 +198,12 @@ bool PosternProcess::running() { return pid_ > 0 && !exitCode().has_value(); }
 
 std::optional<int> PosternProcess::waitExit(Millis timeout) {
     const auto deadline = Clock::now() + timeout;
-    for (;;) {
+    for (int round = 0; round < maxRounds(timeout); ++round) {
         if (auto code = exitCode()) return code;
         if (pid_ <= 0 || Clock::now() >= deadline) return std::nullopt;
         std::this_thread::sleep_for(kPollInterval);
     }
+    return exitCode();
 }
 
 void PosternProcess::kill() {
