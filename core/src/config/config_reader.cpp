@@ -280,8 +280,16 @@ void ConfigReader::readListener(const toml::table& table) {
 
     if (auto accept = r.boolean("accept_proxy"); accept && *accept)
         r.notSupported("accept_proxy", "accepting PROXY protocol headers from clients");
-    if (auto trusted = r.stringArray("trusted_proxies"); trusted && !trusted->empty())
-        r.notSupported("trusted_proxies", "accepting PROXY protocol headers from clients");
+    if (auto trusted = r.stringArray("trusted_proxies")) {
+        for (const auto& item : *trusted) {
+            std::string why;
+            if (auto cidr = net::Cidr::parse(item.value, &why))
+                l.trusted_proxies.add(*cidr);
+            else
+                diag_.error(item.pos,
+                            "invalid 'trusted_proxies' entry \"" + item.value + "\": " + why);
+        }
+    }
 
     if (r.get("tls")) r.notSupported("tls", "TLS listeners");
     for (std::string_view key : {"request_timeout", "ws_idle_timeout", "route"})

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "net/cidr_list.h"
 #include "plugin/instances.h"
 
 namespace postern::config {
@@ -54,13 +55,20 @@ struct ListenerConfig {
     std::size_t pool_index = 0;  ///< index into Config::pools
     Millis idle_timeout{std::chrono::minutes(4)};
     std::uint64_t max_connections = 10000;
+    bool accept_proxy = false;      ///< parse an incoming PROXY v1/v2 header
+    net::CidrList trusted_proxies;  ///< peers allowed to send one
     SourcePos pos;
 };
+
+/** What a backend connection starts with (SPEC §3, PROXY protocol). */
+enum class ProxyProtocol { Off, V1, V2 };
 
 struct BackendSettings {
     std::uint16_t port = 0;  ///< default port for targets that name none (0 = none: targets must)
     Millis connect_timeout{std::chrono::seconds(5)};
     std::uint32_t retries = 2;
+    ProxyProtocol proxy_protocol = ProxyProtocol::Off;
+    bool proxy_protocol_crc = false;  ///< v2: add a CRC32C TLV
 };
 
 struct DiscoveryConfig {
@@ -76,6 +84,7 @@ struct ProbeConfig {
     std::uint32_t healthy_threshold = 2;
     std::uint32_t unhealthy_threshold = 3;
     std::uint16_t port = 0;  ///< 0 = the backend's own port
+    bool proxy_protocol = false;  ///< probes start with PROXY UNKNOWN (v1) / a v2 LOCAL header
     std::shared_ptr<plugin::Probe> instance;
 };
 
