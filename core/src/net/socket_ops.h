@@ -38,6 +38,8 @@ Fd connectStart(const SocketAddress& to, int* error);
 int socketError(Fd fd);
 
 IoResult recvSome(Fd fd, char* buf, std::size_t len);
+/** recvSome without taking the bytes (MSG_PEEK): the next recv returns them again. */
+IoResult peekSome(Fd fd, char* buf, std::size_t len);
 IoResult sendSome(Fd fd, const char* buf, std::size_t len);
 
 void shutdownWrite(Fd fd);

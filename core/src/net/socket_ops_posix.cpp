@@ -74,6 +74,10 @@ static IoResult classify(ssize_t n) {
 
 IoResult recvSome(Fd fd, char* buf, std::size_t len) { return classify(::recv(fd, buf, len, 0)); }
 
+IoResult peekSome(Fd fd, char* buf, std::size_t len) {
+    return classify(::recv(fd, buf, len, MSG_PEEK));
+}
+
 IoResult sendSome(Fd fd, const char* buf, std::size_t len) {
     ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
     if (n == 0) return {IoStatus::WouldBlock, 0, 0};
