@@ -13,6 +13,7 @@
 namespace postern::common {
 
 std::atomic<LogLevel> Log::level_{LogLevel::Info};
+std::atomic<Log::Sink> Log::sink_{nullptr};
 
 std::optional<LogLevel> parseLogLevel(std::string_view s) {
     if (s == "trace") return LogLevel::Trace;
@@ -83,6 +84,10 @@ void Log::write(LogLevel l, std::string_view msg, std::string_view fields) {
         line += fields;
     }
     line += '\n';
+    if (Sink sink = sink_.load(std::memory_order_acquire)) {
+        sink(l, line);
+        return;
+    }
 #ifdef _WIN32
     (void)!_write(2, line.data(), static_cast<unsigned>(line.size()));
 #else

@@ -21,8 +21,14 @@ public:
     /** msg is quoted; `fields` is appended verbatim (already logfmt, e.g. "pool=pg backend=..."). */
     static void write(LogLevel l, std::string_view msg, std::string_view fields = {});
 
+    /** Where finished lines (ending in '\n') go instead of stderr: the Windows Event Log, the
+     * journal's priority prefix. Set at start, before other threads log; nullptr = stderr. */
+    using Sink = void (*)(LogLevel level, std::string_view line);
+    static void setSink(Sink sink) { sink_.store(sink, std::memory_order_release); }
+
 private:
     static std::atomic<LogLevel> level_;
+    static std::atomic<Sink> sink_;
 };
 
 /** Quotes a logfmt value when it needs it (spaces, quotes, '=' or empty). */

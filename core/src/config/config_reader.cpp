@@ -5,6 +5,11 @@
 #include <limits>
 #include <sstream>
 #include <system_error>
+#include <vector>
+
+#ifndef _WIN32
+#include <pwd.h>
+#endif
 
 #include "common/host_port.h"
 #include "common/log.h"
@@ -120,8 +125,22 @@ void ConfigReader::readGateway(const toml::table* table, SourcePos pos) {
         g.max_connections = static_cast<std::uint64_t>(*max);
     if (auto region = r.string("region"); region && !region->empty())
         r.notSupported("region", "locality-aware routing");
-    if (auto user = r.string("user"); user && !user->empty())
-        r.notSupported("user", "dropping privileges after binding");
+    if (auto user = r.string("user"); user && !user->empty()) {
+#ifdef _WIN32
+        diag_.error(r.valuePos("user"),
+                    "'user' is not supported on Windows (the service runs as the account its "
+                    "service configuration names)");
+#else
+        // Checked here so `postern check` finds it; the switch itself happens after binding.
+        std::vector<char> buf(16384);
+        passwd pw{};
+        passwd* found = nullptr;
+        if (::getpwnam_r(user->c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
+            diag_.error(r.valuePos("user"), "user '" + *user + "' does not exist");
+        else
+            g.user = *user;
+#endif
+    }
     r.finish();
 }
 

@@ -39,6 +39,7 @@ struct GatewayConfig {
     unsigned workers = 0;  ///< resolved: never 0 after loading (0 in the file = one per core)
     std::vector<std::filesystem::path> plugin_dirs;  ///< absolute
     std::uint64_t max_connections = 200000;
+    std::string user;  ///< Linux: switch to this user after binding; empty = stay as started
 };
 
 struct LogConfig {

@@ -342,7 +342,7 @@ max_connections_per_backend = -2
 TEST(ConfigErrors, NotSupportedYet) {
     expectErrors(R"([gateway]
 region = "eu-west"
-user = "postern"
+# 'user' is supported: see gateway_user_test.cpp
 [admin]
 bind = "127.0.0.1:9901"
 [[listener]]
@@ -371,8 +371,6 @@ region_order = ["eu-west"]
 )",
                  {
                      "t.toml:2:10: 'region' is not supported yet (locality-aware routing)",
-                     "t.toml:3:8: 'user' is not supported yet (dropping privileges after "
-                     "binding)",
                      "t.toml:5:8: 'bind' is not supported yet (the admin endpoint: /metrics, "
                      "/status, dashboard)",
                      "t.toml:9:12: protocol \"tls\" is not supported yet (only \"tcp\" listeners "

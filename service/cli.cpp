@@ -1,0 +1,189 @@
+#include "cli.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/log.h"
+#include "config/loader.h"
+#include "plugin/registry.h"
+#include "server/demo.h"
+#include "server/gateway.h"
+
+namespace postern::service {
+
+void Platform::error(std::string_view line) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+}
+
+namespace {
+
+int usage(std::FILE* out, int code, const Platform& platform) {
+    std::fprintf(out,
+                 "usage: postern <command> [options]\n"
+                 "  run     [-c FILE]   run in the foreground (default config: %s;\n"
+                 "                      without one, a built-in demo config)\n"
+                 "  check    -c FILE    validate a config, print errors, exit 0 or 2\n"
+                 "  plugins [-c FILE]   list the plugins found (kind, name, version, file)\n"
+                 "  reload              ask the running instance to reload (not supported yet)\n"
+                 "  version             print the version\n",
+                 platform.defaultConfigPath().string().c_str());
+    auto extra = platform.usageExtra();
+    if (!extra.empty()) std::fprintf(out, "%.*s", static_cast<int>(extra.size()), extra.data());
+    return code;
+}
+
+config::LoadOptions loadOptions() {
+    config::LoadOptions o;
+    o.default_plugin_dirs = plugin::defaultPluginDirs();
+    unsigned n = std::thread::hardware_concurrency();
+    o.cpu_count = n ? n : 1;
+    return o;
+}
+
+void printErrors(const std::vector<config::ConfigError>& errors, Platform& platform) {
+    for (const auto& e : errors) platform.error(e.format());
+}
+
+int checkConfig(const std::string& path, Platform& platform) {
+    plugin::Registry registry;
+    auto loaded = config::loadConfigFile(path, registry, loadOptions());
+    if (!loaded.errors.empty()) {
+        printErrors(loaded.errors, platform);
+        return 2;
+    }
+    std::printf("configuration ok\n");
+    return 0;
+}
+
+int listPlugins(const std::string& path, bool have_path, Platform& platform) {
+    plugin::Registry registry;
+    std::vector<std::string> refused;
+    if (have_path) {
+        auto loaded = config::loadConfigFile(path, registry, loadOptions());
+        if (!loaded.errors.empty()) {
+            printErrors(loaded.errors, platform);
+            return 2;
+        }
+    } else {
+        refused = registry.scan(plugin::defaultPluginDirs());
+    }
+    std::printf("%-10s %-20s %-10s %s\n", "KIND", "NAME", "VERSION", "FILE");
+    for (const auto* p : registry.plugins())
+        std::printf("%-10s %-20s %-10s %s\n", std::string(plugin::kindName(p->kind)).c_str(),
+                    p->name.c_str(), p->version.c_str(), p->file.string().c_str());
+    for (const auto& r : refused) std::fprintf(stderr, "refused: %s\n", r.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int runGateway(const std::string& config_path, bool have_path, Platform& platform) {
+    auto registry = std::make_unique<plugin::Registry>();
+    auto options = loadOptions();
+    const std::filesystem::path default_config = platform.defaultConfigPath();
+    config::LoadResult loaded;
+    bool demo = false;
+    if (have_path || std::filesystem::exists(default_config)) {
+        loaded = config::loadConfigFile(
+            have_path ? std::filesystem::path(config_path) : default_config, *registry, options);
+    } else {
+        demo = true;
+        POSTERN_LOG(Info, "no config file given and none installed: running the built-in demo",
+                    "default_config=" + common::logfmtValue(default_config.string()));
+        loaded = config::loadConfigText(server::demoConfigText(), "<demo>",
+                                        std::filesystem::current_path(), *registry, options);
+    }
+    if (!loaded.errors.empty()) {
+        printErrors(loaded.errors, platform);
+        return 2;
+    }
+    server::DemoBackends demo_backends;
+    if (demo) {
+        std::string err;
+        if (!demo_backends.start(&err)) {
+            POSTERN_LOG(Error, "cannot start the demo backends",
+                        "error=" + common::logfmtValue(err));
+            return 1;
+        }
+    }
+    // The gateway owns the registry, so it must outlive every object made by a plugin: the config
+    // (it holds the plugin instances) is declared after it and therefore released first.
+    server::Gateway gateway(std::move(registry));
+    std::shared_ptr<const config::Config> config = std::move(loaded.config);
+    std::string error;
+    if (!gateway.start(config, &error)) {
+        platform.error("postern: " + error);
+        return 1;
+    }
+    if (!platform.started(*config, &error)) {
+        platform.error("postern: " + error);
+        gateway.shutdown();
+        return 1;
+    }
+    if (demo) {
+        std::fprintf(
+            stderr,
+            "\nPostern demo is running: 127.0.0.1:8080 -> demo backends 127.0.0.1:9001, "
+            "127.0.0.1:9002\n"
+            "Try it from another terminal:\n"
+            "  curl http://127.0.0.1:8080/        (run it twice: round robin alternates backends)\n"
+            "  printf 'hello\\n' | nc -q1 127.0.0.1 8080\n"
+            "Stop with Ctrl-C.\n\n");
+    }
+    platform.waitForStop();
+    platform.stopping();
+    gateway.shutdown();
+    return 0;
+}
+
+int runCli(const std::vector<std::string>& args, Platform& platform) {
+    if (args.empty()) return usage(stderr, 2, platform);
+    const std::string& cmd = args[0];
+    std::string config;
+    bool have_config = false;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
+            config = args[++i];
+            have_config = true;
+        } else if (a.rfind("--config=", 0) == 0) {
+            config = a.substr(9);
+            have_config = true;
+        } else if (a == "-h" || a == "--help") {
+            return usage(stdout, 0, platform);
+        } else {
+            std::fprintf(stderr, "postern: unknown argument '%s'\n", a.c_str());
+            return usage(stderr, 2, platform);
+        }
+    }
+    try {
+        if (cmd == "run") return runGateway(config, have_config, platform);
+        if (cmd == "check") {
+            if (!have_config) {
+                std::fprintf(stderr, "postern: check needs -c FILE\n");
+                return 2;
+            }
+            return checkConfig(config, platform);
+        }
+        if (cmd == "plugins") return listPlugins(config, have_config, platform);
+        if (cmd == "version" || cmd == "--version") {
+            std::printf("postern %s\n", POSTERN_VERSION);
+            return 0;
+        }
+        if (cmd == "reload") {
+            std::fprintf(stderr, "postern: reload is not supported yet\n");
+            return 2;
+        }
+        if (cmd == "help" || cmd == "-h" || cmd == "--help") return usage(stdout, 0, platform);
+    } catch (const std::exception& e) {
+        platform.error(std::string("postern: fatal: ") + e.what());
+        return 1;
+    }
+    std::fprintf(stderr, "postern: unknown command '%s'\n", cmd.c_str());
+    return usage(stderr, 2, platform);
+}
+
+}  // namespace postern::service
