@@ -49,7 +49,13 @@ bool LeastConnectionsSelector::better(std::uint32_t a, std::uint32_t b) const no
 }
 
 void LeastConnectionsSelector::refresh(std::uint32_t index) noexcept {
-    active_[index].store(load_.active(index), kRelaxed);
+    // Read, store, re-read: if another worker changed the count in between, its own refresh may
+    // have stored before ours, so store again (bounded; the next update repairs the rest).
+    for (int round = 0; round < 3; ++round) {
+        const std::uint32_t live = load_.active(index);
+        active_[index].store(live, kRelaxed);
+        if (load_.active(index) == live) break;
+    }
     for (std::uint32_t p = (leaves_ + index) >> 1; p >= 1; p >>= 1) {
         const std::uint32_t l = node_[2 * p].load(kRelaxed), r = node_[2 * p + 1].load(kRelaxed);
         node_[p].store(better(r, l) ? r : l, kRelaxed);

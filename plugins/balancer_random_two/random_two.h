@@ -26,6 +26,10 @@ public:
     explicit AliasTable(std::span<const std::uint32_t> weights);
     std::uint32_t draw(std::uint64_t bits) const noexcept;
     std::uint32_t size() const noexcept { return static_cast<std::uint32_t>(alias_.size()); }
+    /** Column c keeps itself when the coin (low 32 bits) is below this (2^32 = always)... */
+    std::uint64_t threshold(std::uint32_t c) const noexcept { return threshold_[c]; }
+    /** ...and goes to this index otherwise. */
+    std::uint32_t alias(std::uint32_t c) const noexcept { return alias_[c]; }
 
 private:
     std::vector<std::uint64_t> threshold_;  // keep column i when the low 32 bits are below (2^32 = always)

@@ -123,8 +123,7 @@ void ConfigReader::readGateway(const toml::table* table, SourcePos pos) {
 
     if (auto max = r.integer("max_connections", 1))
         g.max_connections = static_cast<std::uint64_t>(*max);
-    if (auto region = r.string("region"); region && !region->empty())
-        r.notSupported("region", "locality-aware routing");
+    if (auto region = r.string("region")) g.region = *region;
     if (auto user = r.string("user"); user && !user->empty()) {
 #ifdef _WIN32
         diag_.error(r.valuePos("user"),
@@ -365,17 +364,22 @@ void ConfigReader::readPool(const toml::table& table) {
 
     if (auto affinity = r.string("affinity")) {
         if (*affinity == "client_ip")
-            r.notSupported("affinity", "client IP affinity");
+            p.affinity = Affinity::ClientIp;
         else if (*affinity != "none")
             r.invalidChoice("affinity", *affinity, {"none", "client_ip"});
     }
     if (auto drain = r.duration("drain_timeout", {.allow_unlimited = true}))
         p.drain_timeout = *drain;
+    bool mode_valid = true;
     if (auto mode = r.string("balancing_mode")) {
-        if (*mode == "utilization")
-            r.notSupported("balancing_mode", "utilization-based balancing");
-        else if (*mode != "connection")
+        if (*mode == "utilization") {
+            p.balancing_mode = BalancingMode::Utilization;
+        } else if (*mode != "connection") {
             r.invalidChoice("balancing_mode", *mode, {"connection", "utilization"});
+            mode_valid = false;
+        }
+    } else if (r.get("balancing_mode")) {
+        mode_valid = false;  // wrong type, already reported
     }
     if (auto max = r.integer("max_connections_per_backend", 0, kMaxUint32))
         p.max_connections_per_backend = static_cast<std::uint32_t>(*max);
@@ -384,11 +388,27 @@ void ConfigReader::readPool(const toml::table& table) {
             diag_.error(r.valuePos("max_utilization"),
                         "'max_utilization' must be greater than 0 and at most 1, got " +
                             formatNumber(*utilization));
+        else if (mode_valid && p.balancing_mode != BalancingMode::Utilization)
+            diag_.error(r.valuePos("max_utilization"),
+                        "'max_utilization' only applies with balancing_mode = \"utilization\"");
         else
-            r.notSupported("max_utilization", "utilization-based balancing");
+            p.max_utilization = *utilization;
     }
-    if (auto order = r.stringArray("region_order"); order && !order->empty())
-        r.notSupported("region_order", "locality-aware routing");
+    if (auto order = r.stringArray("region_order")) {
+        for (const auto& item : *order) {
+            if (item.value.empty()) {
+                diag_.error(item.pos, "'region_order' entries must not be empty");
+                continue;
+            }
+            if (std::find(p.region_order.begin(), p.region_order.end(), item.value) !=
+                p.region_order.end()) {
+                diag_.error(item.pos, "'region_order' lists \"" + item.value + "\" twice");
+                continue;
+            }
+            p.region_order.push_back(item.value);
+        }
+    }
+    p.local_region = config_->gateway.region;
 
     const toml::table* backend = r.table("backend");
     readBackend(backend, backend ? positionOf(*backend, r.pos()) : r.pos(), p.backend);
@@ -404,6 +424,10 @@ void ConfigReader::readPool(const toml::table& table) {
         p.probe.emplace();
         plugins.probe = readProbe(*probe, *p.probe);
     }
+    if (p.balancing_mode == BalancingMode::Utilization && !r.get("probe"))
+        diag_.error(r.valuePos("balancing_mode"),
+                    "balancing_mode = \"utilization\" needs a [pool.probe] whose plugin reports "
+                    "utilization (e.g. \"http\" or \"agent\")");
     r.finish();
     pool_plugins_.push_back(std::move(plugins));
 }

@@ -40,6 +40,7 @@ struct GatewayConfig {
     std::vector<std::filesystem::path> plugin_dirs;  ///< absolute
     std::uint64_t max_connections = 200000;
     std::string user;  ///< Linux: switch to this user after binding; empty = stay as started
+    std::string region;  ///< this instance's region (locality); empty = no preference
 };
 
 struct LogConfig {
@@ -89,12 +90,20 @@ struct ProbeConfig {
     std::shared_ptr<plugin::Probe> instance;
 };
 
+enum class Affinity { None, ClientIp };
+enum class BalancingMode { Connection, Utilization };
+
 struct PoolConfig {
     std::string name;
     std::string balancer = "round_robin";
     std::shared_ptr<plugin::BalancerFactory> balancer_factory;
+    Affinity affinity = Affinity::None;
     Millis drain_timeout{std::chrono::seconds(30)};  ///< kUnlimited = until connections end
+    BalancingMode balancing_mode = BalancingMode::Connection;
     std::uint32_t max_connections_per_backend = 0;   ///< 0 = unlimited
+    double max_utilization = 0.8;                    ///< used in BalancingMode::Utilization only
+    std::vector<std::string> region_order;           ///< spill-over order after the local region
+    std::string local_region;                        ///< [gateway] region, copied for the Pool
     BackendSettings backend;
     DiscoveryConfig discovery;
     std::optional<ProbeConfig> probe;  ///< absent = no health checks: backends count as up

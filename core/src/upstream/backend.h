@@ -27,7 +27,13 @@ struct Backend {
     // Live state (any thread).
     std::atomic<std::uint32_t> active{0};
     std::atomic<bool> up{false};
-    std::atomic<bool> draining{false};
+    std::atomic<bool> draining{false};  ///< removed from discovery: no new connections
+    /** The probe answered "drain" (an agent's `drain`): healthy and up, its open connections go
+     * on, but it gets no new ones until a probe answers plain healthy again. */
+    std::atomic<bool> probe_drain{false};
+    /** Last utilization a successful probe reported (0..1, may exceed 1 when overloaded);
+     * negative = not reported. Compared with max_utilization in utilization mode. */
+    std::atomic<double> utilization{-1.0};
     std::atomic<std::uint64_t> connections_total{0};
     std::atomic<std::uint64_t> connect_failures{0};
 

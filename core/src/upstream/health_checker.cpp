@@ -1,6 +1,7 @@
 #include "upstream/health_checker.h"
 
 #include <chrono>
+#include <cmath>
 
 #include "common/log.h"
 
@@ -73,7 +74,15 @@ private:
         switch (v) {
             case POSTERN_VERDICT_NEED_MORE: return false;
             case POSTERN_VERDICT_HEALTHY:
-            case POSTERN_VERDICT_DRAIN: finish(true, ""); return true;
+            case POSTERN_VERDICT_DRAIN: {
+                const auto r = session_->result();
+                Outcome o;
+                o.ok = true;
+                o.drain = v == POSTERN_VERDICT_DRAIN;
+                o.utilization = std::isfinite(r.utilization) && r.utilization >= 0 ? r.utilization : -1.0;
+                finish(o);
+                return true;
+            }
             case POSTERN_VERDICT_UNHEALTHY: {
                 auto r = session_->result();
                 std::string reason(r.reason.data ? std::string(r.reason.data, r.reason.size) : "");
@@ -123,8 +132,14 @@ private:
     }
 
     void finish(bool ok, const std::string& reason) {
+        Outcome o;
+        o.ok = ok;
+        o.reason = reason;
+        finish(o);
+    }
+    void finish(const Outcome& outcome) {
         abort();
-        owner_.record(*backend_, ok, reason);
+        owner_.record(*backend_, outcome);
     }
 
     HealthChecker& owner_;
@@ -169,10 +184,32 @@ void HealthChecker::sync() {
     }
 }
 
-void HealthChecker::record(Backend& b, bool ok, const std::string& reason) {
+void HealthChecker::record(Backend& b, const Outcome& outcome) {
     const auto& probe = *pool_.config().probe;
+    const bool ok = outcome.ok;
+    const std::string& reason = outcome.reason;
     bool was_up = b.up.load();
     bool now_up = was_up;
+    std::string fields = "pool=" + common::logfmtValue(pool_.name()) + " backend=" + b.address_text;
+    bool republish = false;
+    if (ok) {
+        // Utilization and "drain" come with successful checks only; a failed one keeps the last
+        // known values (a backend that is down gets no traffic anyway).
+        const double before = b.utilization.load();
+        b.utilization.store(outcome.utilization);
+        if (pool_.config().balancing_mode == config::BalancingMode::Utilization) {
+            const double limit = pool_.config().max_utilization;
+            if ((outcome.utilization > limit) != (before > limit))
+                POSTERN_LOG(Info, outcome.utilization > limit ? "backend over max_utilization" : "backend under max_utilization",
+                            fields + " utilization=" + std::to_string(outcome.utilization) +
+                                " max_utilization=" + std::to_string(limit));
+        }
+        if (outcome.drain != b.probe_drain.load()) {
+            b.probe_drain.store(outcome.drain);
+            republish = true;
+            POSTERN_LOG(Info, outcome.drain ? "backend draining" : "backend ready", fields + " source=probe");
+        }
+    }
     if (ok) {
         b.consecutive_fail = 0;
         ++b.consecutive_ok;
@@ -184,10 +221,9 @@ void HealthChecker::record(Backend& b, bool ok, const std::string& reason) {
     }
     bool first = !b.probed_once;
     b.probed_once = true;
-    std::string fields = "pool=" + common::logfmtValue(pool_.name()) + " backend=" + b.address_text;
+    if (now_up != was_up) b.up.store(now_up);
+    if (now_up != was_up || republish) pool_.republish();
     if (now_up != was_up) {
-        b.up.store(now_up);
-        pool_.republish();
         if (now_up) POSTERN_LOG(Info, "backend up", fields);
         else POSTERN_LOG(Warn, "backend down", fields + " reason=" + common::logfmtValue(reason));
     } else if (first && !ok) {

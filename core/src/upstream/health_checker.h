@@ -6,6 +6,9 @@
 // does, so a new backend serves after one interval, not `healthy_threshold` of them); after that,
 // `unhealthy_threshold` consecutive failures mark it down and `healthy_threshold` consecutive
 // successes mark it up again. Every transition republishes the pool's snapshot and is logged.
+// A successful check also records the utilization the probe reported (for utilization balancing)
+// and whether it said "drain": a draining backend stays up but leaves the snapshot, so it gets no
+// new connections while its open ones go on, until a check says plain healthy again.
 #pragma once
 
 #include <memory>
@@ -30,7 +33,14 @@ public:
 private:
     class Task;
     friend class Task;
-    void record(Backend& backend, bool ok, const std::string& reason);
+    /** What one check found. */
+    struct Outcome {
+        bool ok = false;           ///< healthy (Healthy or Drain verdict)
+        bool drain = false;        ///< Drain verdict: up, but no new connections
+        double utilization = -1;   ///< reported by the probe; negative = not reported
+        std::string reason;        ///< why it failed
+    };
+    void record(Backend& backend, const Outcome& outcome);
 
     net::EventLoop& loop_;
     Pool& pool_;

@@ -1,6 +1,7 @@
 #include "upstream/pool.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/log.h"
 
@@ -20,10 +21,20 @@ std::uint64_t backendId(const std::string& host, std::uint16_t port) {
 
 namespace {
 
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+/** splitmix64's finaliser (the client hash is FNV of the IP: nearby addresses differ in few bits). */
+constexpr std::uint64_t mix64(std::uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
 std::uint32_t activeOf(void* ctx, std::uint32_t index) noexcept {
-    const auto* snap = static_cast<const Snapshot*>(ctx);
-    if (index >= snap->backends.size()) return 0;
-    return snap->backends[index]->active.load(std::memory_order_relaxed);
+    const auto* tier = static_cast<const Snapshot::Tier*>(ctx);
+    if (index >= tier->size()) return 0;
+    return tier->owner->backends[tier->begin + index]->active.load(kRelaxed);
 }
 
 postern_str str(const std::string& s) { return {s.data(), s.size()}; }
@@ -35,74 +46,178 @@ Pool::Pool(const config::PoolConfig& config, std::shared_ptr<const config::Confi
     snapshot_.store(std::make_shared<const Snapshot>());
 }
 
+std::uint32_t Pool::tierOf(const std::string& region) const {
+    const std::string& local = config_->local_region;
+    if (local.empty() && config_->region_order.empty()) return 0;
+    if (!local.empty() && region == local) return 0;
+    std::uint32_t rank = 1;
+    for (const auto& r : config_->region_order) {
+        if (r == local) continue;
+        if (r == region) return rank;
+        ++rank;
+    }
+    return rank;  // regions nobody listed come last: used rather than refusing a connection
+}
+
 void Pool::republish() {
     auto snap = std::make_shared<Snapshot>();
+    std::vector<std::pair<std::uint32_t, std::shared_ptr<Backend>>> eligible;
     for (auto& b : backends_)
-        if (b->up.load() && !b->draining.load()) snap->backends.push_back(b);
-    snap->views.reserve(snap->backends.size());
-    for (auto& b : snap->backends) {
+        if (b->up.load() && !b->draining.load() && !b->probe_drain.load()) eligible.emplace_back(tierOf(b->region), b);
+    std::stable_sort(eligible.begin(), eligible.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+
+    snap->backends.reserve(eligible.size());
+    snap->views.reserve(eligible.size());
+    snap->affinity_keys.reserve(eligible.size());
+    std::size_t tier_count = 0;
+    for (std::size_t i = 0; i < eligible.size(); ++i) {
+        if (i == 0 || eligible[i].first != eligible[i - 1].first) ++tier_count;
+        const auto& b = eligible[i].second;
+        snap->backends.push_back(b);
         snap->views.push_back(postern_backend{b->id, str(b->host), str(b->ip_text), b->port, b->weight,
                                               b->max_connections, str(b->region)});
+        snap->affinity_keys.push_back(mix64(b->id));
     }
-    snap->load = postern_backend_load{snap.get(), &activeOf};
-    if (!snap->backends.empty() && config_->balancer_factory) {
-        snap->selector = config_->balancer_factory->build(snap->views, &snap->load);
-        if (!snap->selector)
-            POSTERN_LOG(Error, "balancer failed to build a selector; pool refuses new connections",
-                        "pool=" + common::logfmtValue(config_->name) +
-                            " balancer=" + config_->balancer);
+    // Every Tier is in place before any address of one is handed out (load.ctx).
+    snap->tiers.reserve(tier_count);
+    for (std::size_t i = 0; i < eligible.size(); ++i) {
+        if (i == 0 || eligible[i].first != eligible[i - 1].first) {
+            auto& t = snap->tiers.emplace_back();
+            t.begin = static_cast<std::uint32_t>(i);
+        }
+        auto& t = snap->tiers.back();
+        t.end = static_cast<std::uint32_t>(i + 1);
+        if (eligible[i].second->weight != eligible[t.begin].second->weight) t.uniform_weights = false;
+    }
+    for (auto& t : snap->tiers) {
+        t.owner = snap.get();
+        t.load = postern_backend_load{&t, &activeOf};
+        if (!config_->balancer_factory) continue;
+        t.selector = config_->balancer_factory->build(
+            std::span<const postern_backend>(snap->views).subspan(t.begin, t.size()), &t.load);
+        if (!t.selector) {
+            const std::string region = snap->backends[t.begin]->region;
+            POSTERN_LOG(Error, "balancer failed to build a selector; these backends get no new connections",
+                        "pool=" + common::logfmtValue(config_->name) + " balancer=" + config_->balancer +
+                            " region=" + common::logfmtValue(region));
+        }
     }
     snapshot_.store(std::move(snap), std::memory_order_release);
 }
 
-bool Pool::hasCapacity(const Backend& b) const {
+std::uint32_t Pool::limitOf(const Backend& b) const {
     std::uint32_t limit = b.max_connections;
-    std::uint32_t pool_limit = config_->max_connections_per_backend;
+    const std::uint32_t pool_limit = config_->max_connections_per_backend;
     if (pool_limit && (!limit || pool_limit < limit)) limit = pool_limit;
-    return limit == 0 || b.active.load(std::memory_order_relaxed) < limit;
+    return limit;
+}
+
+std::uint32_t Pool::affinityHome(const Snapshot& snap, const Snapshot::Tier& tier, std::uint64_t client_hash) {
+    // Rendezvous (highest random weight) hashing: each backend scores hash(client, backend id) and
+    // the best score wins. A client's home changes only when its own home leaves the set — unlike
+    // a ring or a Maglev table, where other departures shift some clients too — and every
+    // instance with the same backends computes the same home.
+    const std::uint64_t client = mix64(client_hash);
+    std::uint32_t best = tier.begin;
+    if (tier.uniform_weights) {
+        std::uint64_t best_score = 0;
+        for (std::uint32_t i = tier.begin; i < tier.end; ++i) {
+            const std::uint64_t score = mix64(client ^ snap.affinity_keys[i]);
+            if (i == tier.begin || score > best_score) {
+                best = i;
+                best_score = score;
+            }
+        }
+        return best;
+    }
+    // Weighted form: score = -ln(u) / weight with u uniform in (0, 1]; the smallest wins, with
+    // probability weight / sum of weights.
+    double best_score = 0;
+    for (std::uint32_t i = tier.begin; i < tier.end; ++i) {
+        const double u = static_cast<double>((mix64(client ^ snap.affinity_keys[i]) >> 11) + 1) * 0x1.0p-53;
+        const double score = -std::log(u) / static_cast<double>(std::max<std::uint32_t>(snap.views[i].weight, 1));
+        if (i == tier.begin || score < best_score) {
+            best = i;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+bool Pool::tryTake(const Snapshot& snap, const Snapshot::Tier& tier, std::uint32_t i,
+                   std::span<const Backend* const> tried, bool* saw_full) const {
+    Backend& b = *snap.backends[i];
+    // The snapshot may be a moment older than the health state: check the live flags too.
+    if (!b.up.load(kRelaxed) || b.draining.load(kRelaxed) || b.probe_drain.load(kRelaxed)) return false;
+    if (std::find(tried.begin(), tried.end(), &b) != tried.end()) return false;
+    if (config_->balancing_mode == config::BalancingMode::Utilization &&
+        b.utilization.load(kRelaxed) > config_->max_utilization) {
+        *saw_full = true;
+        return false;
+    }
+    const std::uint32_t limit = limitOf(b);
+    if (limit && b.active.load(kRelaxed) >= limit) {
+        *saw_full = true;
+        return false;
+    }
+    // Reserve the slot; undo if another worker filled the backend meanwhile.
+    const std::uint32_t before = b.active.fetch_add(1, kRelaxed);
+    if (limit && before >= limit) {
+        b.active.fetch_sub(1, kRelaxed);
+        *saw_full = true;
+        return false;
+    }
+    if (tier.selector) tier.selector->onOpen(i - tier.begin);
+    return true;
 }
 
 std::shared_ptr<Backend> Pool::pick(const Snapshot& snap, std::uint64_t client_hash, std::uint64_t random,
                                     std::span<const Backend* const> tried, std::uint32_t* index,
                                     PickFailure* why) const {
-    *why = PickFailure::NoBackend;
-    if (!snap.selector || snap.backends.empty()) return nullptr;
-    constexpr std::uint32_t kMaxCandidates = 64;
-    std::uint32_t cand[kMaxCandidates];
-    postern_pick_context ctx{client_hash, static_cast<std::uint32_t>(tried.size()), 0, random};
-    std::uint32_t n = snap.selector->pick(ctx, cand, kMaxCandidates);
     bool saw_full = false;
-    for (std::uint32_t i = 0; i < n; ++i) {
-        if (cand[i] >= snap.backends.size()) continue;  // a misbehaving plugin: ignore bad indices
-        const auto& b = snap.backends[cand[i]];
-        if (!b->up.load(std::memory_order_relaxed) || b->draining.load(std::memory_order_relaxed)) continue;
-        if (std::find(tried.begin(), tried.end(), b.get()) != tried.end()) continue;
-        if (!hasCapacity(*b)) {
-            saw_full = true;
-            continue;
-        }
-        // Reserve the slot; undo if another worker filled the backend meanwhile.
-        std::uint32_t before = b->active.fetch_add(1, std::memory_order_relaxed);
-        std::uint32_t limit = b->max_connections;
-        std::uint32_t pool_limit = config_->max_connections_per_backend;
-        if (pool_limit && (!limit || pool_limit < limit)) limit = pool_limit;
-        if (limit && before >= limit) {
-            b->active.fetch_sub(1, std::memory_order_relaxed);
-            saw_full = true;
-            continue;
-        }
-        snap.selector->onOpen(cand[i]);
-        *index = cand[i];
+    const bool affinity = config_->affinity == config::Affinity::ClientIp;
+    auto taken = [&](std::uint32_t i) {
+        *index = i;
         *why = PickFailure::None;
-        return b;
+        return snap.backends[i];
+    };
+    for (const auto& tier : snap.tiers) {
+        const std::uint32_t size = tier.size();
+        if (!tier.selector) continue;  // the balancer failed for these backends: fail safe
+        if (affinity) {
+            const std::uint32_t home = affinityHome(snap, tier, client_hash);
+            if (tryTake(snap, tier, home, tried, &saw_full)) return taken(home);
+        }
+        std::uint32_t cand[kMaxCandidates];
+        const postern_pick_context ctx{client_hash, static_cast<std::uint32_t>(tried.size()), 0, random};
+        const std::uint32_t n = tier.selector->pick(ctx, cand, kMaxCandidates);
+        for (std::uint32_t k = 0; k < n; ++k) {
+            if (cand[k] >= size) continue;  // a misbehaving plugin: ignore bad indices
+            if (tryTake(snap, tier, tier.begin + cand[k], tried, &saw_full)) return taken(tier.begin + cand[k]);
+        }
+        // The list was shorter than the tier and nothing on it could take the connection: before
+        // spilling to a farther tier or refusing, try the rest (rare: everything listed was full).
+        if (n < size) {
+            const std::uint32_t start = static_cast<std::uint32_t>((random >> 17) % size);
+            for (std::uint32_t k = 0; k < size; ++k) {
+                const std::uint32_t i = tier.begin + (start + k) % size;
+                if (tryTake(snap, tier, i, tried, &saw_full)) return taken(i);
+            }
+        }
     }
-    if (saw_full) *why = PickFailure::Capacity;
+    *why = saw_full ? PickFailure::Capacity : PickFailure::NoBackend;
     return nullptr;
 }
 
 void Pool::release(const Snapshot& snap, std::uint32_t index, Backend& backend) const {
-    backend.active.fetch_sub(1, std::memory_order_relaxed);
-    if (snap.selector) snap.selector->onClose(index);
+    backend.active.fetch_sub(1, kRelaxed);
+    for (const auto& tier : snap.tiers) {
+        if (index >= tier.begin && index < tier.end) {
+            if (tier.selector) tier.selector->onClose(index - tier.begin);
+            return;
+        }
+    }
 }
 
 }  // namespace postern::upstream

@@ -1,7 +1,18 @@
 // A pool's runtime: its backends (control thread) and the immutable snapshot workers pick from.
-// The snapshot (eligible backends + the balancer's selector for exactly that set) is published by
-// an atomic shared_ptr swap, so workers never lock; a connection keeps its Backend alive through
-// its own shared_ptr.
+// The snapshot (eligible backends grouped by locality tier, and the balancer's selector built for
+// each tier) is published by an atomic shared_ptr swap, so workers never lock; a connection keeps
+// its Backend alive through its own shared_ptr.
+//
+// The core rules that hold whatever the balancer plugin (SPEC §3 "Balancing"), applied in
+// Pool::pick over the balancer's candidate list:
+//  - locality: backends are grouped in tiers — [gateway] region first, then `region_order`, then
+//    every other region — and a tier is used only when no backend of a nearer one can take the
+//    connection (down, draining, full, over max_utilization, or already tried);
+//  - affinity = "client_ip": within a tier the client's home backend (rendezvous hashing of the
+//    client IP over the tier's backend ids) comes before the balancer's choice;
+//  - capacity: a backend at its max_connections (its own or the pool's per-backend limit), or
+//    above max_utilization in utilization mode, is skipped; the slot is reserved atomically;
+//  - a connection never tries the same backend twice.
 #pragma once
 
 #include <atomic>
@@ -16,18 +27,34 @@
 
 namespace postern::upstream {
 
-/** Backends eligible for new connections (up, not draining) and the selector built for them. */
+/** Backends eligible for new connections (up, not draining), grouped by locality tier (nearest
+ * first), and the selector built for each tier. Immutable once published. */
 struct Snapshot {
+    /** A contiguous range of `backends` that share a locality rank, with its own selector
+     * (selector index i = snapshot index begin + i). */
+    struct Tier {
+        std::uint32_t begin = 0;
+        std::uint32_t end = 0;
+        bool uniform_weights = true;  ///< affinity hashing can skip the weighted form
+        postern_backend_load load{};  ///< ctx = this Tier
+        const Snapshot* owner = nullptr;
+        std::unique_ptr<plugin::Selector> selector;  ///< null: the balancer failed; tier refuses
+        std::uint32_t size() const { return end - begin; }
+    };
+
     std::vector<std::shared_ptr<Backend>> backends;
     std::vector<postern_backend> views;  ///< strings point into `backends`
-    postern_backend_load load{};
-    std::unique_ptr<plugin::Selector> selector;  ///< null: the balancer failed; pool refuses
+    std::vector<std::uint64_t> affinity_keys;  ///< per backend: mixed id, for rendezvous hashing
+    std::vector<Tier> tiers;                    ///< nearest first; never empty ones
 };
 
 enum class PickFailure { None, NoBackend, Capacity };
 
 class Pool {
 public:
+    /** At most this many candidates are asked of a selector per tier. */
+    static constexpr std::uint32_t kMaxCandidates = 64;
+
     /** `config` must outlive the pool (the pool holds the Config alive through `keep_alive`). */
     Pool(const config::PoolConfig& config, std::shared_ptr<const config::Config> keep_alive);
 
@@ -37,13 +64,25 @@ public:
     /** Any thread. */
     std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(std::memory_order_acquire); }
 
-    /** Worker: picks a backend not in `tried`, skipping down/draining/full ones, and reserves a
-     * connection slot on it (active+1). Returns null with the reason when none can take it. */
+    /** Worker: picks a backend not in `tried` by the rules above and reserves a connection slot
+     * on it (active+1). `index` receives its index in `snap` (for release()). Returns null with
+     * the reason when none can take it: Capacity when some backend was skipped only for being
+     * full or over max_utilization, else NoBackend. Does not lock or allocate. */
     std::shared_ptr<Backend> pick(const Snapshot& snap, std::uint64_t client_hash, std::uint64_t random,
                                   std::span<const Backend* const> tried, std::uint32_t* index,
                                   PickFailure* why) const;
     /** Worker: releases a slot taken by pick() (`index` as pick() returned it, in `snap`). */
     void release(const Snapshot& snap, std::uint32_t index, Backend& backend) const;
+
+    /** The tier rank of a backend region under this pool's locality settings: 0 = [gateway]
+     * region (or everything when no locality is configured), then the order of `region_order`,
+     * then every other region. Any thread. */
+    std::uint32_t tierOf(const std::string& region) const;
+
+    /** The client's home backend in `tier` (rendezvous hashing of the client over the tier's
+     * backend ids, weighted): a snapshot index. Any thread. */
+    static std::uint32_t affinityHome(const Snapshot& snap, const Snapshot::Tier& tier,
+                                      std::uint64_t client_hash);
 
     // Control thread only.
     std::vector<std::shared_ptr<Backend>>& backends() { return backends_; }
@@ -51,7 +90,10 @@ public:
     void republish();
 
 private:
-    bool hasCapacity(const Backend& b) const;
+    /** Tries to reserve a slot on snapshot entry `i`; true on success (onOpen was called). */
+    bool tryTake(const Snapshot& snap, const Snapshot::Tier& tier, std::uint32_t i,
+                 std::span<const Backend* const> tried, bool* saw_full) const;
+    std::uint32_t limitOf(const Backend& b) const;
 
     const config::PoolConfig* config_;
     std::shared_ptr<const config::Config> keep_alive_;

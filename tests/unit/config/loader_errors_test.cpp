@@ -358,7 +358,7 @@ min_version = "1.2"
 [[pool]]
 name = "pg"
 affinity = "client_ip"
-max_utilization = 0.8
+balancing_mode = "connection"
 region_order = ["eu-west"]
   [pool.backend]
   proxy_protocol = "v1"
@@ -370,7 +370,6 @@ region_order = ["eu-west"]
   proxy_protocol = true
 )",
                  {
-                     "t.toml:2:10: 'region' is not supported yet (locality-aware routing)",
                      "t.toml:5:8: 'bind' is not supported yet (the admin endpoint: /metrics, "
                      "/status, dashboard)",
                      "t.toml:9:12: protocol \"tls\" is not supported yet (only \"tcp\" listeners "
@@ -380,10 +379,6 @@ region_order = ["eu-west"]
                      "t.toml:12:19: 'request_timeout' is not supported yet (HTTP listeners)",
                      "t.toml:13:18: 'ws_max_session' is not supported yet (HTTP listeners)",
                      "t.toml:14:1: 'tls' is not supported yet (TLS listeners)",
-                     "t.toml:18:12: 'affinity' is not supported yet (client IP affinity)",
-                     "t.toml:19:19: 'max_utilization' is not supported yet (utilization-based "
-                     "balancing)",
-                     "t.toml:20:16: 'region_order' is not supported yet (locality-aware routing)",
                      "t.toml:22:20: proxy_protocol \"v1\" is not supported yet (sending PROXY "
                      "protocol headers to backends)",
                      "t.toml:23:16: 'tls_verify' is not supported yet (TLS to backends)",

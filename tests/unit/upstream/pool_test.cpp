@@ -140,7 +140,8 @@ TEST(Pool, NoBackendAndFailingBalancerRefuse) {
     Fixture failing(&kFailingOps);
     failing.add("127.0.0.1", 1);
     failing.pool->republish();  // build() returns NULL: the pool fails safe
-    EXPECT_EQ(failing.pool->snapshot()->selector, nullptr);
+    ASSERT_EQ(failing.pool->snapshot()->tiers.size(), 1u);
+    EXPECT_EQ(failing.pool->snapshot()->tiers[0].selector, nullptr);
     EXPECT_EQ(failing.pool->pick(*failing.pool->snapshot(), 0, 0, {}, &idx, &why), nullptr);
     EXPECT_EQ(why, upstream::PickFailure::NoBackend);
 }
