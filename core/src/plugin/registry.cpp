@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include <boost/dll/shared_library.hpp>
+#include <mutex>
 
 #include "common/log.h"
 #include "plugin/descriptor_check.h"
@@ -92,7 +93,17 @@ std::string loaderError(const std::error_code& ec) {
 }  // namespace
 
 Registry::Registry() : impl_(std::make_unique<Impl>()) {}
-Registry::~Registry() = default;
+Registry::~Registry() {
+    // Libraries (and what plugins were handed: descriptors, LoadedPlugin records, host tables)
+    // stay valid for the life of the process, not of the Registry: objects a plugin created, such
+    // as a config's balancer factory, may be destroyed after the Registry that loaded it, and
+    // their destroy functions live in the library. Reachable from a static, so leak checkers do
+    // not count it.
+    static std::mutex mutex;
+    static auto* process_lifetime = new std::vector<std::unique_ptr<Impl>>();
+    std::lock_guard<std::mutex> lock(mutex);
+    process_lifetime->push_back(std::move(impl_));
+}
 
 std::vector<std::string> Registry::scan(const std::vector<fs::path>& dirs) {
     std::vector<std::string> messages;

@@ -276,3 +276,21 @@ TEST(Registry, LoadsAPluginWrittenInPlainC) {
     EXPECT_EQ(session->onData("PONG\r\n", false, send), POSTERN_VERDICT_HEALTHY);
     EXPECT_EQ(session->onData("NOPE\r\n", false, send), POSTERN_VERDICT_UNHEALTHY);
 }
+
+// Objects a plugin created may outlive the Registry that loaded it (a config held elsewhere):
+// the library, its LoadedPlugin record and host table stay valid for the life of the process.
+TEST(Registry, InstancesMayOutliveTheRegistry) {
+    std::unique_ptr<postern::plugin::Discovery> discovery;
+    {
+        Registry registry;
+        ASSERT_TRUE(registry.scan({kBuiltins}).empty());
+        const LoadedPlugin* st = registry.find(POSTERN_KIND_DISCOVERY, "static");
+        ASSERT_NE(st, nullptr);
+        FakeConfig config(Value::table({{"targets", Value::array({Value::string("127.0.0.1:1")})}}));
+        void* instance = st->descriptor->discovery->create(config.raw(), registry.host(*st));
+        ASSERT_NE(instance, nullptr);
+        discovery = std::make_unique<postern::plugin::Discovery>(st, instance);
+    }
+    EXPECT_EQ(discovery->plugin().name, "static");
+    discovery.reset();  // runs the plugin's destroy function after the Registry is gone
+}
