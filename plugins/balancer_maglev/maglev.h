@@ -37,8 +37,9 @@ std::uint32_t slotOf(std::uint64_t client_hash) noexcept;
 /** The selector for one backend snapshot. */
 class MaglevSelector final : public postern::sdk::Balancer {
 public:
-    /** How many candidates are taken from the table walk; then index order. */
-    static constexpr std::uint32_t kTableCandidates = 8;
+    /** How many candidates are taken from the table walk (enough for the usual retries); then
+     * index order. */
+    static constexpr std::uint32_t kTableCandidates = 4;
     /** How far past the client's slot the table is searched for them. */
     static constexpr std::uint32_t kTableScan = 256;
 

@@ -152,8 +152,8 @@ Verdict ResponseJudge::judge(std::string_view head) {
             if (auto u = parseUtilization(line.substr(colon + 1))) utilization_ = *u;
         }
     }
-    if (!expect_->contains(status_))
-        return fail("status " + std::to_string(status_) + " (expected " + expect_->text() + ")");
+    if (!expect_.contains(status_))
+        return fail("status " + std::to_string(status_) + " (expected " + expect_.text() + ")");
     return Verdict::Healthy;
 }
 

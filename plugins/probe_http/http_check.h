@@ -47,7 +47,7 @@ std::string buildRequest(std::string_view path, std::string_view host);
 /** Judges a response as its bytes arrive. */
 class ResponseJudge {
 public:
-    explicit ResponseJudge(const StatusSet& expect) : expect_(&expect) {}
+    explicit ResponseJudge(StatusSet expect) : expect_(std::move(expect)) {}
 
     /** Feeds the next bytes (`eof` = the backend closed). Returns NeedMore until the head is
      * complete, then Healthy or Unhealthy (reason() says why). */
@@ -62,7 +62,7 @@ private:
     postern::sdk::Verdict judge(std::string_view head);
     postern::sdk::Verdict fail(std::string reason);
 
-    const StatusSet* expect_;
+    StatusSet expect_;
     std::string head_;
     std::string reason_;
     int status_ = 0;

@@ -31,6 +31,13 @@ constexpr std::uint64_t mix64(std::uint64_t x) {
     return x ^ (x >> 31);
 }
 
+// Affinity memo entries: the low bits hold the home's index in its tier (+1), the rest a tag of
+// the client's hash (the slot itself is chosen by the hash's low bits).
+constexpr unsigned kHomeIndexBits = 24;
+constexpr std::uint64_t kHomeIndexMask = (std::uint64_t{1} << kHomeIndexBits) - 1;
+constexpr std::uint32_t kMaxCachedTier = kHomeIndexMask - 1;
+constexpr std::uint32_t kHomeWays = 4;
+
 std::uint32_t activeOf(void* ctx, std::uint32_t index) noexcept {
     const auto* tier = static_cast<const Snapshot::Tier*>(ctx);
     if (index >= tier->size()) return 0;
@@ -70,6 +77,7 @@ void Pool::republish() {
     snap->backends.reserve(eligible.size());
     snap->views.reserve(eligible.size());
     snap->affinity_keys.reserve(eligible.size());
+    snap->affinity_inv_weights.reserve(eligible.size());
     std::size_t tier_count = 0;
     for (std::size_t i = 0; i < eligible.size(); ++i) {
         if (i == 0 || eligible[i].first != eligible[i - 1].first) ++tier_count;
@@ -78,6 +86,7 @@ void Pool::republish() {
         snap->views.push_back(postern_backend{b->id, str(b->host), str(b->ip_text), b->port, b->weight,
                                               b->max_connections, str(b->region)});
         snap->affinity_keys.push_back(mix64(b->id));
+        snap->affinity_inv_weights.push_back(1.0 / static_cast<double>(std::max<std::uint32_t>(b->weight, 1)));
     }
     // Every Tier is in place before any address of one is handed out (load.ctx).
     snap->tiers.reserve(tier_count);
@@ -93,6 +102,14 @@ void Pool::republish() {
     for (auto& t : snap->tiers) {
         t.owner = snap.get();
         t.load = postern_backend_load{&t, &activeOf};
+        if (config_->affinity == config::Affinity::ClientIp && t.size() > 1 && t.size() < kMaxCachedTier) {
+            // Room for many more clients than backends, within 64 KiB.
+            std::uint64_t slots = 1024;
+            while (slots < 8192 && slots < 16u * t.size()) slots <<= 1;
+            t.home_cache = std::make_unique<std::atomic<std::uint64_t>[]>(slots);
+            for (std::uint64_t k = 0; k < slots; ++k) t.home_cache[k].store(0, kRelaxed);
+            t.home_cache_mask = slots - 1;
+        }
         if (!config_->balancer_factory) continue;
         t.selector = config_->balancer_factory->build(
             std::span<const postern_backend>(snap->views).subspan(t.begin, t.size()), &t.load);
@@ -119,6 +136,19 @@ std::uint32_t Pool::affinityHome(const Snapshot& snap, const Snapshot::Tier& tie
     // a ring or a Maglev table, where other departures shift some clients too — and every
     // instance with the same backends computes the same home.
     const std::uint64_t client = mix64(client_hash);
+    const std::uint64_t tag = client >> kHomeIndexBits;
+    std::atomic<std::uint64_t>* set = nullptr;
+    if (tier.home_cache) {
+        // 4-way sets: clients that share a set do not keep evicting each other.
+        set = &tier.home_cache[client & tier.home_cache_mask & ~std::uint64_t{kHomeWays - 1}];
+        for (std::uint32_t way = 0; way < kHomeWays; ++way) {
+            const std::uint64_t entry = set[way].load(kRelaxed);
+            if (entry != 0 && (entry >> kHomeIndexBits) == tag) {
+                const std::uint64_t local = (entry & kHomeIndexMask) - 1;
+                if (local < tier.size()) return tier.begin + static_cast<std::uint32_t>(local);
+            }
+        }
+    }
     std::uint32_t best = tier.begin;
     if (tier.uniform_weights) {
         std::uint64_t best_score = 0;
@@ -129,18 +159,24 @@ std::uint32_t Pool::affinityHome(const Snapshot& snap, const Snapshot::Tier& tie
                 best_score = score;
             }
         }
-        return best;
-    }
-    // Weighted form: score = -ln(u) / weight with u uniform in (0, 1]; the smallest wins, with
-    // probability weight / sum of weights.
-    double best_score = 0;
-    for (std::uint32_t i = tier.begin; i < tier.end; ++i) {
-        const double u = static_cast<double>((mix64(client ^ snap.affinity_keys[i]) >> 11) + 1) * 0x1.0p-53;
-        const double score = -std::log(u) / static_cast<double>(std::max<std::uint32_t>(snap.views[i].weight, 1));
-        if (i == tier.begin || score < best_score) {
-            best = i;
-            best_score = score;
+    } else {
+        // Weighted form: score = -log(u) / weight with u uniform in (0, 1]; the smallest wins, with
+        // probability weight / sum of weights.
+        double best_score = 0;
+        for (std::uint32_t i = tier.begin; i < tier.end; ++i) {
+            const double u = static_cast<double>((mix64(client ^ snap.affinity_keys[i]) >> 11) + 1) * 0x1.0p-53;
+            const double score = -std::log(u) * snap.affinity_inv_weights[i];
+            if (i == tier.begin || score < best_score) {
+                best = i;
+                best_score = score;
+            }
         }
+    }
+    if (set) {
+        std::uint32_t way = 0;  // an empty way, else one chosen by the client's hash
+        while (way < kHomeWays && set[way].load(kRelaxed) != 0) ++way;
+        if (way == kHomeWays) way = static_cast<std::uint32_t>(tag % kHomeWays);
+        set[way].store((tag << kHomeIndexBits) | (best - tier.begin + 1), kRelaxed);
     }
     return best;
 }

@@ -39,12 +39,19 @@ struct Snapshot {
         postern_backend_load load{};  ///< ctx = this Tier
         const Snapshot* owner = nullptr;
         std::unique_ptr<plugin::Selector> selector;  ///< null: the balancer failed; tier refuses
+        /** Affinity only: a memo of client → home for this snapshot (the hash is deterministic,
+         * so a hit returns exactly what recomputing would). Slot = mixed client hash & mask,
+         * entry = (client tag << 24) | (home - begin + 1); 0 = empty. Written by any worker with
+         * relaxed atomic stores; null when affinity is off or the tier is too large to index. */
+        std::unique_ptr<std::atomic<std::uint64_t>[]> home_cache;
+        std::uint64_t home_cache_mask = 0;
         std::uint32_t size() const { return end - begin; }
     };
 
     std::vector<std::shared_ptr<Backend>> backends;
     std::vector<postern_backend> views;  ///< strings point into `backends`
     std::vector<std::uint64_t> affinity_keys;  ///< per backend: mixed id, for rendezvous hashing
+    std::vector<double> affinity_inv_weights;  ///< per backend: 1 / weight (weighted tiers)
     std::vector<Tier> tiers;                    ///< nearest first; never empty ones
 };
 
@@ -52,8 +59,9 @@ enum class PickFailure { None, NoBackend, Capacity };
 
 class Pool {
 public:
-    /** At most this many candidates are asked of a selector per tier. */
-    static constexpr std::uint32_t kMaxCandidates = 64;
+    /** At most this many candidates are asked of a selector per tier (when all of them are
+     * unusable, pick() tries the rest of the tier itself, so more would only cost time). */
+    static constexpr std::uint32_t kMaxCandidates = 16;
 
     /** `config` must outlive the pool (the pool holds the Config alive through `keep_alive`). */
     Pool(const config::PoolConfig& config, std::shared_ptr<const config::Config> keep_alive);
@@ -80,7 +88,8 @@ public:
     std::uint32_t tierOf(const std::string& region) const;
 
     /** The client's home backend in `tier` (rendezvous hashing of the client over the tier's
-     * backend ids, weighted): a snapshot index. Any thread. */
+     * backend ids, weighted): a snapshot index. O(tier size) the first time a client is seen in
+     * a snapshot, then O(1) from the tier's memo. Any thread. */
     static std::uint32_t affinityHome(const Snapshot& snap, const Snapshot::Tier& tier,
                                       std::uint64_t client_hash);
 

@@ -57,10 +57,11 @@ TEST(Maglev, TwoInstancesWithTheSameBackendsInAnotherOrderBuildTheSameTable) {
     const BackendSet reversed = set.reversed();
     MaglevSelector b(reversed.views());
     for (std::uint32_t ip = 0x0a000001; ip < 0x0a000001 + 2000; ++ip) {
-        std::uint32_t out_a[8], out_b[8];
-        ASSERT_EQ(a.pick({clientHash(ip), 0, 0, 1}, out_a), 8u);
-        ASSERT_EQ(b.pick({clientHash(ip), 0, 0, 2}, out_b), 8u);
-        for (int k = 0; k < 8; ++k) ASSERT_EQ(set.id(out_a[k]), reversed.id(out_b[k])) << "client " << ip << " #" << k;
+        std::uint32_t out_a[MaglevSelector::kTableCandidates], out_b[MaglevSelector::kTableCandidates];
+        ASSERT_EQ(a.pick({clientHash(ip), 0, 0, 1}, out_a), MaglevSelector::kTableCandidates);
+        ASSERT_EQ(b.pick({clientHash(ip), 0, 0, 2}, out_b), MaglevSelector::kTableCandidates);
+        for (std::uint32_t k = 0; k < MaglevSelector::kTableCandidates; ++k)
+            ASSERT_EQ(set.id(out_a[k]), reversed.id(out_b[k])) << "client " << ip << " #" << k;
     }
 }
 

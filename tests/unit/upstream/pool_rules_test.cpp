@@ -431,6 +431,32 @@ TEST(PoolLeastConnections, EqualisesWithinTheTierTrafficSpilledTo) {
     for (auto& c : open) f.close(c);
 }
 
+TEST(PoolAffinity, TheMemoAnswersExactlyWhatHashingWould) {
+    for (std::uint32_t weight_step : {0u, 1u}) {
+        auto configure = [](config::PoolConfig& pc) { pc.affinity = config::Affinity::ClientIp; };
+        PoolFixture memo(kBalancers[0], configure);
+        PoolFixture plain(kBalancers[0]);  // affinity off: no memo
+        for (std::uint16_t p = 1; p <= 37; ++p) {
+            memo.add(p, "", 0, 1 + weight_step * (p % 4));
+            plain.add(p, "", 0, 1 + weight_step * (p % 4));
+        }
+        memo.pool->republish();
+        plain.pool->republish();
+        const auto with = memo.pool->snapshot();
+        const auto without = plain.pool->snapshot();
+        ASSERT_TRUE(with->tiers[0].home_cache);
+        ASSERT_FALSE(without->tiers[0].home_cache);
+        for (int pass = 0; pass < 2; ++pass) {  // the first pass fills the memo, the second reads it
+            for (std::uint64_t client = 0; client < 20000; ++client) {
+                const std::uint64_t h = client * 0x9e3779b97f4a7c15ull;
+                ASSERT_EQ(Pool::affinityHome(*with, with->tiers[0], h),
+                          Pool::affinityHome(*without, without->tiers[0], h))
+                    << "client " << client << " pass " << pass;
+            }
+        }
+    }
+}
+
 TEST(PoolAffinity, WeightedHomesFollowTheWeights) {
     PoolFixture f(kBalancers[0], [](config::PoolConfig& pc) { pc.affinity = config::Affinity::ClientIp; });
     f.add(1, "", 0, 1);
