@@ -8,7 +8,7 @@ POSTERN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck disable=SC2034  # used by the scripts that source this file
 POSTERN_PACKAGES=(
   build-essential g++ cmake ninja-build ccache
-  libpoco-dev libboost-dev libtomlplusplus-dev libssl-dev libgtest-dev
+  libpoco-dev libboost-dev libtomlplusplus-dev libssl-dev libgtest-dev libbenchmark-dev
   python3
 )
 
