@@ -31,9 +31,9 @@ protected:
         return f;
     }
 
-    static std::regex backendLine(std::string_view msg, std::string_view pool,
+    static LinePattern backendLine(std::string_view msg, std::string_view pool,
                                   const TestBackend& b) {
-        return lineWith({{"msg", std::string(msg)}, {"pool", std::string(pool)},
+        return logLine({{"msg", std::string(msg)}, {"pool", std::string(pool)},
                          {"backend", b.address()}});
     }
 };
@@ -111,7 +111,7 @@ TEST_F(HealthTest, AllBackendsDownClosesNewClientsQuickly) {
     EXPECT_TRUE(r.data.empty());
     EXPECT_LT(closed_ms, 2000.0) << "client closed after " << closed_ms << " ms";
 
-    EXPECT_TRUE(p.waitForLine(lineWith({{"listener", "front"}, {"cause", "no_backend"}}), 3s,
+    EXPECT_TRUE(p.waitForLine(logLine({{"listener", "front"}, {"cause", "no_backend"}}), 3s,
                               Stream::Stdout))
         << "expected an access log line with cause=no_backend";
 }

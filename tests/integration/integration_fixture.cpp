@@ -12,28 +12,8 @@ namespace postern::test {
 
 std::filesystem::path posternBinary() { return POSTERN_BINARY; }
 
-namespace {
-
-std::string escapeRegex(std::string_view s) {
-    static const std::string special = R"(\^$.|?*+()[]{})";
-    std::string out;
-    for (const char c : s) {
-        if (special.find(c) != std::string::npos) out.push_back('\\');
-        out.push_back(c);
-    }
-    return out;
-}
-
-}  // namespace
-
-std::string fieldPattern(std::string_view key, std::string_view value) {
-    return "(^|\\s)" + escapeRegex(key) + "=\"?" + escapeRegex(value) + "\"?(\\s|$)";
-}
-
 std::regex lineWith(const std::map<std::string, std::string>& fields) {
-    std::string re = "^";
-    for (const auto& [k, v] : fields) re += "(?=.*" + fieldPattern(k, v) + ")";
-    return std::regex(re);
+    return std::regex(LinePattern::withFields(fields).source());
 }
 
 std::string gatewayToml(int workers, std::string_view extra_gateway) {

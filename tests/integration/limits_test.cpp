@@ -50,7 +50,7 @@ TEST_F(LimitsTest, IdleConnectionIsClosedWhileAnActiveOneIsKept) {
     EXPECT_TRUE(r.r.closed()) << "idle connection not closed within 5 s: " << toString(r.r.status);
     EXPECT_GE(r.closed_after_ms, 400.0);
     EXPECT_LE(r.closed_after_ms, 2000.0);
-    EXPECT_TRUE(p.waitForLine(lineWith({{"listener", "front"}, {"cause", "idle_timeout"}}), 3s,
+    EXPECT_TRUE(p.waitForLine(logLine({{"listener", "front"}, {"cause", "idle_timeout"}}), 3s,
                               Stream::Stdout))
         << "expected an access log line with cause=idle_timeout";
 }
@@ -78,7 +78,7 @@ TEST_F(LimitsTest, ListenerMaxConnectionsRefusesTheExcessConnection) {
         EXPECT_LT(msSince(start), 1000.0);
     }
     EXPECT_TRUE(p.waitForLine(
-        lineWith({{"listener", "front"}, {"cause", "refused_max_connections"}}), 3s,
+        logLine({{"listener", "front"}, {"cause", "refused_max_connections"}}), 3s,
         Stream::Stdout))
         << "expected an access log line with cause=refused_max_connections";
     EXPECT_EQ(b.acceptedConnections(), 2u);
@@ -87,7 +87,7 @@ TEST_F(LimitsTest, ListenerMaxConnectionsRefusesTheExcessConnection) {
     const auto c1_addr = c1.localAddress();
     ASSERT_TRUE(c1_addr);
     c1.close();
-    ASSERT_TRUE(p.waitForLine(lineWith({{"listener", "front"}, {"client", c1_addr->toString()}}),
+    ASSERT_TRUE(p.waitForLine(logLine({{"listener", "front"}, {"client", c1_addr->toString()}}),
                               3s, Stream::Stdout))
         << "no access log line for the closed client " << c1_addr->toString();
     auto c4 = BlockingClient::connect("127.0.0.1", port, kIoTimeout);

@@ -64,7 +64,7 @@ TEST_F(RelayTest, TwentyMebibytesBothWaysOverFourConcurrentConnections) {
     EXPECT_GE(b2.acceptedConnections(), 1u);
 
     // The access log counts the bytes of each connection once it is closed.
-    const auto line = lineWith({{"listener", "front"},
+    const auto line = logLine({{"listener", "front"},
                                 {"bytes_in", std::to_string(kSize)},
                                 {"bytes_out", std::to_string(kSize)}});
     EXPECT_TRUE(p.waitForLine(line, 5s, Stream::Stdout, kConnections))
@@ -112,7 +112,7 @@ TEST_F(RelayTest, AccessLogLineDescribesTheClosedConnection) {
     EXPECT_EQ(c.recvAll(kIoTimeout).status, IoStatus::Eof);
     c.close();
 
-    const auto line = p.waitForLine(lineWith({{"client", client}}), 5s, Stream::Stdout);
+    const auto line = p.waitForLine(logLine({{"client", client}}), 5s, Stream::Stdout);
     ASSERT_TRUE(line) << "no access log line with client=" << client;
     const auto f = parseLogfmt(*line);
     EXPECT_EQ(f.count("time"), 1u);
@@ -152,7 +152,7 @@ TEST_F(RelayTest, Ipv6ListenerRelaysToIpv4Backend) {
     EXPECT_EQ(readLine(c, kIoTimeout), std::optional<std::string>("v4-backend"));
     EXPECT_TRUE(echoRoundTrip(c, randomBytes(64 * 1024, 6)));
     c.close();
-    EXPECT_TRUE(p.waitForLine(lineWith({{"listener", "v6"}, {"backend", b.address()}}), 5s,
+    EXPECT_TRUE(p.waitForLine(logLine({{"listener", "v6"}, {"backend", b.address()}}), 5s,
                               Stream::Stdout))
         << "expected an access log line for the IPv6 connection";
 }

@@ -121,37 +121,58 @@ std::vector<std::string> PosternProcess::lines(Stream s) const {
     return splitLines(s == Stream::Stdout ? stdoutText() : stderrText());
 }
 
-std::vector<std::string> PosternProcess::matchingLines(const std::regex& re, Stream s) const {
+std::vector<std::string> PosternProcess::matching(const LineMatcher& match, Stream s) const {
     std::vector<std::string> out;
     for (auto& l : lines(s))
-        if (std::regex_search(l, re)) out.push_back(std::move(l));
+        if (match(l)) out.push_back(std::move(l));
     return out;
+}
+
+std::vector<std::string> PosternProcess::matchingLines(const LinePattern& pattern,
+                                                       Stream s) const {
+    return matching([&](const std::string& l) { return pattern.matches(l); }, s);
+}
+
+std::vector<std::string> PosternProcess::matchingLines(const std::regex& re, Stream s) const {
+    return matching([&](const std::string& l) { return std::regex_search(l, re); }, s);
+}
+
+std::optional<std::string> PosternProcess::waitForLine(const LinePattern& pattern, Millis timeout,
+                                                       Stream s, std::size_t occurrence) {
+    return waitFor([&](const std::string& l) { return pattern.matches(l); }, timeout, s,
+                   occurrence);
 }
 
 std::optional<std::string> PosternProcess::waitForLine(const std::regex& re, Millis timeout,
                                                        Stream s, std::size_t occurrence) {
+    return waitFor([&](const std::string& l) { return std::regex_search(l, re); }, timeout, s,
+                   occurrence);
+}
+
+std::optional<std::string> PosternProcess::waitFor(const LineMatcher& match, Millis timeout,
+                                                   Stream s, std::size_t occurrence) {
     const auto deadline = Clock::now() + timeout;
     for (int round = 0; round < maxRounds(timeout); ++round) {
         // Checked before reading, so output written just before exit is still seen.
         const bool exited = pid_ <= 0 || exitCode().has_value();
-        const auto found = matchingLines(re, s);
+        const auto found = matching(match, s);
         if (found.size() >= occurrence) return found[occurrence - 1];
         if (exited || Clock::now() >= deadline) return std::nullopt;
         std::this_thread::sleep_for(kPollInterval);
     }
-    const auto found = matchingLines(re, s);
+    const auto found = matching(match, s);
     if (found.size() >= occurrence) return found[occurrence - 1];
     return std::nullopt;
 }
 
 bool PosternProcess::waitReady(Millis timeout) {
-    static const std::regex ready(R"((^|\s)msg="?ready"?(\s|$))");
+    static const LinePattern ready(fieldPattern("msg", "ready"));
     return waitForLine(ready, timeout).has_value();
 }
 
 std::vector<SocketAddress> PosternProcess::listeningAddresses(std::string_view listener,
                                                               Millis timeout) {
-    static const std::regex listening(R"((^|\s)msg="?listening"?(\s|$))");
+    static const LinePattern listening(fieldPattern("msg", "listening"));
     const auto deadline = Clock::now() + timeout;
     auto collect = [&] {
         std::vector<SocketAddress> out;
@@ -228,10 +249,10 @@ void PosternProcess::dumpLogs(std::ostream& out) const {
 }
 
 std::optional<std::string> PosternProcess::sanitizerReport() const {
-    static const std::regex report(
+    static const LinePattern report(
         R"((ERROR: (Address|Leak|Thread|Memory)Sanitizer)|(: runtime error: )|(WARNING: ThreadSanitizer))");
     for (const auto& line : lines(Stream::Stderr))
-        if (std::regex_search(line, report)) return line;
+        if (report.matches(line)) return line;
     return std::nullopt;
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <regex>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "harness/blocking_client.h"
+#include "harness/line_pattern.h"
 #include "harness/socket_address.h"
 #include "harness/temp_dir.h"
 
@@ -47,11 +49,15 @@ public:
     std::string stdoutText() const;
     std::string stderrText() const;
     std::vector<std::string> lines(Stream s) const;
-    /** Lines of `s` in which `re` is found (regex_search). */
+    /** Lines of `s` that `pattern` matches. */
+    std::vector<std::string> matchingLines(const LinePattern& pattern, Stream s) const;
+    /** Same with a std::regex (regex_search); LinePattern compiles faster in test files. */
     std::vector<std::string> matchingLines(const std::regex& re, Stream s) const;
 
-    /** Waits until the `occurrence`-th line of `s` matching `re` (regex_search) is there, and
-     * returns it. Gives up early when the process has exited and the line is not in its output. */
+    /** Waits until the `occurrence`-th line of `s` matching `pattern` is there, and returns it.
+     * Gives up early when the process has exited and the line is not in its output. */
+    std::optional<std::string> waitForLine(const LinePattern& pattern, Millis timeout,
+                                           Stream s = Stream::Stderr, std::size_t occurrence = 1);
     std::optional<std::string> waitForLine(const std::regex& re, Millis timeout,
                                            Stream s = Stream::Stderr, std::size_t occurrence = 1);
     /** Waits for `msg=ready`. */
@@ -77,6 +83,11 @@ public:
     std::optional<std::string> sanitizerReport() const;
 
 private:
+    using LineMatcher = std::function<bool(const std::string&)>;
+    std::vector<std::string> matching(const LineMatcher& match, Stream s) const;
+    std::optional<std::string> waitFor(const LineMatcher& match, Millis timeout, Stream s,
+                                       std::size_t occurrence);
+
     std::filesystem::path binary_;
     TempDir dir_;
     std::vector<std::string> args_;
