@@ -57,7 +57,8 @@ ConfigReader::ConfigReader(const toml::table& root, std::filesystem::path base_d
       registry_(registry),
       options_(options),
       diag_(diag),
-      config_(std::make_shared<Config>()) {}
+      config_(std::make_shared<Config>()),
+      tls_(base_dir_, diag) {}
 
 std::shared_ptr<Config> ConfigReader::read() {
     TableReader root(&root_, "", SourcePos{1, 1}, diag_);
@@ -72,6 +73,7 @@ std::shared_ptr<Config> ConfigReader::read() {
     root.finish();
     resolvePoolReferences();
     createPlugins();
+    tls_.build(*config_);
     if (!diag_.empty()) return nullptr;
     return config_;
 }
@@ -277,10 +279,12 @@ void ConfigReader::readListener(const toml::table& table) {
     if (auto protocol = r.string("protocol")) {
         if (*protocol == "tcp")
             l.protocol = ListenerProtocol::Tcp;
-        else if (*protocol == "tls" || *protocol == "http" || *protocol == "https")
+        else if (*protocol == "tls")
+            l.protocol = ListenerProtocol::Tls;
+        else if (*protocol == "http" || *protocol == "https")
             diag_.error(r.valuePos("protocol"), "protocol \"" + *protocol +
-                                                    "\" is not supported yet (only \"tcp\" "
-                                                    "listeners are)");
+                                                    "\" is not supported yet (only \"tcp\" and "
+                                                    "\"tls\" listeners are)");
         else
             r.invalidChoice("protocol", *protocol, {"tcp", "tls", "http", "https"});
     }
@@ -309,7 +313,7 @@ void ConfigReader::readListener(const toml::table& table) {
         }
     }
 
-    if (r.get("tls")) r.notSupported("tls", "TLS listeners");
+    tls_.readListener(r, l, index);
     for (std::string_view key : {"request_timeout", "ws_idle_timeout", "route"})
         if (r.get(key)) r.notSupported(key, "HTTP listeners");
     // ws_max_session = "0s" is the documented "no cap" and changes nothing.
@@ -436,7 +440,7 @@ void ConfigReader::readBackend(const toml::table* table, SourcePos pos, BackendS
     TableReader r(table, "[pool.backend]", pos, diag_);
     if (auto protocol = r.string("protocol")) {
         if (*protocol == "tls")
-            r.notSupported("protocol", "TLS to backends");
+            b.protocol = BackendProtocol::Tls;
         else if (*protocol != "tcp")
             r.invalidChoice("protocol", *protocol, {"tcp", "tls"});
     }
@@ -455,10 +459,7 @@ void ConfigReader::readBackend(const toml::table* table, SourcePos pos, BackendS
     }
     if (auto crc = r.boolean("proxy_protocol_crc"); crc && *crc)
         r.notSupported("proxy_protocol_crc", "PROXY protocol v2 to backends");
-    for (std::string_view key : {"tls_sni", "tls_ca", "tls_client_cert", "tls_client_key"})
-        if (auto v = r.string(key); v && !v->empty()) r.notSupported(key, "TLS to backends");
-    if (auto verify = r.boolean("tls_verify"); verify && !*verify)
-        r.notSupported("tls_verify", "TLS to backends");
+    tls_.readBackend(r, b, config_->pools.size() - 1);
     r.finish();
 }
 

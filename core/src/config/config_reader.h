@@ -17,6 +17,7 @@
 #include "config/model.h"
 #include "config/plugin_binder.h"
 #include "config/table_reader.h"
+#include "config/tls_reader.h"
 
 namespace postern::config {
 
@@ -83,6 +84,7 @@ private:
     std::map<std::string, BindDef> binds_;  ///< normalised "host:port" → first use
     std::vector<PoolRef> pool_refs_;
     std::vector<PoolPlugins> pool_plugins_;
+    TlsReader tls_;  ///< [listener.tls] and [pool.backend] tls_*: read, then built after plugins
 };
 
 }  // namespace postern::config

@@ -13,6 +13,12 @@
 #include "common/log.h"
 #include "net/cidr_list.h"
 #include "plugin/instances.h"
+#include "tls/tls_settings.h"
+
+namespace postern::tls {
+class ServerTlsContext;
+class ClientTlsContext;
+}  // namespace postern::tls
 
 namespace postern::config {
 
@@ -49,6 +55,14 @@ struct LogConfig {
     AccessFormat format = AccessFormat::Logfmt;
 };
 
+/** [listener.tls] of a protocol = "tls" listener. */
+struct ListenerTlsConfig {
+    tls::ServerTlsSettings settings;
+    Millis handshake_timeout{std::chrono::seconds(10)};
+    /** Built (certificates loaded, checked) when the configuration is loaded. */
+    std::shared_ptr<const tls::ServerTlsContext> context;
+};
+
 struct ListenerConfig {
     std::string name;
     std::vector<BindAddress> binds;
@@ -59,18 +73,26 @@ struct ListenerConfig {
     std::uint64_t max_connections = 10000;
     bool accept_proxy = false;      ///< parse an incoming PROXY v1/v2 header
     net::CidrList trusted_proxies;  ///< peers allowed to send one
+    std::optional<ListenerTlsConfig> tls;  ///< set exactly when protocol is Tls
     SourcePos pos;
 };
+
+enum class BackendProtocol { Tcp, Tls };
 
 /** What a backend connection starts with (SPEC §3, PROXY protocol). */
 enum class ProxyProtocol { Off, V1, V2 };
 
 struct BackendSettings {
     std::uint16_t port = 0;  ///< default port for targets that name none (0 = none: targets must)
-    Millis connect_timeout{std::chrono::seconds(5)};
+    Millis connect_timeout{std::chrono::seconds(5)};  ///< TCP connect + TLS handshake
     std::uint32_t retries = 2;
     ProxyProtocol proxy_protocol = ProxyProtocol::Off;
     bool proxy_protocol_crc = false;  ///< v2: add a CRC32C TLV
+    BackendProtocol protocol = BackendProtocol::Tcp;
+    tls::ClientTlsSettings tls;  ///< the tls_* keys
+    /** Built when the configuration is loaded if protocol is Tls or the probe asks for TLS;
+     * null otherwise. */
+    std::shared_ptr<const tls::ClientTlsContext> tls_context;
 };
 
 struct DiscoveryConfig {
