@@ -104,13 +104,35 @@ void AccessLog::write(const AccessRecord& r) {
         line += " bytes_in=" + std::to_string(r.bytes_in) + " bytes_out=" + std::to_string(r.bytes_out);
         line += " connect_ms=" + std::to_string(r.connect_ms) + " first_byte_ms=" + std::to_string(r.first_byte_ms) +
                 " total_ms=" + std::to_string(r.total_ms) + " attempts=" + std::to_string(r.attempts);
-        line += " cause=" + std::string(r.cause) + "\n";
+        if (r.tls) {
+            auto orDash = [](std::string_view v) { return v.empty() ? std::string_view("-") : v; };
+            line += " sni=" + common::logfmtValue(orDash(r.sni));
+            line += " alpn=" + common::logfmtValue(orDash(r.alpn));
+            line += " tls_version=" + common::logfmtValue(orDash(r.tls_version));
+            line += " tls_handshake_ms=" + std::to_string(r.tls_handshake_ms);
+        }
+        line += " cause=" + std::string(r.cause);
+        if (!r.tls_error.empty()) line += " tls_error=" + common::logfmtValue(r.tls_error);
+        line += "\n";
     }
     if (syslog_) {
         ::syslog(LOG_INFO, "%.*s", static_cast<int>(line.size() - 1), line.data());
         return;
     }
     (void)!::write(fd_, line.data(), line.size());
+        if (r.tls) {
+            line += ",\"sni\":";
+            appendJsonString(line, r.sni);
+            line += ",\"alpn\":";
+            appendJsonString(line, r.alpn);
+            line += ",\"tls_version\":";
+            appendJsonString(line, r.tls_version);
+            line += ",\"tls_handshake_ms\":" + std::to_string(r.tls_handshake_ms);
+        }
 }
 
+        if (!r.tls_error.empty()) {
+            line += ",\"tls_error\":";
+            appendJsonString(line, r.tls_error);
+        }
 }  // namespace postern::proxy

@@ -23,6 +23,13 @@ struct AccessRecord {
     std::int64_t total_ms = 0;
     std::uint32_t attempts = 0;
     std::string_view cause;
+    // TLS listeners only (written when `tls` is set).
+    bool tls = false;
+    std::string_view sni;          ///< server name the client asked for; empty = none
+    std::string_view alpn;         ///< negotiated protocol; empty = none
+    std::string_view tls_version;  ///< "TLSv1.3"; empty when the handshake did not complete
+    std::int64_t tls_handshake_ms = -1;  ///< client handshake done, ms since accept; -1 = never
+    std::string_view tls_error;    ///< why it failed (cause tls_failed)
 };
 
 class AccessLog {

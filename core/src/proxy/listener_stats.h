@@ -15,6 +15,7 @@ struct ListenerStats {
     std::atomic<std::uint64_t> refused_no_backend{0};
     std::atomic<std::uint64_t> refused_capacity{0};
     std::atomic<std::uint64_t> connect_failed{0};
+    std::atomic<std::uint64_t> tls_handshake_failures{0};  ///< client handshakes that failed
 };
 
 }  // namespace postern::proxy

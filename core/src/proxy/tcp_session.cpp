@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "tls/client_tls_context.h"
+#include "tls/server_tls_context.h"
 
 namespace postern::proxy {
 
@@ -15,7 +17,7 @@ TcpSession::TcpSession(WorkerContext& worker, const ListenerContext& listener, n
     : worker_(worker),
       listener_(listener),
       client_addr_(client),
-      connect_timer_(this, kConnectTimer),
+      phase_timer_(this, kPhaseTimer),
       idle_timer_(this, kIdleTimer) {
     client_.session = this;
     client_.fd = client_fd;
@@ -41,7 +43,54 @@ std::int64_t TcpSession::msSinceStart() const {
 void TcpSession::start() {
     net::setNoDelay(client_.fd);
     worker_.loop.add(client_.fd, &client_);
+    // Hook: a listener with accept_proxy reads the client's PROXY header here, off the raw fd and
+    // before any TLS byte (a state of its own, bounded by a timer), replaces client_addr_ with the
+    // address it carries, and then calls afterClientPreface().
+    afterClientPreface();
+}
+
+// ---- client phase ------------------------------------------------------------------------------
+
+void TcpSession::afterClientPreface() {
+    if (!listener_.tls) return beginBackend();
+    client_.tls = listener_.tls->accept(client_.fd);
+    if (!client_.tls) return clientTlsFailed("cannot allocate a TLS connection");
+    state_ = State::ClientHandshake;
+    worker_.loop.armAfter(phase_timer_, listener_.config->tls->handshake_timeout);
+    // The ClientHello may already be there: try now rather than wait for the first edge.
+    clientHandshakeStep();
+}
+
+void TcpSession::clientHandshakeStep() {
+    switch (client_.tls->handshake()) {
+        case net::IoStatus::Ok:
+            worker_.loop.cancel(phase_timer_);
+            tls_handshake_ms_ = msSinceStart();
+            last_activity_ = worker_.loop.now();
+            return beginBackend();
+        case net::IoStatus::WouldBlock:
+            noteTlsWait(client_);
+            return;
+        default:
+            return clientTlsFailed(client_.tls->failure());
+    }
+}
+
+void TcpSession::clientTlsFailed(std::string_view why) {
+    tls_error_ = why;
+    listener_.stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+    POSTERN_LOG(Debug, "client TLS handshake failed",
+                "listener=" + common::logfmtValue(listener_.config->name) + " client=" +
+                    client_addr_.toString() + " error=" + common::logfmtValue(why));
+    finish("tls_failed");
+}
+
+// ---- backend phase -----------------------------------------------------------------------------
+
+void TcpSession::beginBackend() {
+    state_ = State::Connecting;
     snapshot_ = listener_.pool->snapshot();
+    // Hook: a pool with proxy_protocol = v1|v2 fills backend_preface_ here (see the header).
     connectNext();
 }
 
@@ -74,25 +123,80 @@ void TcpSession::connectNext() {
         }
         net::setNoDelay(backend_.fd);
         worker_.loop.add(backend_.fd, &backend_);
-        worker_.loop.armAfter(connect_timer_, backend_cfg.connect_timeout);
+        worker_.loop.armAfter(phase_timer_, backend_cfg.connect_timeout);
         return;
     }
 }
 
-void TcpSession::connectFailed(const char* why, int err) {
+void TcpSession::onTcpConnected() {
+    tcp_connected_ = true;
+    // The preface goes out raw, before any TLS byte. A fresh connection's send buffer takes a few
+    // hundred bytes at once; a short write still just waits for the next writable edge.
+    while (preface_sent_ < backend_preface_.size()) {
+        auto r = net::sendSome(backend_.fd, backend_preface_.data() + preface_sent_,
+                               backend_preface_.size() - preface_sent_);
+        if (r.status == net::IoStatus::WouldBlock) {
+            backend_.writable = false;
+            return;
+        }
+        if (r.status != net::IoStatus::Ok) {
+            connectFailed("sending the preface", r.error);
+            return connectNext();
+        }
+        preface_sent_ += static_cast<std::uint32_t>(r.bytes);
+    }
+    if (!listener_.backend_tls) return onBackendReady();
+    backend_.tls = listener_.backend_tls->connect(backend_.fd, backend_ref_->host);
+    if (!backend_.tls) {
+        connectFailed("tls", 0, "cannot allocate a TLS connection");
+        return connectNext();
+    }
+    state_ = State::BackendHandshake;
+    backendHandshakeStep();  // the socket is writable: the ClientHello leaves now
+}
+
+void TcpSession::backendHandshakeStep() {
+    switch (backend_.tls->handshake()) {
+        case net::IoStatus::Ok: return onBackendReady();
+        case net::IoStatus::WouldBlock: noteTlsWait(backend_); return;
+        default: {
+            // Kept: connectFailed() frees the stream that owns the message.
+            const std::string why = backend_.tls->failure();
+            state_ = State::Connecting;
+            connectFailed("tls handshake", 0, why);
+            return connectNext();
+        }
+    }
+}
+
+void TcpSession::connectFailed(const char* why, int err, std::string_view detail) {
     auto& b = *backend_ref_;
     b.connect_failures.fetch_add(1, std::memory_order_relaxed);
-    POSTERN_LOG(Debug, "backend connect failed",
-                "listener=" + common::logfmtValue(listener_.config->name) + " pool=" +
-                    common::logfmtValue(listener_.pool->name()) + " backend=" + b.address_text + " error=" +
-                    common::logfmtValue(std::string(why) + (err ? ": " + net::errorText(err) : "")));
+    std::string error(why);
+    if (err) error += ": " + net::errorText(err);
+    if (!detail.empty()) error += ": " + std::string(detail);
+    const std::string fields = "listener=" + common::logfmtValue(listener_.config->name) + " pool=" +
+                               common::logfmtValue(listener_.pool->name()) + " backend=" + b.address_text +
+                               " error=" + common::logfmtValue(error);
+    // A TLS failure towards a backend is a configuration or security problem worth a warning, but
+    // one per worker per second at most: every client connection would repeat it.
+    if (!detail.empty() && worker_.loop.now() >= worker_.next_tls_warning) {
+        worker_.next_tls_warning = worker_.loop.now() + std::chrono::seconds(1);
+        POSTERN_LOG(Warn, "backend TLS handshake failed", fields);
+    } else {
+        POSTERN_LOG(Debug, "backend connect failed", fields);
+    }
     if (backend_.fd != net::kInvalidFd) {
         worker_.loop.remove(backend_.fd);
         net::closeFd(backend_.fd);
         backend_.fd = net::kInvalidFd;
     }
+    backend_.tls.reset();
     backend_.readable = backend_.writable = backend_.peer_closed = false;
-    worker_.loop.cancel(connect_timer_);
+    backend_.read_wants_write = backend_.write_wants_read = false;
+    tcp_connected_ = false;
+    preface_sent_ = 0;
+    worker_.loop.cancel(phase_timer_);
     listener_.pool->release(*snapshot_, backend_index_, b);
     backend_ref_.reset();
     if (attempts_ > listener_.pool->config().backend.retries) {
@@ -101,28 +205,8 @@ void TcpSession::connectFailed(const char* why, int err) {
     }
 }
 
-void TcpSession::onIo(Side& side, std::uint32_t events) {
-    if (state_ == State::Closed) return;
-    if (events & net::kReadable) side.readable = true;
-    if (events & net::kWritable) side.writable = true;
-    if (events & net::kPeerClosed) side.peer_closed = true;
-    if (state_ == State::Connecting) {
-        if (&side == &backend_ && (events & (net::kWritable | net::kError | net::kHangup))) {
-            int err = net::socketError(backend_.fd);
-            if (err != 0 || (events & net::kHangup)) {
-                connectFailed("connect", err);
-                connectNext();
-                return;
-            }
-            onConnected();
-        }
-        return;
-    }
-    pump();
-}
-
-void TcpSession::onConnected() {
-    worker_.loop.cancel(connect_timer_);
+void TcpSession::onBackendReady() {
+    worker_.loop.cancel(phase_timer_);
     state_ = State::Relaying;
     connect_ms_ = msSinceStart();
     backend_ref_->connections_total.fetch_add(1, std::memory_order_relaxed);
@@ -131,18 +215,113 @@ void TcpSession::onConnected() {
     pump();
 }
 
+// ---- events ------------------------------------------------------------------------------------
+
+void TcpSession::onIo(Side& side, std::uint32_t events) {
+    if (state_ == State::Closed) return;
+    if (events & net::kReadable) side.readable = true;
+    if (events & net::kWritable) side.writable = true;
+    if (events & net::kPeerClosed) side.peer_closed = true;
+    switch (state_) {
+        case State::Relaying: return pump();
+        case State::ClientHandshake:
+            if (&side == &client_) clientHandshakeStep();
+            return;
+        case State::Connecting:
+            if (&side != &backend_ || backend_.fd == net::kInvalidFd) return;
+            if (!tcp_connected_) {
+                if (!(events & (net::kWritable | net::kError | net::kHangup))) return;
+                int err = net::socketError(backend_.fd);
+                if (err != 0 || (events & net::kHangup)) {
+                    connectFailed("connect", err);
+                    return connectNext();
+                }
+            } else if (events & (net::kError | net::kHangup)) {
+                connectFailed("sending the preface", net::socketError(backend_.fd));
+                return connectNext();
+            } else if (!backend_.writable) {
+                return;
+            }
+            return onTcpConnected();
+        case State::BackendHandshake:
+            if (&side == &backend_) backendHandshakeStep();
+            return;
+        case State::Closed: return;
+    }
+}
+
 void TcpSession::onTimer(std::uint32_t tag) {
     if (state_ == State::Closed) return;
-    if (tag == kConnectTimer) {
-        if (state_ != State::Connecting) return;
-        connectFailed("connect timeout", 0);
-        connectNext();
-        return;
+    if (tag == kPhaseTimer) {
+        if (state_ == State::ClientHandshake) return clientTlsFailed("handshake timeout");
+        if (state_ != State::Connecting && state_ != State::BackendHandshake) return;
+        const bool tls = state_ == State::BackendHandshake;
+        state_ = State::Connecting;
+        if (tls) connectFailed("connect timeout", 0, "no TLS handshake in time");
+        else connectFailed("connect timeout", 0);
+        return connectNext();
     }
     // Idle timer: re-armed lazily, so activity costs no timer operation.
     auto deadline = last_activity_ + listener_.config->idle_timeout;
     if (worker_.loop.now() >= deadline) return finish("idle_timeout");
     worker_.loop.arm(idle_timer_, deadline);
+}
+
+// ---- relay -------------------------------------------------------------------------------------
+
+void TcpSession::noteTlsWait(Side& s) {
+    if (s.tls->want() == tls::TlsStream::Want::Write) s.writable = false;
+    else s.readable = false;
+}
+
+net::IoResult TcpSession::readFrom(Side& s, char* buf, std::size_t len) {
+    if (!s.tls) {
+        auto r = net::recvSome(s.fd, buf, len);
+        if (r.status == net::IoStatus::WouldBlock) s.readable = false;
+        return r;
+    }
+    auto r = s.tls->read(buf, len);
+    s.read_wants_write = r.status == net::IoStatus::WouldBlock && s.tls->want() == tls::TlsStream::Want::Write;
+    if (r.status == net::IoStatus::WouldBlock) noteTlsWait(s);
+    return r;
+}
+
+net::IoResult TcpSession::writeTo(Side& s, const char* data, std::size_t len) {
+    if (!s.tls) {
+        auto r = net::sendSome(s.fd, data, len);
+        // A short write means the send buffer is full: wait for the next writable edge.
+        if (r.status == net::IoStatus::WouldBlock || (r.status == net::IoStatus::Ok && r.bytes < len))
+            s.writable = false;
+        return r;
+    }
+    // SSL_write takes one record (16 KiB) per call in partial-write mode.
+    std::size_t total = 0;
+    for (int records = 0; records < 64 && total < len; ++records) {
+        auto r = s.tls->write(data + total, len - total);
+        if (r.status == net::IoStatus::Ok) {
+            total += r.bytes;
+            continue;
+        }
+        if (r.status != net::IoStatus::WouldBlock) return r;
+        s.write_wants_read = s.tls->want() == tls::TlsStream::Want::Read;
+        noteTlsWait(s);
+        break;
+    }
+    if (total == len) s.write_wants_read = false;
+    return {total > 0 ? net::IoStatus::Ok : net::IoStatus::WouldBlock, total, 0};
+}
+
+bool TcpSession::closeWrite(Side& dst) {
+    if (dst.tls) {
+        // close_notify, then the TCP FIN; reading from dst stays possible (TLS half-close).
+        if (dst.tls->shutdown() == net::IoStatus::WouldBlock) {
+            noteTlsWait(dst);
+            return false;
+        }
+    }
+    net::shutdownWrite(dst.fd);
+    dst.shut = true;
+    return true;
 }
 
 void TcpSession::pump() {
@@ -153,20 +332,18 @@ void TcpSession::pump() {
         progress |= transfer(backend_, client_);
     }
     if (state_ != State::Relaying) return;
-    if (client_.eof && backend_.eof && client_.pending_len == 0 && backend_.pending_len == 0)
+    if (client_.eof && backend_.eof && client_.shut && backend_.shut && client_.pending_len == 0 &&
+        backend_.pending_len == 0)
         finish(first_fin_.empty() ? std::string_view("client_fin") : first_fin_);
 }
 
 bool TcpSession::flushPending(Side& dst) {
     while (dst.pending_len > 0) {
-        if (!dst.writable) return false;
-        auto r = net::sendSome(dst.fd, dst.pending + dst.pending_off, dst.pending_len);
-        if (r.status == net::IoStatus::WouldBlock) {
-            dst.writable = false;
-            return false;
-        }
+        if (!canWrite(dst)) return false;
+        auto r = writeTo(dst, dst.pending + dst.pending_off, dst.pending_len);
+        if (r.status == net::IoStatus::WouldBlock) return false;
         if (r.status != net::IoStatus::Ok) {
-            sideFailed(dst);
+            sideFailed(dst, r.status);
             return false;
         }
         dst.pending_off += static_cast<std::uint32_t>(r.bytes);
@@ -196,12 +373,9 @@ bool TcpSession::transfer(Side& src, Side& dst) {
         progress = dst.pending_len != before;
         if (!drained) return progress;  // backpressure: leave src unread
     }
-    while (src.readable && !src.eof) {
-        auto r = net::recvSome(src.fd, worker_.scratch, sizeof worker_.scratch);
-        if (r.status == net::IoStatus::WouldBlock) {
-            src.readable = false;
-            break;
-        }
+    while (canRead(src) && !src.eof) {
+        auto r = readFrom(src, worker_.scratch, sizeof worker_.scratch);
+        if (r.status == net::IoStatus::WouldBlock) break;
         if (r.status == net::IoStatus::Eof) {
             src.eof = true;
             src.readable = false;
@@ -210,7 +384,7 @@ bool TcpSession::transfer(Side& src, Side& dst) {
             break;
         }
         if (r.status != net::IoStatus::Ok) {
-            sideFailed(src);
+            sideFailed(src, r.status);
             return false;
         }
         progress = true;
@@ -221,37 +395,35 @@ bool TcpSession::transfer(Side& src, Side& dst) {
             first_byte_ms_ = msSinceStart();
         }
         // A short read drained the socket (edge-triggered): unless a FIN is queued behind it,
-        // the next byte will raise a new edge.
-        if (r.bytes < sizeof worker_.scratch && !src.peer_closed) src.readable = false;
+        // the next byte will raise a new edge. (Not for TLS: a read returns one record at most,
+        // and more may wait in the socket or in OpenSSL.)
+        if (!src.tls && r.bytes < sizeof worker_.scratch && !src.peer_closed) src.readable = false;
         std::size_t sent = 0;
-        if (dst.writable) {
-            auto w = net::sendSome(dst.fd, worker_.scratch, r.bytes);
+        if (canWrite(dst)) {
+            auto w = writeTo(dst, worker_.scratch, r.bytes);
             if (w.status == net::IoStatus::Ok) {
                 sent = w.bytes;
-            } else if (w.status == net::IoStatus::WouldBlock) {
-                dst.writable = false;
-            } else {
-                sideFailed(dst);
+            } else if (w.status != net::IoStatus::WouldBlock) {
+                sideFailed(dst, w.status);
                 return false;
             }
         }
         if (&dst == &client_) bytes_out_ += sent;
         if (sent < r.bytes) {
-            if (sent > 0) dst.writable = false;  // a short write means the send buffer is full
             stash(dst, worker_.scratch + sent, r.bytes - sent);
             return true;  // backpressure until dst drains
         }
     }
-    if (src.eof && !dst.shut && dst.pending_len == 0) {
-        net::shutdownWrite(dst.fd);
-        dst.shut = true;
-        progress = true;
-    }
+    if (src.eof && !dst.shut && dst.pending_len == 0 && closeWrite(dst)) progress = true;
     return progress;
 }
 
-void TcpSession::sideFailed(Side& side) {
+void TcpSession::sideFailed(Side& side, net::IoStatus status) {
     if (side.is_client) {
+        if (side.tls && status == net::IoStatus::Error) {
+            tls_error_ = side.tls->failure();  // a TLS protocol error, not a TCP reset
+            return finish("tls_failed");
+        }
         finish(client_.eof ? std::string_view("client_fin") : std::string_view("client_reset"));
     } else {
         finish("backend_reset");
@@ -266,14 +438,19 @@ void TcpSession::finish(std::string_view cause) {
     if (state_ == State::Closed) return;
     bool was_connected = state_ == State::Relaying;
     state_ = State::Closed;
-    worker_.loop.cancel(connect_timer_);
+    worker_.loop.cancel(phase_timer_);
     worker_.loop.cancel(idle_timer_);
+    // Resets and TLS failures end abruptly; any other end of a TLS side says close_notify first
+    // (one non-blocking attempt: an unsent alert is not worth waiting for).
+    const bool abrupt = cause == "backend_reset" || cause == "client_reset" || cause == "tls_failed";
     if (backend_.fd != net::kInvalidFd) {
+        if (backend_.tls && !abrupt && !backend_.shut) backend_.tls->shutdown();
         worker_.loop.remove(backend_.fd);
         net::closeFd(backend_.fd);
         backend_.fd = net::kInvalidFd;
     }
     if (client_.fd != net::kInvalidFd) {
+        if (client_.tls && !abrupt && !client_.shut) client_.tls->shutdown();
         worker_.loop.remove(client_.fd);
         // A backend reset must not look like a clean end of stream to the client.
         if (cause == "backend_reset") net::closeWithReset(client_.fd);
@@ -303,6 +480,16 @@ void TcpSession::finish(std::string_view cause) {
         rec.total_ms = msSinceStart();
         rec.attempts = attempts_;
         rec.cause = cause;
+        if (listener_.tls) {
+            rec.tls = true;
+            rec.tls_handshake_ms = tls_handshake_ms_;
+            rec.tls_error = tls_error_;
+            if (client_.tls) {
+                rec.sni = client_.tls->serverName();
+                rec.alpn = client_.tls->alpn();
+                if (tls_handshake_ms_ >= 0) rec.tls_version = client_.tls->version();
+            }
+        }
         worker_.access_log->write(rec);
     }
     backend_ref_.reset();

@@ -1,18 +1,33 @@
-// One proxied TCP connection: the client side accepted by a listener, the backend side opened by
-// this session (pick → non-blocking connect → retries on other backends), and the byte relay in
-// both directions with half-close, backpressure (a side is not read while its peer still holds
-// unsent bytes), the idle timeout, and one access-log line at the end. Lives on one worker
-// thread for its whole life; destroyed through the loop's deferred list.
+// One proxied connection: the client side accepted by a listener (plain TCP, or TLS terminated
+// here), the backend side opened by this session (pick → non-blocking connect → optional preface
+// bytes → optional TLS handshake → retries on other backends), and the byte relay in both
+// directions with half-close, backpressure (a side is not read while its peer still holds unsent
+// bytes), the idle timeout, and one access-log line at the end. Lives on one worker thread for
+// its whole life; destroyed through the loop's deferred list.
+//
+// Phases (State):
+//   ClientHandshake  TLS listeners only: the client's handshake, bounded by handshake_timeout.
+//   Connecting       a backend is picked and connected; then backend_preface_ (raw bytes, e.g. a
+//                    PROXY header) is written before anything else.
+//   BackendHandshake TLS backends only; connect_timeout bounds connect + preface + handshake, and
+//                    a failed handshake is a connect failure (the next backend is tried).
+//   Relaying         bytes both ways until both ends finished, an error, or the idle timeout.
+//
+// A plain side has no TLS object (Side::tls is null): its I/O is recv/send on the fd, with no
+// virtual call and no allocation; a TLS side goes through tls::TlsStream, whose "wants read /
+// wants write" results are folded into the same readable/writable flags.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "net/event_loop.h"
 #include "net/socket_address.h"
 #include "proxy/worker_context.h"
+#include "tls/tls_stream.h"
 #include "upstream/pool.h"
 
 namespace postern::proxy {
@@ -23,7 +38,8 @@ public:
                const net::SocketAddress& client);
     ~TcpSession() override;
 
-    /** Picks a backend and starts connecting (or closes at once when none can take it). */
+    /** Starts the client phase (TLS handshake on TLS listeners), then picks a backend and
+     * connects (or closes at once when none can take it). */
     void start();
     /** Closes both sides now (worker shutdown after the drain deadline). */
     void abortForShutdown();
@@ -35,8 +51,9 @@ public:
     TcpSession* next = nullptr;
 
 private:
-    enum TimerTag : std::uint32_t { kConnectTimer = 1, kIdleTimer = 2 };
-    enum class State : std::uint8_t { Connecting, Relaying, Closed };
+    /** kPhaseTimer bounds the client handshake, then the backend connect (+ handshake). */
+    enum TimerTag : std::uint32_t { kPhaseTimer = 1, kIdleTimer = 2 };
+    enum class State : std::uint8_t { ClientHandshake, Connecting, BackendHandshake, Relaying, Closed };
 
     struct Side final : net::IoHandler {
         TcpSession* session = nullptr;
@@ -45,25 +62,49 @@ private:
         bool readable = false;     ///< edge seen, not yet drained to EAGAIN
         bool writable = false;
         bool peer_closed = false;  ///< RDHUP/HUP seen: keep reading until EOF
-        bool eof = false;          ///< read side finished (FIN received)
-        bool shut = false;         ///< we sent FIN to this side
+        bool eof = false;          ///< read side finished (FIN or close_notify received)
+        bool shut = false;         ///< we ended our sending side (close_notify + FIN)
+        bool read_wants_write = false;  ///< TLS: the last read waits for the socket to be writable
+        bool write_wants_read = false;  ///< TLS: the last write waits for it to be readable
         // Bytes waiting to be written TO this side.
         char* pending = nullptr;
         std::uint32_t pending_off = 0;
         std::uint32_t pending_len = 0;
+        std::unique_ptr<tls::TlsStream> tls;  ///< null: plain TCP
         void onIo(std::uint32_t events) override { session->onIo(*this, events); }
     };
 
     void onIo(Side& side, std::uint32_t events);
+
+    // Client phase.
+    void afterClientPreface();
+    void clientHandshakeStep();
+    void clientTlsFailed(std::string_view why);
+
+    // Backend phase.
+    void beginBackend();
     void connectNext();
-    void onConnected();
-    void connectFailed(const char* why, int err);
+    void onTcpConnected();
+    void backendHandshakeStep();
+    void onBackendReady();
+    void connectFailed(const char* why, int err, std::string_view detail = {});
+
+    // Relay.
     void pump();
     /** Moves bytes src → dst; returns true when anything happened. */
     bool transfer(Side& src, Side& dst);
     bool flushPending(Side& dst);
     void stash(Side& dst, const char* data, std::size_t len);
-    void sideFailed(Side& side);
+    /** Ends our sending side towards `dst` (close_notify first on TLS); false while it waits. */
+    bool closeWrite(Side& dst);
+    net::IoResult readFrom(Side& s, char* buf, std::size_t len);
+    /** As much of `data` as `s` takes now (several TLS records if need be). */
+    net::IoResult writeTo(Side& s, const char* data, std::size_t len);
+    static bool canRead(const Side& s) { return s.read_wants_write ? s.writable : s.readable; }
+    static bool canWrite(const Side& s) { return s.write_wants_read ? s.readable : s.writable; }
+    /** Records which readiness a TLS call that returned WouldBlock waits for. */
+    static void noteTlsWait(Side& s);
+    void sideFailed(Side& side, net::IoStatus status);
     void finish(std::string_view cause);
     std::int64_t msSinceStart() const;
 
@@ -72,9 +113,10 @@ private:
     net::SocketAddress client_addr_;
     Side client_;
     Side backend_;
-    net::Timer connect_timer_;
+    net::Timer phase_timer_;
     net::Timer idle_timer_;
     State state_ = State::Connecting;
+    bool tcp_connected_ = false;  ///< Connecting: the TCP connect to the current backend is done
 
     std::shared_ptr<const upstream::Snapshot> snapshot_;
     std::shared_ptr<upstream::Backend> backend_ref_;
@@ -82,13 +124,22 @@ private:
     std::vector<const upstream::Backend*> tried_;
     std::uint32_t attempts_ = 0;
 
+    /** Raw bytes written to every backend connection right after its TCP connect and before
+     * anything else (its TLS handshake included). Empty (and unallocated) unless a feature needs
+     * it: this is where a PROXY protocol header goes (SPEC §3), built from client_addr_, the
+     * listener address and, for v2 TLVs, client_.tls (SNI, ALPN, version, cipher). */
+    std::string backend_preface_;
+    std::uint32_t preface_sent_ = 0;
+
     net::Clock::time_point started_;
     net::Clock::time_point last_activity_;
-    std::int64_t connect_ms_ = -1;
+    std::int64_t tls_handshake_ms_ = -1;  ///< client handshake done, ms since accept
+    std::int64_t connect_ms_ = -1;        ///< backend ready (connected, TLS done), ms since accept
     std::int64_t first_byte_ms_ = -1;
     std::uint64_t bytes_in_ = 0;
     std::uint64_t bytes_out_ = 0;
     std::string_view first_fin_;  ///< "client_fin" or "backend_fin": who ended first
+    std::string_view tls_error_;  ///< why the client's TLS failed (points into client_.tls or static)
 };
 
 }  // namespace postern::proxy

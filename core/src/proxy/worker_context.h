@@ -12,6 +12,11 @@
 #include "proxy/listener_stats.h"
 #include "upstream/pool.h"
 
+namespace postern::tls {
+class ServerTlsContext;
+class ClientTlsContext;
+}  // namespace postern::tls
+
 namespace postern::proxy {
 
 class TcpSession;
@@ -21,6 +26,8 @@ struct ListenerContext {
     const config::ListenerConfig* config = nullptr;
     upstream::Pool* pool = nullptr;
     ListenerStats* stats = nullptr;
+    const tls::ServerTlsContext* tls = nullptr;          ///< TLS listener; null = plain TCP
+    const tls::ClientTlsContext* backend_tls = nullptr;  ///< TLS to the pool's backends; null = plain
 };
 
 struct WorkerContext {
@@ -40,6 +47,9 @@ struct WorkerContext {
         return rng * 2685821657736338717ull;
     }
     std::uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+    /** Backend TLS failures are logged as warnings at most once a second per worker. */
+    net::Clock::time_point next_tls_warning{};
 
     // Intrusive list of live sessions.
     TcpSession* sessions = nullptr;

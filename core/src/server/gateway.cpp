@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "server/tls_startup_log.h"
 
 namespace postern::server {
 
@@ -16,6 +17,8 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     common::Log::setLevel(cfg.log.level);
     access_log_ = proxy::AccessLog::open(cfg.log, error);
     if (!access_log_) return false;
+
+    logTlsSetup(cfg, std::chrono::system_clock::now());
 
     // Pools: first discovery round synchronously, so backends exist before traffic.
     for (const auto& pc : cfg.pools) {
@@ -34,6 +37,9 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         ctx->config = &lc;
         ctx->pool = pools_.at(lc.pool_index).pool.get();
         ctx->stats = listener_stats_.back().get();
+        ctx->tls = lc.tls ? lc.tls->context.get() : nullptr;
+        const auto& backend = cfg.pools.at(lc.pool_index).backend;
+        if (backend.protocol == config::BackendProtocol::Tls) ctx->backend_tls = backend.tls_context.get();
         listener_contexts_.push_back(std::move(ctx));
     }
 

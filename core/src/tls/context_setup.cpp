@@ -23,9 +23,10 @@ Poco::Net::Context::Ptr newContext(Poco::Net::Context::Usage usage, const Cipher
     SSL_CTX* ctx = context->sslContext();
     // Poco wires verification to its SSLManager singleton; ours is plain OpenSSL (set by callers).
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-    // AUTO_RETRY only matters for blocking sockets; ours never block.
-    SSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // AUTO_RETRY matters with edge-triggered polling: without it SSL_read returns WANT_READ after
+    // a non-application record (a TLS 1.3 session ticket) even when application data follows it
+    // in the socket, and no new edge would ever announce that data.
+    SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);

@@ -1,5 +1,5 @@
 // What the server and client TLS contexts share: creating the SSL_CTX through Poco's Context (with
-// Poco's weak defaults overridden: cipher list, groups, verify callbacks, AUTO_RETRY), the options
+// Poco's weak defaults overridden: cipher list, groups, verify callbacks), the options
 // every Postern context has, and loading a certificate + key pair with a match check. Control
 // thread.
 #pragma once
@@ -17,7 +17,8 @@ namespace postern::tls {
 
 /** A Poco Context (TLS_SERVER_USE / TLS_CLIENT_USE) set up with Postern's defaults: no peer
  * verification (the caller sets its own), `ciphers`, kGroups, TLS >= `min_version`, no
- * renegotiation, no compression, unexpected EOF = clean EOF, partial writes with a movable buffer.
+ * renegotiation, no compression, unexpected EOF = clean EOF, partial writes with a movable buffer,
+ * and reads that go on past non-application records (AUTO_RETRY).
  * null + *error when Poco or OpenSSL refuses. */
 Poco::Net::Context::Ptr newContext(Poco::Net::Context::Usage usage, const CipherSelection& ciphers,
                                    TlsVersion min_version, std::string* error);

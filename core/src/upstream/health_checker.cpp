@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/log.h"
+#include "tls/client_tls_context.h"
 
 namespace postern::upstream {
 
@@ -37,12 +38,18 @@ public:
             int err = net::socketError(fd_);
             if (err != 0) return finish(false, "connect: " + net::errorText(err));
             connected_ = true;
+            if (probe().instance->transport().tls && !startTls()) return;
+        }
+        // TLS probes: the session starts once the handshake (and certificate check) is done.
+        if (tls_ && !tls_->established() && !tlsHandshake()) return;
+        if (!session_) {
             session_ = probe().instance->newSession(view());
             if (!session_) return finish(false, "probe plugin could not start a session");
             if (handle(session_->onConnected(out_))) return;
         }
         if (!out_.empty() && !flush()) return;
-        if (events & (net::kReadable | net::kHangup | net::kError)) readSome();
+        // Over TLS, any event may let a read go on (it may have waited for writability).
+        if ((events & (net::kReadable | net::kHangup | net::kError)) || tls_) readSome();
     }
 
 private:
@@ -96,10 +103,10 @@ private:
 
     bool flush() {
         while (!out_.empty()) {
-            auto r = net::sendSome(fd_, out_.data(), out_.size());
+            auto r = tls_ ? tls_->write(out_.data(), out_.size()) : net::sendSome(fd_, out_.data(), out_.size());
             if (r.status == net::IoStatus::WouldBlock) return true;
             if (r.status != net::IoStatus::Ok) {
-                finish(false, "send: " + net::errorText(r.error));
+                finish(false, "send: " + (tls_ ? tls_->failure() : net::errorText(r.error)));
                 return false;
             }
             out_.erase(0, r.bytes);
@@ -110,10 +117,10 @@ private:
     void readSome() {
         char buf[4096];
         for (int i = 0; i < 64 && fd_ != net::kInvalidFd; ++i) {
-            auto r = net::recvSome(fd_, buf, sizeof buf);
+            auto r = tls_ ? tls_->read(buf, sizeof buf) : net::recvSome(fd_, buf, sizeof buf);
             if (r.status == net::IoStatus::WouldBlock) return;
             if (r.status == net::IoStatus::Reset || r.status == net::IoStatus::Error)
-                return finish(false, "recv: " + net::errorText(r.error));
+                return finish(false, "recv: " + (tls_ ? tls_->failure() : net::errorText(r.error)));
             bool eof = r.status == net::IoStatus::Eof;
             if (handle(session_->onData(std::string_view(buf, r.bytes), eof, out_))) return;
             if (eof) return finish(false, "connection closed before the probe decided");
@@ -121,7 +128,34 @@ private:
         }
     }
 
+    /** The core's TLS transport for probes: the pool's backend TLS settings (CA, verification,
+     * client certificate), SNI and ALPN from the probe plugin's transport(). */
+    bool startTls() {
+        const tls::ClientTlsContext* ctx = owner_.pool_.config().backend.tls_context.get();
+        if (!ctx) {
+            finish(false, "probe plugin '" + probe().plugin + "' needs TLS but the pool has no TLS settings");
+            return false;
+        }
+        const postern_probe_transport t = probe().instance->transport();
+        const std::string_view sni = t.sni.data ? std::string_view(t.sni.data, t.sni.size) : std::string_view();
+        const std::string alpn = tls::alpnWireFromList(t.alpn.data ? std::string_view(t.alpn.data, t.alpn.size)
+                                                                   : std::string_view());
+        tls_ = ctx->connect(fd_, backend_->host, sni, alpn);
+        if (!tls_) finish(false, "cannot allocate a TLS connection");
+        return tls_ != nullptr;
+    }
+
+    /** One handshake step; true once it is done (false: wait, or the check has failed). */
+    bool tlsHandshake() {
+        switch (tls_->handshake()) {
+            case net::IoStatus::Ok: return true;
+            case net::IoStatus::WouldBlock: return false;
+            default: finish(false, "tls: " + tls_->failure()); return false;
+        }
+    }
+
     void abort() {
+        tls_.reset();
         if (fd_ != net::kInvalidFd) {
             owner_.loop_.remove(fd_);
             net::closeFd(fd_);
@@ -151,6 +185,7 @@ private:
     bool stopped_ = false;
     std::string out_;
     std::unique_ptr<plugin::ProbeSession> session_;
+    std::unique_ptr<tls::TlsStream> tls_;  ///< TLS probes only
     net::Clock::time_point started_{};
 };
 

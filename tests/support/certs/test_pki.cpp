@@ -143,7 +143,7 @@ std::unique_ptr<TestCa> TestCa::createRoot(const std::filesystem::path& dir, con
     std::unique_ptr<TestCa> ca(new TestCa(dir, name));
     ca->key_ = generateKey(dir, name, key);
     ca->cert_ = dir / (name + ".pem");
-    runOpensslOrThrow({"req", "-x509", "-new", "-key", ca->key_.string(), "-sha256", "-days", "30", "-subj",
+    runOpensslOrThrow({"req", "-x509", "-new", "-key", ca->key_.string(), "-sha256", "-days", "365", "-subj",
                        "/CN=" + name, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
                        "keyUsage=critical,keyCertSign,cRLSign", "-out", ca->cert_.string()});
     return ca;
@@ -158,7 +158,7 @@ std::unique_ptr<TestCa> TestCa::createIntermediate(const std::string& name, KeyT
     runOpensslOrThrow({"req", "-new", "-key", ca->key_.string(), "-subj", "/CN=" + name, "-out", csr.string()});
     writeFile(ext, "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
     runOpensslOrThrow({"x509", "-req", "-in", csr.string(), "-CA", cert_.string(), "-CAkey", key_.string(),
-                       "-CAcreateserial", "-days", "30", "-sha256", "-extfile", ext.string(), "-out",
+                       "-CAcreateserial", "-days", "365", "-sha256", "-extfile", ext.string(), "-out",
                        ca->cert_.string()});
     // A leaf issued by the intermediate is served with the intermediate (and what is above it,
     // short of the root).

@@ -27,7 +27,7 @@ struct LeafSpec {
     std::vector<std::string> dns;  ///< SAN DNS names ("*.example.com" allowed)
     std::vector<std::string> ips;  ///< SAN IP addresses
     KeyType key = KeyType::EcdsaP256;
-    int days = 30;
+    int days = 90;
     bool server = true;  ///< extendedKeyUsage serverAuth (else clientAuth only)
 };
 

@@ -268,6 +268,23 @@ TEST_F(TlsStreamTest, SessionTicketsResumeAcrossConnections) {
     EXPECT_EQ(peerCn(*second.client), "b.example.com");
 }
 
+TEST_F(TlsStreamTest, OneReadGetsTheDataBehindSessionTickets) {
+    // Edge-triggered polling reads until WouldBlock and then waits for a new edge, so WouldBlock
+    // must mean "the socket is empty", not "a ticket was processed" with data still queued.
+    auto server = serverCtx({pki.ecdsa});
+    auto client = clientCtx(pki.ca);
+    TlsPair p(*server, *client, "b.example.com");
+    ASSERT_EQ(p.client->handshake(), IoStatus::WouldBlock);  // ClientHello out
+    ASSERT_EQ(p.server->handshake(), IoStatus::WouldBlock);  // ServerHello ... Finished out
+    ASSERT_EQ(p.client->handshake(), IoStatus::Ok);          // client Finished out
+    ASSERT_EQ(p.server->handshake(), IoStatus::Ok);          // tickets out
+    ASSERT_EQ(p.server->write("after the tickets", 17).status, IoStatus::Ok);
+    char buf[256];
+    const auto r = p.client->read(buf, sizeof buf);
+    ASSERT_EQ(r.status, IoStatus::Ok);
+    EXPECT_EQ(std::string(buf, r.bytes), "after the tickets");
+}
+
 TEST_F(TlsStreamTest, HalfCloseKeepsTheOtherDirectionOpen) {
     auto server = serverCtx({pki.ecdsa});
     auto client = clientCtx(pki.ca);

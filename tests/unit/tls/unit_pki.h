@@ -57,10 +57,14 @@ inline const UnitPki& unitPki() {
         if (lock >= 0) ::flock(lock, LOCK_EX);
         const auto marker = p.dir / "complete";
         std::error_code ec;
+        // Bump kVersion when the set of certificates changes: older folders are then remade.
+        constexpr const char* kVersion = "unit-pki v2";
+        std::string version;
+        std::getline(std::ifstream(marker), version);
         const auto age = std::filesystem::exists(marker, ec)
                              ? std::filesystem::file_time_type::clock::now() - std::filesystem::last_write_time(marker, ec)
                              : std::filesystem::file_time_type::duration::max();
-        if (age > std::chrono::hours(20)) {
+        if (age > std::chrono::hours(20) || version != kVersion) {
             std::filesystem::remove(marker, ec);
             auto root = TestCa::createRoot(p.dir, "root");
             auto other = TestCa::createRoot(p.dir, "other-root");
@@ -70,11 +74,11 @@ inline const UnitPki& unitPki() {
             inter->issue("chained", {"c.example.com", {"c.example.com"}, {}, KeyType::EcdsaP256});
             root->issue("ip", {"ip-backend", {}, {"127.0.0.1", "::1"}, KeyType::EcdsaP256});
             root->issue("no-san", {"legacy.example.com", {}, {}, KeyType::EcdsaP256});
-            root->issue("client", {"client-one", {}, {}, KeyType::EcdsaP256, 30, false});
+            root->issue("client", {"client-one", {}, {}, KeyType::EcdsaP256, 90, false});
             other->issue("foreign", {"a.example.com", {"a.example.com"}, {}, KeyType::EcdsaP256});
-            other->issue("foreign-client", {"client-two", {}, {}, KeyType::EcdsaP256, 30, false});
+            other->issue("foreign-client", {"client-two", {}, {}, KeyType::EcdsaP256, 90, false});
             root->issue("soon", {"soon.example.com", {"soon.example.com"}, {}, KeyType::EcdsaP256, 10});
-            std::ofstream(marker) << "ok\n";
+            std::ofstream(marker) << kVersion << "\n";
         }
         if (lock >= 0) ::close(lock);
         return p;
