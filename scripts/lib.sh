@@ -9,7 +9,7 @@ POSTERN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 POSTERN_PACKAGES=(
   build-essential g++ cmake ninja-build ccache
   libpoco-dev libboost-dev libtomlplusplus-dev libssl-dev libgtest-dev libbenchmark-dev
-  python3
+  python3 openssl
 )
 
 postern_log() { printf '==> %s\n' "$*" >&2; }
