@@ -226,24 +226,17 @@ void HealthChecker::record(Backend& b, const Outcome& outcome) {
     bool was_up = b.up.load();
     bool now_up = was_up;
     std::string fields = "pool=" + common::logfmtValue(pool_.name()) + " backend=" + b.address_text;
-    bool republish = false;
+    // Utilization and "drain" come with successful checks only; a failed one keeps the last known
+    // values (a backend that is down gets no traffic anyway). Every change is applied (and the
+    // snapshot republished) before it is logged, so a log line describes what traffic sees.
+    const double limit = pool_.config().max_utilization;
+    const double utilization_before = b.utilization.load();
+    const bool utilization_crossed = ok && pool_.config().balancing_mode == config::BalancingMode::Utilization &&
+                                     (outcome.utilization > limit) != (utilization_before > limit);
+    const bool drain_changed = ok && outcome.drain != b.probe_drain.load();
     if (ok) {
-        // Utilization and "drain" come with successful checks only; a failed one keeps the last
-        // known values (a backend that is down gets no traffic anyway).
-        const double before = b.utilization.load();
         b.utilization.store(outcome.utilization);
-        if (pool_.config().balancing_mode == config::BalancingMode::Utilization) {
-            const double limit = pool_.config().max_utilization;
-            if ((outcome.utilization > limit) != (before > limit))
-                POSTERN_LOG(Info, outcome.utilization > limit ? "backend over max_utilization" : "backend under max_utilization",
-                            fields + " utilization=" + std::to_string(outcome.utilization) +
-                                " max_utilization=" + std::to_string(limit));
-        }
-        if (outcome.drain != b.probe_drain.load()) {
-            b.probe_drain.store(outcome.drain);
-            republish = true;
-            POSTERN_LOG(Info, outcome.drain ? "backend draining" : "backend ready", fields + " source=probe");
-        }
+        if (drain_changed) b.probe_drain.store(outcome.drain);
     }
     if (ok) {
         b.consecutive_fail = 0;
@@ -257,7 +250,13 @@ void HealthChecker::record(Backend& b, const Outcome& outcome) {
     bool first = !b.probed_once;
     b.probed_once = true;
     if (now_up != was_up) b.up.store(now_up);
-    if (now_up != was_up || republish) pool_.republish();
+    if (now_up != was_up || drain_changed) pool_.republish();
+    if (utilization_crossed)
+        POSTERN_LOG(Info, outcome.utilization > limit ? "backend over max_utilization" : "backend under max_utilization",
+                    fields + " utilization=" + std::to_string(outcome.utilization) +
+                        " max_utilization=" + std::to_string(limit));
+    if (drain_changed)
+        POSTERN_LOG(Info, outcome.drain ? "backend draining" : "backend ready", fields + " source=probe");
     if (now_up != was_up) {
         if (now_up) POSTERN_LOG(Info, "backend up", fields);
         else POSTERN_LOG(Warn, "backend down", fields + " reason=" + common::logfmtValue(reason));
