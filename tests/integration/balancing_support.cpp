@@ -13,7 +13,7 @@ namespace postern::test {
 namespace {
 
 constexpr std::string_view kHttpServer = R"PY(
-import http.server, os, sys
+import http.server, os, ssl, sys
 
 ip, port, ident, here = sys.argv[1], int(sys.argv[2]), sys.argv[3], os.path.dirname(os.path.abspath(__file__))
 
@@ -40,6 +40,10 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
 server = Server((ip, port), Handler)
+if len(sys.argv) > 5:  # HTTPS: certificate chain and key
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[4], sys.argv[5])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print("listening", server.server_address[1], flush=True)
 server.serve_forever()
 )PY";
@@ -132,12 +136,17 @@ std::filesystem::path python3Path() {
     return "/usr/bin/python3";
 }
 
-PythonServer::PythonServer(Kind kind, std::string id, std::string state, std::string ip, std::uint16_t port)
+PythonServer::PythonServer(Kind kind, std::string id, std::string state, std::string ip, std::uint16_t port,
+                           const std::filesystem::path& tls_cert, const std::filesystem::path& tls_key)
     : process_(python3Path()), id_(std::move(id)), ip_(std::move(ip)) {
     process_.writeConfig(kind == Kind::Http ? kHttpServer : kAgent, "server.py");
     setState(state);
     std::vector<std::string> args = {"server.py", ip_, std::to_string(port)};
     if (kind == Kind::Http) args.push_back(id_);
+    if (kind == Kind::Http && !tls_cert.empty()) {
+        args.push_back(tls_cert.string());
+        args.push_back(tls_key.string());
+    }
     process_.start(args);
     const auto line = process_.waitForLine(std::regex("^listening [0-9]+$"), kStartTimeout, Stream::Stdout);
     if (!line) {

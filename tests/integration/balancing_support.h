@@ -56,9 +56,11 @@ public:
                 ///< request heads are appended to requests.log
         Agent,  ///< writes the state file's first line + "\n" to each connection, then closes
     };
-    /** Starts it on ip:port (port 0 = any) and waits until it listens; throws if it cannot. */
+    /** Starts it on ip:port (port 0 = any) and waits until it listens; throws if it cannot. With
+     * a certificate chain and key the HTTP kind speaks HTTPS. */
     PythonServer(Kind kind, std::string id, std::string state, std::string ip = "127.0.0.1",
-                 std::uint16_t port = 0);
+                 std::uint16_t port = 0, const std::filesystem::path& tls_cert = {},
+                 const std::filesystem::path& tls_key = {});
 
     std::uint16_t port() const { return port_; }
     std::string address() const { return ip_ + ":" + std::to_string(port_); }

@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "balancing_support.h"
+#include "harness/temp_dir.h"
+#include "certs/test_pki.h"
 
 namespace postern::test {
 namespace {
@@ -109,6 +111,32 @@ TEST_F(ProbesTest, HttpProbeReadsXUtilizationFromNginx) {
     for (int i = 0; i < 8; ++i) ++seen[httpGetBody(port).value_or("<refused>")];
     EXPECT_EQ(seen["cool"], 8);
     server.kill();
+}
+
+TEST_F(ProbesTest, HttpsProbeChecksTheCertificateThenTheStatus) {
+    TempDir certs;
+    auto ca = TestCa::createRoot(certs.path(), "probe-root");
+    auto other_ca = TestCa::createRoot(certs.path(), "other-root");
+    const auto good_cert = ca->issue("svc", {"svc.internal", {"svc.internal"}, {}, KeyType::EcdsaP256, 90});
+    const auto bad_cert = other_ca->issue("impostor", {"svc.internal", {"svc.internal"}, {}, KeyType::EcdsaP256, 90});
+    PythonServer good(PythonServer::Kind::Http, "good", "200 0.5", "127.0.0.1", 0, good_cert.cert, good_cert.key);
+    PythonServer bad(PythonServer::Kind::Http, "bad", "200", "127.0.0.1", 0, bad_cert.cert, bad_cert.key);
+    PoolSpec pool;
+    pool.targets = {"\"" + good.address() + "\"", "\"" + bad.address() + "\""};
+    pool.backend = "tls_ca = \"" + ca->certificate().string() + "\"\n";
+    pool.probe = std::string("plugin = \"https\"\nsni = \"svc.internal\"\npath = \"/ready\"\n") + kTimings;
+    auto& p = runPostern(gatewayToml() + listenerToml("front", "pool") + poolToml(pool));
+    ASSERT_NE(p.listeningPort("front", kStartTimeout), 0);
+    ASSERT_TRUE(waitBackendLine(p, "backend up", good.address(), kStartTimeout));
+    const auto down = p.waitForLine(backendLine("backend down", bad.address()), kStartTimeout);
+    ASSERT_TRUE(down) << "the backend whose certificate the CA did not sign stays down";
+    EXPECT_NE(down->find("certificate verify failed"), std::string::npos) << *down;
+    EXPECT_NE(good.requests().find("GET /ready HTTP/1.1"), std::string::npos) << good.requests();
+    EXPECT_TRUE(bad.requests().empty()) << "no HTTP request goes out before the certificate is checked";
+
+    // Over TLS, the status still decides.
+    good.setState("500");
+    ASSERT_TRUE(p.waitForLine(backendLine("backend down", good.address()), 5s));
 }
 
 TEST_F(ProbesTest, AgentUpDrainDownAndBack) {

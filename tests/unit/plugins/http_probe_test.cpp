@@ -181,6 +181,45 @@ TEST(HttpProbePlugin, ConfiguredHostHeader) {
     EXPECT_EQ(send, buildRequest("/", "status.internal"));
 }
 
+TEST(HttpsProbePlugin, AsksTheCoreForTlsWithAlpnHttp11AndItsSni) {
+    plugin::Registry registry;
+    registry.scan({POSTERN_TEST_PLUGIN_DIR});
+    const auto* p = registry.find(POSTERN_KIND_PROBE, "https");
+    ASSERT_NE(p, nullptr);
+    FakeConfig config(Value::table({{"sni", Value::string("svc.internal")}, {"path", Value::string("/ready")}}));
+    void* raw = p->descriptor->probe->create(config.raw(), registry.host(*p));
+    ASSERT_NE(raw, nullptr);
+    plugin::Probe probe(p, raw);
+    config.reportUnknownKeys();
+    EXPECT_TRUE(config.errors().empty());
+    const auto t = probe.transport();
+    EXPECT_EQ(t.tls, 1);
+    EXPECT_EQ(std::string(t.sni.data, t.sni.size), "svc.internal");
+    EXPECT_EQ(std::string(t.alpn.data, t.alpn.size), "http/1.1");
+    auto backend = postern::testing::backend("10.1.2.3", 443);
+    auto session = probe.newSession(backend);
+    std::string send;
+    EXPECT_EQ(session->onConnected(send), POSTERN_VERDICT_NEED_MORE);
+    EXPECT_EQ(send, buildRequest("/ready", "10.1.2.3:443"));
+    EXPECT_EQ(session->onData("HTTP/1.1 200 OK\r\n\r\n", false, send), POSTERN_VERDICT_HEALTHY);
+
+    FakeConfig bad(Value::table({{"sni", Value::string("not a name")}}));
+    EXPECT_EQ(p->descriptor->probe->create(bad.raw(), registry.host(*p)), nullptr);
+    ASSERT_EQ(bad.errors().size(), 1u);
+    EXPECT_EQ(bad.errors()[0].position, "sni");
+
+    // The plain http probe has no `sni` (it would have no effect).
+    const auto* plain = registry.find(POSTERN_KIND_PROBE, "http");
+    ASSERT_NE(plain, nullptr);
+    FakeConfig with_sni(Value::table({{"sni", Value::string("svc.internal")}}));
+    void* plain_raw = plain->descriptor->probe->create(with_sni.raw(), registry.host(*plain));
+    ASSERT_NE(plain_raw, nullptr);
+    plugin::Probe plain_probe(plain, plain_raw);
+    EXPECT_EQ(plain_probe.transport().tls, 0);
+    with_sni.reportUnknownKeys();
+    EXPECT_EQ(with_sni.lines(), (std::vector<std::string>{"sni: unknown key 'sni'"}));
+}
+
 TEST(HttpProbePlugin, EveryBadKeyIsReportedAtItsOwnPosition) {
     LoadedProbe l;
     ASSERT_NE(l.plugin, nullptr);
