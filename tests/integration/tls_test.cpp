@@ -242,10 +242,16 @@ TEST_F(TlsTest, BackendsOverTlsAreVerifiedAndAFailedHandshakeClosesTheClientWith
     ASSERT_TRUE(after.connected());
     EXPECT_EQ(readLine(after, kIoTimeout), std::optional<std::string>("good-tls"));
     const std::string payload = randomBytes(4 * 1024 * 1024, 5);
-    const auto echoed = after.exchange(payload, payload.size(), 60s);
+    // The client's FIN reaches the TLS backend as close_notify + FIN; its echo still comes back,
+    // then its own end of stream.
+    const auto echoed = after.exchange(payload, payload.size(), 60s, /*shutdown_write_after=*/true);
     EXPECT_EQ(echoed.status, IoStatus::Ok) << toString(echoed.status);
     EXPECT_EQ(echoed.data.size(), payload.size());
     EXPECT_TRUE(echoed.data == payload);
+    EXPECT_EQ(after.recvAll(kIoTimeout).status, IoStatus::Eof);
+    EXPECT_TRUE(p.waitForLine(logLine({{"listener", "good"}, {"cause", "client_fin"},
+                                       {"bytes_out", std::to_string(payload.size() + 9)}}),
+                              5s, Stream::Stdout));
 }
 
 TEST_F(TlsTest, BackendMutualTlsPresentsTheClientCertificate) {

@@ -225,7 +225,7 @@ void TcpSession::onIo(Side& side, std::uint32_t events) {
     switch (state_) {
         case State::Relaying: return pump();
         case State::ClientHandshake:
-            if (&side == &client_) clientHandshakeStep();
+            if (&side == &client_ && handshakeMayProceed(client_)) clientHandshakeStep();
             return;
         case State::Connecting:
             if (&side != &backend_ || backend_.fd == net::kInvalidFd) return;
@@ -244,7 +244,7 @@ void TcpSession::onIo(Side& side, std::uint32_t events) {
             }
             return onTcpConnected();
         case State::BackendHandshake:
-            if (&side == &backend_) backendHandshakeStep();
+            if (&side == &backend_ && handshakeMayProceed(backend_)) backendHandshakeStep();
             return;
         case State::Closed: return;
     }
@@ -268,6 +268,13 @@ void TcpSession::onTimer(std::uint32_t tag) {
 }
 
 // ---- relay -------------------------------------------------------------------------------------
+
+bool TcpSession::handshakeMayProceed(const Side& s) {
+    // Only the readiness the last step waited for can move it on (an EPOLLOUT edge while waiting
+    // for the peer's next flight would just cost a recv that returns EAGAIN); errors and hang-ups
+    // set both flags.
+    return s.tls->want() == tls::TlsStream::Want::Write ? s.writable : s.readable;
+}
 
 void TcpSession::noteTlsWait(Side& s) {
     if (s.tls->want() == tls::TlsStream::Want::Write) s.writable = false;

@@ -104,6 +104,8 @@ private:
     static bool canWrite(const Side& s) { return s.write_wants_read ? s.readable : s.writable; }
     /** Records which readiness a TLS call that returned WouldBlock waits for. */
     static void noteTlsWait(Side& s);
+    /** Whether the readiness a waiting handshake needs has been seen since. */
+    static bool handshakeMayProceed(const Side& s);
     void sideFailed(Side& side, net::IoStatus status);
     void finish(std::string_view cause);
     std::int64_t msSinceStart() const;
