@@ -17,6 +17,8 @@ TlsStream::~TlsStream() { SSL_free(ssl_); }
 
 net::IoStatus TlsStream::classify(int ret, const char* what) {
     const int saved_errno = errno;
+    // Handshake failures read best without a prefix ("no shared cipher"); I/O ones say which call.
+    const std::string prefix = *what ? std::string(what) + ": " : std::string();
     const int err = SSL_get_error(ssl_, ret);
     switch (err) {
         case SSL_ERROR_WANT_READ:
@@ -35,14 +37,14 @@ net::IoStatus TlsStream::classify(int ret, const char* what) {
             std::string reason = takeOpensslError();
             if (saved_errno == ECONNRESET || saved_errno == EPIPE || saved_errno == ECONNABORTED ||
                 saved_errno == ETIMEDOUT) {
-                failure_ = std::string(what) + ": " + net::errorText(saved_errno);
+                failure_ = prefix + net::errorText(saved_errno);
                 return net::IoStatus::Reset;
             }
             if (saved_errno == 0 && reason.empty()) {
-                failure_ = std::string(what) + ": connection closed by the peer";
+                failure_ = prefix + "connection closed by the peer";
                 return net::IoStatus::Eof;
             }
-            failure_ = std::string(what) + ": " + (reason.empty() ? net::errorText(saved_errno) : reason);
+            failure_ = prefix + (reason.empty() ? net::errorText(saved_errno) : reason);
             return net::IoStatus::Error;
         }
         default: {
@@ -53,7 +55,7 @@ net::IoStatus TlsStream::classify(int ret, const char* what) {
             if (verify != X509_V_OK) {
                 failure_ = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
             } else {
-                failure_ = std::string(what) + ": " + (reason.empty() ? "TLS protocol error" : reason);
+                failure_ = prefix + (reason.empty() ? "TLS protocol error" : reason);
             }
             return net::IoStatus::Error;
         }
@@ -66,10 +68,10 @@ net::IoStatus TlsStream::handshake() {
         want_ = Want::Nothing;
         return net::IoStatus::Ok;
     }
-    net::IoStatus status = classify(ret, "handshake");
+    net::IoStatus status = classify(ret, "");
     if (status == net::IoStatus::Eof) {
         // A close in the middle of a handshake is a failed handshake, not an end of stream.
-        if (failure_.empty()) failure_ = "handshake: connection closed by the peer";
+        failure_ = "connection closed during the handshake";
         fatal_ = true;
         return net::IoStatus::Error;
     }
