@@ -1,6 +1,16 @@
 #include "tls/client_tls_context.h"
 
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <arpa/inet.h>
+#endif
+#endif
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 

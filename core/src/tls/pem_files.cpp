@@ -82,7 +82,15 @@ std::string lower(std::string s) {
 std::chrono::system_clock::time_point toTimePoint(const ASN1_TIME* t) {
     std::tm tm{};
     if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return {};
+#ifdef _WIN32
+    return std::chrono::system_clock::from_time_t(_mkgmtime(&tm));
+#else
+#ifdef _WIN32
+    return std::chrono::system_clock::from_time_t(_mkgmtime(&tm));
+#else
     return std::chrono::system_clock::from_time_t(timegm(&tm));
+#endif
+#endif
 }
 
 std::string keyTypeOf(X509* cert) {
@@ -198,7 +206,15 @@ std::vector<std::string> serverNamesOf(const CertificateInfo& info) {
 std::string formatUtc(std::chrono::system_clock::time_point t) {
     std::time_t tt = std::chrono::system_clock::to_time_t(t);
     std::tm tm{};
+#ifdef _WIN32
+    gmtime_s(&tm, &tt);
+#else
+#ifdef _WIN32
+    gmtime_s(&tm, &tt);
+#else
     gmtime_r(&tt, &tm);
+#endif
+#endif
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
