@@ -1,8 +1,13 @@
 #include "proxy/access_log.h"
 
 #include <fcntl.h>
+#ifdef _WIN32
+#include <io.h>
+#include <sys/stat.h>
+#else
 #include <syslog.h>
 #include <unistd.h>
+#endif
 
 #include <cerrno>
 #include <chrono>
@@ -23,10 +28,20 @@ std::unique_ptr<AccessLog> AccessLog::open(const config::LogConfig& config, std:
     } else if (t == "stderr") {
         log->fd_ = 2;
     } else if (t == "syslog") {
+#ifdef _WIN32
+        if (error) *error = "access log \"syslog\" is not available on Windows (use a file or \"off\")";
+        return nullptr;
+#else
         openlog("postern", LOG_PID | LOG_NDELAY, LOG_DAEMON);
         log->syslog_ = true;
+#endif
     } else {
+#ifdef _WIN32
+        log->fd_ = ::_open(t.c_str(), _O_WRONLY | _O_APPEND | _O_CREAT | _O_BINARY | _O_NOINHERIT,
+                           _S_IREAD | _S_IWRITE);
+#else
         log->fd_ = ::open(t.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+#endif
         if (log->fd_ < 0) {
             if (error) *error = "cannot open access log '" + t + "': " + std::strerror(errno);
             return nullptr;
@@ -65,7 +80,11 @@ std::string timestamp() {
     std::time_t t = system_clock::to_time_t(now);
     auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
     std::tm tm{};
+#ifdef _WIN32
+    gmtime_s(&tm, &t);
+#else
     gmtime_r(&t, &tm);
+#endif
     char ts[96];
     std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
@@ -92,8 +111,21 @@ void AccessLog::write(const AccessRecord& r) {
         line += ",\"connect_ms\":" + std::to_string(r.connect_ms) +
                 ",\"first_byte_ms\":" + std::to_string(r.first_byte_ms) +
                 ",\"total_ms\":" + std::to_string(r.total_ms) + ",\"attempts\":" + std::to_string(r.attempts);
+        if (r.tls) {
+            line += ",\"sni\":";
+            appendJsonString(line, r.sni);
+            line += ",\"alpn\":";
+            appendJsonString(line, r.alpn);
+            line += ",\"tls_version\":";
+            appendJsonString(line, r.tls_version);
+            line += ",\"tls_handshake_ms\":" + std::to_string(r.tls_handshake_ms);
+        }
         line += ",\"cause\":";
         appendJsonString(line, r.cause);
+        if (!r.tls_error.empty()) {
+            line += ",\"tls_error\":";
+            appendJsonString(line, r.tls_error);
+        }
         line += "}\n";
     } else {
         line += "time=" + timestamp();
@@ -115,24 +147,13 @@ void AccessLog::write(const AccessRecord& r) {
         if (!r.tls_error.empty()) line += " tls_error=" + common::logfmtValue(r.tls_error);
         line += "\n";
     }
+#ifndef _WIN32
     if (syslog_) {
         ::syslog(LOG_INFO, "%.*s", static_cast<int>(line.size() - 1), line.data());
         return;
     }
+#endif
     (void)!::write(fd_, line.data(), line.size());
-        if (r.tls) {
-            line += ",\"sni\":";
-            appendJsonString(line, r.sni);
-            line += ",\"alpn\":";
-            appendJsonString(line, r.alpn);
-            line += ",\"tls_version\":";
-            appendJsonString(line, r.tls_version);
-            line += ",\"tls_handshake_ms\":" + std::to_string(r.tls_handshake_ms);
-        }
 }
 
-        if (!r.tls_error.empty()) {
-            line += ",\"tls_error\":";
-            appendJsonString(line, r.tls_error);
-        }
 }  // namespace postern::proxy
