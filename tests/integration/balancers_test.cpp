@@ -120,7 +120,8 @@ TEST_F(BalancersTest, MaglevTwoProcessesAgreeForFiftyClientAddresses) {
     }
     EXPECT_GE(used.size(), 4u) << "50 clients should spread over the 5 backends";
     // The access log names the client address the hash was computed from.
-    EXPECT_FALSE(first.matchingLines(std::regex("client=127\\.0\\.0\\.59:"), Stream::Stdout).empty());
+    // (Written when postern has closed its side, which may be just after the client saw EOF.)
+    EXPECT_TRUE(first.waitForLine(std::regex("client=127\\.0\\.0\\.59:"), Millis(5000), Stream::Stdout).has_value());
 }
 
 }  // namespace
