@@ -300,18 +300,25 @@ void ConfigReader::readListener(const toml::table& table) {
     if (auto max = r.integer("max_connections", 1))
         l.max_connections = static_cast<std::uint64_t>(*max);
 
-    if (auto accept = r.boolean("accept_proxy"); accept && *accept)
-        r.notSupported("accept_proxy", "accepting PROXY protocol headers from clients");
+    if (auto accept = r.boolean("accept_proxy")) l.accept_proxy = *accept;
+    bool trusted_valid = true;
     if (auto trusted = r.stringArray("trusted_proxies")) {
         for (const auto& item : *trusted) {
             std::string why;
-            if (auto cidr = net::Cidr::parse(item.value, &why))
+            if (auto cidr = net::Cidr::parse(item.value, &why)) {
                 l.trusted_proxies.add(*cidr);
-            else
+            } else {
+                trusted_valid = false;
                 diag_.error(item.pos,
                             "invalid 'trusted_proxies' entry \"" + item.value + "\": " + why);
+            }
         }
     }
+    // Accepting a header from anyone would let any client claim any address.
+    if (l.accept_proxy && l.trusted_proxies.empty() && trusted_valid)
+        diag_.error(r.valuePos("accept_proxy"),
+                    "'accept_proxy' = true needs 'trusted_proxies': the addresses allowed to send "
+                    "a PROXY header");
 
     tls_.readListener(r, l, index);
     for (std::string_view key : {"request_timeout", "ws_idle_timeout", "route"})
@@ -450,15 +457,19 @@ void ConfigReader::readBackend(const toml::table* table, SourcePos pos, BackendS
     if (auto retries = r.integer("retries", 0, kMaxRetries))
         b.retries = static_cast<std::uint32_t>(*retries);
     if (auto pp = r.string("proxy_protocol")) {
-        if (*pp == "v1" || *pp == "v2")
-            diag_.error(r.valuePos("proxy_protocol"), "proxy_protocol \"" + *pp +
-                                                          "\" is not supported yet (sending PROXY "
-                                                          "protocol headers to backends)");
+        if (*pp == "v1")
+            b.proxy_protocol = ProxyProtocol::V1;
+        else if (*pp == "v2")
+            b.proxy_protocol = ProxyProtocol::V2;
         else if (*pp != "off")
             r.invalidChoice("proxy_protocol", *pp, {"off", "v1", "v2"});
     }
-    if (auto crc = r.boolean("proxy_protocol_crc"); crc && *crc)
-        r.notSupported("proxy_protocol_crc", "PROXY protocol v2 to backends");
+    if (auto crc = r.boolean("proxy_protocol_crc")) {
+        b.proxy_protocol_crc = *crc;
+        if (*crc && b.proxy_protocol != ProxyProtocol::V2)
+            diag_.error(r.valuePos("proxy_protocol_crc"),
+                        "'proxy_protocol_crc' = true needs proxy_protocol = \"v2\"");
+    }
     tls_.readBackend(r, b, config_->pools.size() - 1);
     r.finish();
 }
@@ -486,8 +497,7 @@ std::optional<PluginUse> ConfigReader::readProbe(const toml::table& table, Probe
     if (auto unhealthy = r.integer("unhealthy_threshold", 1, kMaxUint32))
         p.unhealthy_threshold = static_cast<std::uint32_t>(*unhealthy);
     if (auto port = r.integer("port", 0, 65535)) p.port = static_cast<std::uint16_t>(*port);
-    if (auto pp = r.boolean("proxy_protocol"); pp && *pp)
-        r.notSupported("proxy_protocol", "sending a PROXY line before probing");
+    if (auto pp = r.boolean("proxy_protocol")) p.proxy_protocol = *pp;
     if (!name) return std::nullopt;
     p.plugin = *name;
     return PluginUse{p.plugin,

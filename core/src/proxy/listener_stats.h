@@ -15,6 +15,10 @@ struct ListenerStats {
     std::atomic<std::uint64_t> refused_no_backend{0};
     std::atomic<std::uint64_t> refused_capacity{0};
     std::atomic<std::uint64_t> connect_failed{0};
+    // accept_proxy listeners: connections closed over their PROXY header.
+    std::atomic<std::uint64_t> proxy_untrusted{0};  ///< from an address not in trusted_proxies
+    std::atomic<std::uint64_t> proxy_invalid{0};    ///< malformed, oversized or truncated header
+    std::atomic<std::uint64_t> proxy_timeout{0};    ///< no complete header in time
     std::atomic<std::uint64_t> tls_handshake_failures{0};  ///< client handshakes that failed
 };
 

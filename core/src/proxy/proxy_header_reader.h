@@ -31,6 +31,8 @@ public:
     Status read(net::Fd fd, std::span<char> scratch, bool peer_closed = false);
 
     const ProxyHeaderInfo& info() const { return parser_.info(); }
+    /** Header bytes seen so far (0: the peer sent nothing at all). */
+    std::size_t received() const { return parser_.buffered(); }
     /** Why the header was refused (Invalid), or the socket error (Closed). */
     std::string_view reason() const { return reason_; }
 

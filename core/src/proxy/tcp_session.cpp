@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "proxy/proxy_preface.h"
 #include "tls/client_tls_context.h"
 #include "tls/server_tls_context.h"
 
@@ -43,10 +44,66 @@ std::int64_t TcpSession::msSinceStart() const {
 void TcpSession::start() {
     net::setNoDelay(client_.fd);
     worker_.loop.add(client_.fd, &client_);
-    // Hook: a listener with accept_proxy reads the client's PROXY header here, off the raw fd and
-    // before any TLS byte (a state of its own, bounded by a timer), replaces client_addr_ with the
-    // address it carries, and then calls afterClientPreface().
+    if (listener_.config->accept_proxy) return beginProxyHeader();
     afterClientPreface();
+}
+
+// ---- PROXY header (accept_proxy) ---------------------------------------------------------------
+
+void TcpSession::beginProxyHeader() {
+    if (!listener_.config->trusted_proxies.contains(client_addr_)) {
+        // Anyone else could claim to be anyone: refused, counted (not logged one by one: the
+        // access log line says it, and a scan must not flood the log).
+        listener_.stats->proxy_untrusted.fetch_add(1, std::memory_order_relaxed);
+        return finish("proxy_untrusted");
+    }
+    state_ = State::ProxyHeader;
+    proxy_reader_ = std::make_unique<ProxyHeaderReader>();
+    // The listener's own handshake timeout when it has one, else 5 s (the specification asks
+    // for at least 3 s, to cover a TCP retransmit).
+    const auto timeout = listener_.config->tls ? listener_.config->tls->handshake_timeout
+                                               : config::Millis(5000);
+    worker_.loop.armAfter(phase_timer_, timeout);
+    readProxyHeader();  // the header may be there already
+}
+
+void TcpSession::readProxyHeader() {
+    using Status = ProxyHeaderReader::Status;
+    switch (proxy_reader_->read(client_.fd, {worker_.scratch, sizeof worker_.scratch},
+                                client_.peer_closed)) {
+        case Status::NeedMore:
+            client_.readable = false;
+            return;
+        case Status::Invalid:
+            return proxyHeaderFailed("proxy_invalid", proxy_reader_->reason());
+        case Status::Closed:
+            // A peer that connects and leaves without a byte (a load balancer's TCP check) is
+            // no error; one that stops halfway through a header is.
+            if (proxy_reader_->received() == 0) return finish("client_fin");
+            return proxyHeaderFailed("proxy_invalid", proxy_reader_->reason());
+        case Status::Done:
+            break;
+    }
+    worker_.loop.cancel(phase_timer_);
+    const ProxyHeaderInfo& info = proxy_reader_->info();
+    // PROXY UNKNOWN and v2 LOCAL keep the real endpoints, as the specification says.
+    if (info.carriesAddresses()) {
+        client_addr_ = info.source;
+        proxy_destination_ = info.destination;
+    }
+    proxy_reader_.reset();
+    client_.readable = true;  // the payload may already wait behind the header
+    afterClientPreface();
+}
+
+void TcpSession::proxyHeaderFailed(std::string_view cause, std::string_view why) {
+    auto& stats = *listener_.stats;
+    (cause == "proxy_timeout" ? stats.proxy_timeout : stats.proxy_invalid)
+        .fetch_add(1, std::memory_order_relaxed);
+    POSTERN_LOG(Warn, "PROXY header refused",
+                "listener=" + common::logfmtValue(listener_.config->name) + " peer=" +
+                    client_addr_.toString() + " error=" + common::logfmtValue(why));
+    finish(cause);
 }
 
 // ---- client phase ------------------------------------------------------------------------------
@@ -90,8 +147,22 @@ void TcpSession::clientTlsFailed(std::string_view why) {
 void TcpSession::beginBackend() {
     state_ = State::Connecting;
     snapshot_ = listener_.pool->snapshot();
-    // Hook: a pool with proxy_protocol = v1|v2 fills backend_preface_ here (see the header).
+    if (listener_.pool->config().backend.proxy_protocol != config::ProxyProtocol::Off)
+        buildProxyPreface();
     connectNext();
+}
+
+void TcpSession::buildProxyPreface() {
+    ClientFacts facts;
+    facts.source = client_addr_;
+    // The address the client connected to: the one a trusted proxy in front reported, else this
+    // listener's (a [::] listener reports the exact local address of each connection).
+    facts.destination = proxy_destination_.family() != AF_UNSPEC ? proxy_destination_
+                                                                 : net::localAddress(client_.fd);
+    facts.tls = client_.tls.get();
+    char id[32];
+    facts.unique_id = formatUniqueId(worker_.random(), worker_.random(), id);
+    proxy::buildProxyPreface(listener_.pool->config().backend, facts, backend_preface_);
 }
 
 void TcpSession::connectNext() {
@@ -224,6 +295,9 @@ void TcpSession::onIo(Side& side, std::uint32_t events) {
     if (events & net::kPeerClosed) side.peer_closed = true;
     switch (state_) {
         case State::Relaying: return pump();
+        case State::ProxyHeader:
+            if (&side == &client_) readProxyHeader();
+            return;
         case State::ClientHandshake:
             if (&side == &client_ && handshakeMayProceed(client_)) clientHandshakeStep();
             return;
@@ -254,6 +328,8 @@ void TcpSession::onTimer(std::uint32_t tag) {
     if (state_ == State::Closed) return;
     if (tag == kPhaseTimer) {
         if (state_ == State::ClientHandshake) return clientTlsFailed("handshake timeout");
+        if (state_ == State::ProxyHeader)
+            return proxyHeaderFailed("proxy_timeout", "no complete PROXY header in time");
         if (state_ != State::Connecting && state_ != State::BackendHandshake) return;
         const bool tls = state_ == State::BackendHandshake;
         state_ = State::Connecting;

@@ -6,6 +6,9 @@
 // its whole life; destroyed through the loop's deferred list.
 //
 // Phases (State):
+//   ProxyHeader      accept_proxy listeners only: the PROXY header of a trusted sender, peeked off
+//                    the raw socket before anything else (TLS included), bounded by a timer; the
+//                    client address becomes the one it carries.
 //   ClientHandshake  TLS listeners only: the client's handshake, bounded by handshake_timeout.
 //   Connecting       a backend is picked and connected; then backend_preface_ (raw bytes, e.g. a
 //                    PROXY header) is written before anything else.
@@ -26,6 +29,7 @@
 
 #include "net/event_loop.h"
 #include "net/socket_address.h"
+#include "proxy/proxy_header_reader.h"
 #include "proxy/worker_context.h"
 #include "tls/tls_stream.h"
 #include "upstream/pool.h"
@@ -53,7 +57,7 @@ public:
 private:
     /** kPhaseTimer bounds the client handshake, then the backend connect (+ handshake). */
     enum TimerTag : std::uint32_t { kPhaseTimer = 1, kIdleTimer = 2 };
-    enum class State : std::uint8_t { ClientHandshake, Connecting, BackendHandshake, Relaying, Closed };
+    enum class State : std::uint8_t { ProxyHeader, ClientHandshake, Connecting, BackendHandshake, Relaying, Closed };
 
     struct Side final : net::IoHandler {
         TcpSession* session = nullptr;
@@ -77,12 +81,17 @@ private:
     void onIo(Side& side, std::uint32_t events);
 
     // Client phase.
+    void beginProxyHeader();
+    void readProxyHeader();
+    void proxyHeaderFailed(std::string_view cause, std::string_view why);
     void afterClientPreface();
     void clientHandshakeStep();
     void clientTlsFailed(std::string_view why);
 
     // Backend phase.
     void beginBackend();
+    /** backend_preface_ = the PROXY header the pool's backends expect. */
+    void buildProxyPreface();
     void connectNext();
     void onTcpConnected();
     void backendHandshakeStep();
@@ -131,6 +140,10 @@ private:
      * it: this is where a PROXY protocol header goes (SPEC §3), built from client_addr_, the
      * listener address and, for v2 TLVs, client_.tls (SNI, ALPN, version, cipher). */
     std::string backend_preface_;
+    /** accept_proxy: reads the client's PROXY header (then released); the address the client
+     * connected to as that header says (AF_UNSPEC: none, use getsockname). */
+    std::unique_ptr<ProxyHeaderReader> proxy_reader_;
+    net::SocketAddress proxy_destination_;
     std::uint32_t preface_sent_ = 0;
 
     net::Clock::time_point started_;

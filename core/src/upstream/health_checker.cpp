@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "common/log.h"
+// The PROXY protocol codec is a leaf (it depends on net/ only), shared with the session.
+#include "proxy/proxy_protocol.h"
 #include "tls/client_tls_context.h"
 
 namespace postern::upstream {
@@ -38,6 +40,7 @@ public:
             int err = net::socketError(fd_);
             if (err != 0) return finish(false, "connect: " + net::errorText(err));
             connected_ = true;
+            if (probe().proxy_protocol && !sendProxyHeader()) return;
             if (probe().instance->transport().tls && !startTls()) return;
         }
         // TLS probes: the session starts once the handshake (and certificate check) is done.
@@ -74,6 +77,24 @@ private:
         out_.clear();
         owner_.loop_.add(fd_, this);
         owner_.loop_.armAfter(timeout_, probe().timeout);
+    }
+
+    /** `PROXY UNKNOWN\r\n` (a v1 or plain pool) or a v2 LOCAL header (a v2 pool), before anything
+     * else, TLS included: "a health check, not a relayed client". A fresh socket takes these
+     * few bytes at once. False (and finished) when it cannot. */
+    bool sendProxyHeader() {
+        const config::BackendSettings& b = owner_.pool_.config().backend;
+        char header[64];
+        const std::size_t n = b.proxy_protocol == config::ProxyProtocol::V2
+                                  ? proxy::writeProxyV2Local(header, b.proxy_protocol_crc)
+                                  : proxy::writeProxyV1Unknown(header);
+        const auto r = net::sendSome(fd_, header, n);
+        if (r.status == net::IoStatus::Ok && r.bytes == n) return true;
+        finish(false, "send PROXY header: " + (r.status == net::IoStatus::Reset ||
+                                                       r.status == net::IoStatus::Error
+                                                   ? net::errorText(r.error)
+                                                   : std::string("short write")));
+        return false;
     }
 
     /** Applies a verdict; true when the check is over. */

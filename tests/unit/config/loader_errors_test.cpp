@@ -350,7 +350,7 @@ name = "web"
 bind = ["127.0.0.1:0"]
 protocol = "tcp"
 pool = "pg"
-accept_proxy = true
+# PROXY protocol keys are supported: see proxy_protocol_config_test.cpp
 request_timeout = "30s"
 ws_max_session = "1h"
 # TLS listeners are supported: see tls_config_test.cpp
@@ -361,25 +361,19 @@ affinity = "client_ip"
 balancing_mode = "connection"
 region_order = ["eu-west"]
   [pool.backend]
-  proxy_protocol = "v1"
+  # (proxy_protocol: see proxy_protocol_config_test.cpp)
   # TLS to backends is supported: see tls_config_test.cpp
   #
   [pool.discovery]
   targets = ["10.0.0.4:1"]
   [pool.probe]
-  proxy_protocol = true
+  # (proxy_protocol: see proxy_protocol_config_test.cpp)
 )",
                  {
                      "t.toml:5:8: 'bind' is not supported yet (the admin endpoint: /metrics, "
                      "/status, dashboard)",
-                     "t.toml:11:16: 'accept_proxy' is not supported yet (accepting PROXY "
-                     "protocol headers from clients)",
                      "t.toml:12:19: 'request_timeout' is not supported yet (HTTP listeners)",
                      "t.toml:13:18: 'ws_max_session' is not supported yet (HTTP listeners)",
-                     "t.toml:22:20: proxy_protocol \"v1\" is not supported yet (sending PROXY "
-                     "protocol headers to backends)",
-                     "t.toml:28:20: 'proxy_protocol' is not supported yet (sending a PROXY line "
-                     "before probing)",
                  });
 }
 

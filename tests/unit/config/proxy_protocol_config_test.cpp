@@ -21,7 +21,8 @@ std::string withListenerKeys(std::string_view keys) {
 name = "pg"
 bind = ["127.0.0.1:0"]
 pool = "pg"
-)") + std::string(keys) + "\n" + std::string(kMinimalPool);
+)") + std::string(keys) +
+           "\n" + std::string(kMinimalPool);
 }
 
 net::SocketAddress ip(const char* text) { return *net::SocketAddress::fromIp(text, 5000); }
@@ -65,6 +66,61 @@ TEST(ProxyProtocolConfig, BadCidrsReportedAtEachEntry) {
                   "t.toml:5:77: invalid 'trusted_proxies' entry \"::1/\": missing prefix length "
                   "after '/'",
               }));
+}
+
+TEST(ProxyProtocolConfig, EveryKeyRead) {
+    LoadResult r = loadText(R"([[listener]]
+name = "in"
+bind = ["127.0.0.1:0"]
+pool = "pg"
+accept_proxy = true
+trusted_proxies = ["10.0.0.0/8"]
+[[pool]]
+name = "pg"
+  [pool.backend]
+  proxy_protocol = "v2"
+  proxy_protocol_crc = true
+  [pool.discovery]
+  targets = ["10.0.0.4:5432"]
+  [pool.probe]
+  proxy_protocol = true
+)");
+    ASSERT_TRUE(r.config) << testing::PrintToString(errorLines(r));
+    EXPECT_TRUE(r.config->listeners[0].accept_proxy);
+    EXPECT_EQ(r.config->pools[0].backend.proxy_protocol, ProxyProtocol::V2);
+    EXPECT_TRUE(r.config->pools[0].backend.proxy_protocol_crc);
+    ASSERT_TRUE(r.config->pools[0].probe);
+    EXPECT_TRUE(r.config->pools[0].probe->proxy_protocol);
+
+    LoadResult v1 =
+        loadText(withListenerKeys("") + "  [pool.backend]\n  proxy_protocol = \"v1\"\n");
+    ASSERT_TRUE(v1.config) << testing::PrintToString(errorLines(v1));
+    EXPECT_EQ(v1.config->pools[0].backend.proxy_protocol, ProxyProtocol::V1);
+}
+
+TEST(ProxyProtocolConfig, AcceptProxyNeedsTrustedProxies) {
+    LoadResult r = loadText(withListenerKeys("accept_proxy = true"));
+    EXPECT_FALSE(r.config);
+    EXPECT_EQ(errorLines(r),
+              (std::vector<std::string>{
+                  "t.toml:5:16: 'accept_proxy' = true needs 'trusted_proxies': the addresses "
+                  "allowed to send a PROXY header"}));
+    // A bad entry is reported once, not also as "no trusted_proxies".
+    LoadResult bad = loadText(withListenerKeys("accept_proxy = true\ntrusted_proxies = [\"x\"]"));
+    EXPECT_EQ(
+        errorLines(bad),
+        (std::vector<std::string>{
+            "t.toml:6:20: invalid 'trusted_proxies' entry \"x\": \"x\" is not an IP address"}));
+}
+
+TEST(ProxyProtocolConfig, CrcNeedsV2) {
+    LoadResult r =
+        loadText(withListenerKeys("") +
+                 "  [pool.backend]\n  proxy_protocol = \"v1\"\n  proxy_protocol_crc = true\n");
+    EXPECT_FALSE(r.config);
+    EXPECT_EQ(errorLines(r), (std::vector<std::string>{
+                                 "t.toml:13:24: 'proxy_protocol_crc' = true needs proxy_protocol "
+                                 "= \"v2\""}));
 }
 
 }  // namespace
