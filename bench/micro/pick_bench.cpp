@@ -48,7 +48,8 @@ using namespace postern;
 /** Fails the benchmark when the timed loop allocated. */
 class AllocationGuard {
 public:
-    explicit AllocationGuard(benchmark::State& state) : state_(state), before_(g_allocations.load()) {}
+    explicit AllocationGuard(benchmark::State& state)
+        : state_(state), before_(g_allocations.load()) {}
     ~AllocationGuard() {
         const long allocated = g_allocations.load() - before_;
         state_.counters["allocs"] = static_cast<double>(allocated);
@@ -77,14 +78,19 @@ struct Backends {
     explicit Backends(std::size_t n) : active(new std::atomic<std::uint32_t>[n]) {
         hosts.reserve(n);
         for (std::size_t i = 0; i < n; ++i) {
-            hosts.push_back("10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
-                            std::to_string(i % 256));
+            hosts.push_back("10." + std::to_string(i / 65536) + "." +
+                            std::to_string(i / 256 % 256) + "." + std::to_string(i % 256));
             active[i].store(static_cast<std::uint32_t>(i % 7));
         }
         for (std::size_t i = 0; i < n; ++i) {
             const auto& h = hosts[i];
-            views.push_back(postern_backend{upstream::backendId(h, 80), {h.data(), h.size()}, {h.data(), h.size()}, 80,
-                                            static_cast<std::uint32_t>(1 + i % 3), 0, {nullptr, 0}});
+            views.push_back(postern_backend{upstream::backendId(h, 80),
+                                            {h.data(), h.size()},
+                                            {h.data(), h.size()},
+                                            80,
+                                            static_cast<std::uint32_t>(1 + i % 3),
+                                            0,
+                                            {nullptr, 0}});
         }
         load = postern_backend_load{this, &activeOf};
     }
@@ -100,9 +106,13 @@ std::unique_ptr<sdk::Balancer> makeSelector(int which, const Backends& b) {
             for (const auto& v : b.views) w.push_back(v.weight);
             return std::make_unique<plugins::round_robin::SmoothWrrSelector>(w);
         }
-        case 1: return std::make_unique<plugins::least_connections::LeastConnectionsSelector>(b.views, b.load);
-        case 2: return std::make_unique<plugins::random_two::RandomTwoSelector>(b.views, b.load);
-        default: return std::make_unique<plugins::maglev::MaglevSelector>(b.views);
+        case 1:
+            return std::make_unique<plugins::least_connections::LeastConnectionsSelector>(b.views,
+                                                                                          b.load);
+        case 2:
+            return std::make_unique<plugins::random_two::RandomTwoSelector>(b.views, b.load);
+        default:
+            return std::make_unique<plugins::maglev::MaglevSelector>(b.views);
     }
 }
 
@@ -176,8 +186,10 @@ struct PoolBench {
             &sdk::detail::BalancerGlue<plugins::random_two::RandomTwoFactory>::ops,
             &sdk::detail::BalancerGlue<plugins::maglev::MaglevFactory>::ops};
         sdk::BalancerFactory* (*make[])() = {
-            &newFactory<RoundRobinFactory>, &newFactory<plugins::least_connections::LeastConnectionsFactory>,
-            &newFactory<plugins::random_two::RandomTwoFactory>, &newFactory<plugins::maglev::MaglevFactory>};
+            &newFactory<RoundRobinFactory>,
+            &newFactory<plugins::least_connections::LeastConnectionsFactory>,
+            &newFactory<plugins::random_two::RandomTwoFactory>,
+            &newFactory<plugins::maglev::MaglevFactory>};
         desc.abi_version = POSTERN_PLUGIN_ABI_VERSION;
         desc.descriptor_size = sizeof desc;
         desc.kind = POSTERN_KIND_BALANCER;
@@ -216,7 +228,8 @@ void BM_PoolPick(benchmark::State& state, int which, bool affinity, std::uint64_
         for (auto _ : state) {
             std::uint32_t index = 0;
             upstream::PickFailure why;
-            const std::uint64_t client = clients ? (turn++ % clients) * 0x9e3779b97f4a7c15ull : splitmix(seed);
+            const std::uint64_t client =
+                clients ? (turn++ % clients) * 0x9e3779b97f4a7c15ull : splitmix(seed);
             auto b = f.pool->pick(*snap, client, seed++, {}, &index, &why);
             if (!b) {
                 state.SkipWithError("refused");
@@ -233,24 +246,38 @@ const char* const kNames[] = {"round_robin", "least_connections", "random_two", 
 int registerAll() {
     for (int which = 0; which < 4; ++which) {
         benchmark::RegisterBenchmark((std::string("Pick/") + kNames[which]).c_str(), BM_Pick, which)
-            ->Arg(10)->Arg(100)->Arg(1000);
+            ->Arg(10)
+            ->Arg(100)
+            ->Arg(1000);
     }
-    benchmark::RegisterBenchmark("PickOpenClose/least_connections", BM_PickOpenClose, 1)->Arg(10)->Arg(100)->Arg(1000);
+    benchmark::RegisterBenchmark("PickOpenClose/least_connections", BM_PickOpenClose, 1)
+        ->Arg(10)
+        ->Arg(100)
+        ->Arg(1000);
     for (int which = 0; which < 4; ++which) {
-        benchmark::RegisterBenchmark((std::string("PoolPick/") + kNames[which]).c_str(), BM_PoolPick, which, false,
-                                     std::uint64_t{0}, false)
-            ->Arg(10)->Arg(100)->Arg(1000);
+        benchmark::RegisterBenchmark((std::string("PoolPick/") + kNames[which]).c_str(),
+                                     BM_PoolPick, which, false, std::uint64_t{0}, false)
+            ->Arg(10)
+            ->Arg(100)
+            ->Arg(1000);
     }
     // client_ip affinity: every client new (rendezvous hashing over the tier) vs 1,000 returning
     // clients (the snapshot's memo).
-    benchmark::RegisterBenchmark("PoolPick/affinity_new_clients", BM_PoolPick, 0, true, std::uint64_t{0}, false)
-        ->Arg(10)->Arg(100)->Arg(1000);
-    benchmark::RegisterBenchmark("PoolPick/affinity_new_clients_equal_weights", BM_PoolPick, 0, true,
-                                 std::uint64_t{0}, true)
-        ->Arg(10)->Arg(100)->Arg(1000);
-    benchmark::RegisterBenchmark("PoolPick/affinity_returning_clients", BM_PoolPick, 0, true, std::uint64_t{1000},
-                                 false)
-        ->Arg(10)->Arg(100)->Arg(1000);
+    benchmark::RegisterBenchmark("PoolPick/affinity_new_clients", BM_PoolPick, 0, true,
+                                 std::uint64_t{0}, false)
+        ->Arg(10)
+        ->Arg(100)
+        ->Arg(1000);
+    benchmark::RegisterBenchmark("PoolPick/affinity_new_clients_equal_weights", BM_PoolPick, 0,
+                                 true, std::uint64_t{0}, true)
+        ->Arg(10)
+        ->Arg(100)
+        ->Arg(1000);
+    benchmark::RegisterBenchmark("PoolPick/affinity_returning_clients", BM_PoolPick, 0, true,
+                                 std::uint64_t{1000}, false)
+        ->Arg(10)
+        ->Arg(100)
+        ->Arg(1000);
     return 0;
 }
 const int kRegistered = registerAll();

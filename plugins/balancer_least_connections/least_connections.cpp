@@ -29,7 +29,8 @@ LeastConnectionsSelector::LeastConnectionsSelector(std::span<const postern_backe
         active_[i].store(load_.active(i), kRelaxed);
         vtime_[i].store(0, kRelaxed);
     }
-    for (std::uint32_t i = 0; i < leaves_; ++i) node_[leaves_ + i].store(i < count_ ? i : kNone, kRelaxed);
+    for (std::uint32_t i = 0; i < leaves_; ++i)
+        node_[leaves_ + i].store(i < count_ ? i : kNone, kRelaxed);
     for (std::uint32_t p = leaves_ - 1; p >= 1; --p) {
         const std::uint32_t l = node_[2 * p].load(kRelaxed), r = node_[2 * p + 1].load(kRelaxed);
         node_[p].store(better(r, l) ? r : l, kRelaxed);
@@ -39,7 +40,8 @@ LeastConnectionsSelector::LeastConnectionsSelector(std::span<const postern_backe
 bool LeastConnectionsSelector::better(std::uint32_t a, std::uint32_t b) const noexcept {
     if (a == kNone) return false;
     if (b == kNone) return true;
-    // Fewer connections per unit of weight: a_a / w_a < a_b / w_b, cross-multiplied (fits in 64 bits).
+    // Fewer connections per unit of weight: a_a / w_a < a_b / w_b, cross-multiplied (fits in 64
+    // bits).
     const std::uint64_t lhs = std::uint64_t{active_[a].load(kRelaxed)} * weight_[b];
     const std::uint64_t rhs = std::uint64_t{active_[b].load(kRelaxed)} * weight_[a];
     if (lhs != rhs) return lhs < rhs;
@@ -79,12 +81,13 @@ std::uint32_t LeastConnectionsSelector::pick(const postern_pick_context& ctx,
     std::uint32_t first = node_[1].load(kRelaxed);
     // The root's leaf may be stale (its connections closed or opened through another selector):
     // bring it up to date and look again, a bounded number of times.
-    for (int round = 0; round < 3 && load_.active(first) != active_[first].load(kRelaxed); ++round) {
+    for (int round = 0; round < 3 && load_.active(first) != active_[first].load(kRelaxed);
+         ++round) {
         refresh(first);
         first = node_[1].load(kRelaxed);
     }
-    const std::uint32_t want = std::min<std::uint32_t>({static_cast<std::uint32_t>(out.size()), count_,
-                                                        kMaxCandidates});
+    const std::uint32_t want =
+        std::min<std::uint32_t>({static_cast<std::uint32_t>(out.size()), count_, kMaxCandidates});
     out[0] = first;
     std::uint32_t n = 1;
     // The best of each sibling subtree along the winner's path, best first.
@@ -98,15 +101,15 @@ std::uint32_t LeastConnectionsSelector::pick(const postern_pick_context& ctx,
     return fillInIndexOrder(out, n, count_, want);
 }
 
-std::unique_ptr<LeastConnectionsFactory> LeastConnectionsFactory::create(postern::sdk::Config& config,
-                                                                         postern::sdk::Host& host) noexcept {
+std::unique_ptr<LeastConnectionsFactory> LeastConnectionsFactory::create(
+    postern::sdk::Config& config, postern::sdk::Host& host) noexcept {
     (void)config;
     (void)host;
     return std::unique_ptr<LeastConnectionsFactory>(new (std::nothrow) LeastConnectionsFactory());
 }
 
-std::unique_ptr<postern::sdk::Balancer> LeastConnectionsFactory::build(std::span<const postern_backend> backends,
-                                                                       const postern_backend_load& load) noexcept {
+std::unique_ptr<postern::sdk::Balancer> LeastConnectionsFactory::build(
+    std::span<const postern_backend> backends, const postern_backend_load& load) noexcept {
     try {
         return std::make_unique<LeastConnectionsSelector>(backends, load);
     } catch (...) {

@@ -41,18 +41,23 @@ namespace postern::plugins::least_connections {
 class LeastConnectionsSelector final : public postern::sdk::Balancer {
 public:
     static constexpr std::uint32_t kNone = 0xffffffffu;
-    /** Virtual-time step of a weight-1 backend per open (a weight-w backend advances kScale / w). */
+    /** Virtual-time step of a weight-1 backend per open (a weight-w backend advances kScale / w).
+     */
     static constexpr std::uint64_t kScale = std::uint64_t{1} << 32;
 
     /** Control thread. Throws std::bad_alloc. Leaves start from the live counts. */
-    LeastConnectionsSelector(std::span<const postern_backend> backends, const postern_backend_load& load);
+    LeastConnectionsSelector(std::span<const postern_backend> backends,
+                             const postern_backend_load& load);
 
-    std::uint32_t pick(const postern_pick_context& ctx, std::span<std::uint32_t> out) noexcept override;
+    std::uint32_t pick(const postern_pick_context& ctx,
+                       std::span<std::uint32_t> out) noexcept override;
     void onOpen(std::uint32_t index) noexcept override;
     void onClose(std::uint32_t index) noexcept override;
 
     /** The root: the best backend as the tree currently sees it (kNone when empty). Any thread. */
-    std::uint32_t best() const noexcept { return count_ ? node_[1].load(std::memory_order_relaxed) : kNone; }
+    std::uint32_t best() const noexcept {
+        return count_ ? node_[1].load(std::memory_order_relaxed) : kNone;
+    }
     /** True when `a` is a better choice than `b` by the recorded counts (kNone is worst). */
     bool better(std::uint32_t a, std::uint32_t b) const noexcept;
     std::uint32_t backendCount() const noexcept { return count_; }
@@ -76,8 +81,9 @@ class LeastConnectionsFactory final : public postern::sdk::BalancerFactory {
 public:
     static std::unique_ptr<LeastConnectionsFactory> create(postern::sdk::Config& config,
                                                            postern::sdk::Host& host) noexcept;
-    std::unique_ptr<postern::sdk::Balancer> build(std::span<const postern_backend> backends,
-                                                  const postern_backend_load& load) noexcept override;
+    std::unique_ptr<postern::sdk::Balancer> build(
+        std::span<const postern_backend> backends,
+        const postern_backend_load& load) noexcept override;
 };
 
 }  // namespace postern::plugins::least_connections

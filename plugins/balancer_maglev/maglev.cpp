@@ -41,7 +41,8 @@ std::vector<std::uint32_t> buildTable(std::span<const postern_backend> backends)
         const auto& b = backends[i];
         return std::make_tuple(b.id, sdk::view(b.host), b.port, sdk::view(b.address));
     };
-    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
+    std::sort(order.begin(), order.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
 
     std::vector<Entry> entries;
     entries.reserve(order.size());
@@ -79,10 +80,11 @@ std::vector<std::uint32_t> buildTable(std::span<const postern_backend> backends)
 MaglevSelector::MaglevSelector(std::span<const postern_backend> backends)
     : count_(static_cast<std::uint32_t>(backends.size())), table_(buildTable(backends)) {}
 
-std::uint32_t MaglevSelector::pick(const postern_pick_context& ctx, std::span<std::uint32_t> out) noexcept {
+std::uint32_t MaglevSelector::pick(const postern_pick_context& ctx,
+                                   std::span<std::uint32_t> out) noexcept {
     if (count_ == 0 || out.empty()) return 0;
-    const std::uint32_t want = std::min<std::uint32_t>({static_cast<std::uint32_t>(out.size()), count_,
-                                                        kMaxCandidates});
+    const std::uint32_t want =
+        std::min<std::uint32_t>({static_cast<std::uint32_t>(out.size()), count_, kMaxCandidates});
     std::uint32_t slot = slotOf(ctx.client_hash);
     out[0] = table_[slot];
     std::uint32_t n = 1;
@@ -95,14 +97,15 @@ std::uint32_t MaglevSelector::pick(const postern_pick_context& ctx, std::span<st
     return fillInIndexOrder(out, n, count_, want);
 }
 
-std::unique_ptr<MaglevFactory> MaglevFactory::create(postern::sdk::Config& config, postern::sdk::Host& host) noexcept {
+std::unique_ptr<MaglevFactory> MaglevFactory::create(postern::sdk::Config& config,
+                                                     postern::sdk::Host& host) noexcept {
     (void)config;
     (void)host;
     return std::unique_ptr<MaglevFactory>(new (std::nothrow) MaglevFactory());
 }
 
-std::unique_ptr<postern::sdk::Balancer> MaglevFactory::build(std::span<const postern_backend> backends,
-                                                             const postern_backend_load& load) noexcept {
+std::unique_ptr<postern::sdk::Balancer> MaglevFactory::build(
+    std::span<const postern_backend> backends, const postern_backend_load& load) noexcept {
     (void)load;
     try {
         return std::make_unique<MaglevSelector>(backends);

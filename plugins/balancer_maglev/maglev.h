@@ -46,7 +46,8 @@ public:
     /** Control thread. Throws std::bad_alloc. */
     explicit MaglevSelector(std::span<const postern_backend> backends);
 
-    std::uint32_t pick(const postern_pick_context& ctx, std::span<std::uint32_t> out) noexcept override;
+    std::uint32_t pick(const postern_pick_context& ctx,
+                       std::span<std::uint32_t> out) noexcept override;
 
     std::span<const std::uint32_t> table() const noexcept { return table_; }
 
@@ -58,9 +59,11 @@ private:
 /** One per pool; reads no configuration keys. Control thread. */
 class MaglevFactory final : public postern::sdk::BalancerFactory {
 public:
-    static std::unique_ptr<MaglevFactory> create(postern::sdk::Config& config, postern::sdk::Host& host) noexcept;
-    std::unique_ptr<postern::sdk::Balancer> build(std::span<const postern_backend> backends,
-                                                  const postern_backend_load& load) noexcept override;
+    static std::unique_ptr<MaglevFactory> create(postern::sdk::Config& config,
+                                                 postern::sdk::Host& host) noexcept;
+    std::unique_ptr<postern::sdk::Balancer> build(
+        std::span<const postern_backend> backends,
+        const postern_backend_load& load) noexcept override;
 };
 
 }  // namespace postern::plugins::maglev

@@ -56,7 +56,8 @@ std::uint32_t AliasTable::draw(std::uint64_t bits) const noexcept {
     return coin < threshold_[column] ? column : alias_[column];
 }
 
-RandomTwoSelector::RandomTwoSelector(std::span<const postern_backend> backends, const postern_backend_load& load)
+RandomTwoSelector::RandomTwoSelector(std::span<const postern_backend> backends,
+                                     const postern_backend_load& load)
     : count_(static_cast<std::uint32_t>(backends.size())),
       weight_(weightsOf(backends)),
       alias_(weight_),
@@ -79,7 +80,8 @@ std::uint32_t RandomTwoSelector::draws(std::uint64_t random, std::uint32_t* firs
     return 2;
 }
 
-std::uint32_t RandomTwoSelector::pick(const postern_pick_context& ctx, std::span<std::uint32_t> out) noexcept {
+std::uint32_t RandomTwoSelector::pick(const postern_pick_context& ctx,
+                                      std::span<std::uint32_t> out) noexcept {
     if (count_ == 0 || out.empty()) return 0;
     std::uint32_t a = 0, b = 0;
     if (draws(ctx.random, &a, &b) == 1) {
@@ -92,8 +94,8 @@ std::uint32_t RandomTwoSelector::pick(const postern_pick_context& ctx, std::span
     if (lb < la) std::swap(a, b);
     out[0] = a;
     std::uint32_t n = 1;
-    const std::uint32_t want = std::min<std::uint32_t>({static_cast<std::uint32_t>(out.size()), count_,
-                                                        kMaxCandidates});
+    const std::uint32_t want =
+        std::min<std::uint32_t>({static_cast<std::uint32_t>(out.size()), count_, kMaxCandidates});
     if (n < want) out[n++] = b;
     return fillInIndexOrder(out, n, count_, want);
 }
@@ -105,8 +107,8 @@ std::unique_ptr<RandomTwoFactory> RandomTwoFactory::create(postern::sdk::Config&
     return std::unique_ptr<RandomTwoFactory>(new (std::nothrow) RandomTwoFactory());
 }
 
-std::unique_ptr<postern::sdk::Balancer> RandomTwoFactory::build(std::span<const postern_backend> backends,
-                                                                const postern_backend_load& load) noexcept {
+std::unique_ptr<postern::sdk::Balancer> RandomTwoFactory::build(
+    std::span<const postern_backend> backends, const postern_backend_load& load) noexcept {
     try {
         return std::make_unique<RandomTwoSelector>(backends, load);
     } catch (...) {

@@ -32,7 +32,8 @@ public:
     std::uint32_t alias(std::uint32_t c) const noexcept { return alias_[c]; }
 
 private:
-    std::vector<std::uint64_t> threshold_;  // keep column i when the low 32 bits are below (2^32 = always)
+    std::vector<std::uint64_t>
+        threshold_;  // keep column i when the low 32 bits are below (2^32 = always)
     std::vector<std::uint32_t> alias_;
 };
 
@@ -42,10 +43,13 @@ public:
     /** Control thread. Throws std::bad_alloc. */
     RandomTwoSelector(std::span<const postern_backend> backends, const postern_backend_load& load);
 
-    std::uint32_t pick(const postern_pick_context& ctx, std::span<std::uint32_t> out) noexcept override;
+    std::uint32_t pick(const postern_pick_context& ctx,
+                       std::span<std::uint32_t> out) noexcept override;
 
-    /** The two distinct draws pick() compares for this random number (one when there is one backend). */
-    std::uint32_t draws(std::uint64_t random, std::uint32_t* first, std::uint32_t* second) const noexcept;
+    /** The two distinct draws pick() compares for this random number (one when there is one
+     * backend). */
+    std::uint32_t draws(std::uint64_t random, std::uint32_t* first,
+                        std::uint32_t* second) const noexcept;
 
 private:
     std::uint32_t count_;
@@ -59,8 +63,9 @@ class RandomTwoFactory final : public postern::sdk::BalancerFactory {
 public:
     static std::unique_ptr<RandomTwoFactory> create(postern::sdk::Config& config,
                                                     postern::sdk::Host& host) noexcept;
-    std::unique_ptr<postern::sdk::Balancer> build(std::span<const postern_backend> backends,
-                                                  const postern_backend_load& load) noexcept override;
+    std::unique_ptr<postern::sdk::Balancer> build(
+        std::span<const postern_backend> backends,
+        const postern_backend_load& load) noexcept override;
 };
 
 }  // namespace postern::plugins::random_two

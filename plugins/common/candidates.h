@@ -11,7 +11,8 @@ namespace postern::plugins {
 
 /** How many candidates the built-in balancers return at most. The core walks the list on retries
  * and skips down / full / out-of-region entries, and scans the remaining backends itself only
- * when every listed one was unusable, so a short list keeps pick() cheap without losing a backend. */
+ * when every listed one was unusable, so a short list keeps pick() cheap without losing a backend.
+ */
 inline constexpr std::uint32_t kMaxCandidates = 16;
 
 /** splitmix64's finaliser: a bijective mix so that nearby inputs (client IPs 127.0.0.x, FNV hashes
@@ -24,7 +25,8 @@ constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
 }
 
 /** True when `index` is among out[0..n). */
-constexpr bool listed(std::span<const std::uint32_t> out, std::uint32_t n, std::uint32_t index) noexcept {
+constexpr bool listed(std::span<const std::uint32_t> out, std::uint32_t n,
+                      std::uint32_t index) noexcept {
     for (std::uint32_t k = 0; k < n; ++k)
         if (out[k] == index) return true;
     return false;
@@ -32,8 +34,8 @@ constexpr bool listed(std::span<const std::uint32_t> out, std::uint32_t n, std::
 
 /** Appends backends in index order after out[0] (wrapping) until `want` entries are listed or every
  * backend is; skips the ones already in out[0..n). Returns the new count. `n` >= 1. */
-constexpr std::uint32_t fillInIndexOrder(std::span<std::uint32_t> out, std::uint32_t n, std::uint32_t count,
-                                         std::uint32_t want) noexcept {
+constexpr std::uint32_t fillInIndexOrder(std::span<std::uint32_t> out, std::uint32_t n,
+                                         std::uint32_t count, std::uint32_t want) noexcept {
     want = std::min({want, count, static_cast<std::uint32_t>(out.size())});
     const std::uint32_t checked = n;  // only the entries listed so far can repeat
     for (std::uint32_t step = 1; step < count && n < want; ++step) {

@@ -20,7 +20,8 @@ public:
         out.write(send_);
         return postern::sdk::Verdict::NeedMore;
     }
-    postern::sdk::Verdict onData(std::string_view data, bool eof, postern::sdk::Output& out) noexcept override {
+    postern::sdk::Verdict onData(std::string_view data, bool eof,
+                                 postern::sdk::Output& out) noexcept override {
         (void)out;
         try {
             const std::size_t room = kMaxLine + 1 - std::min(line_.size(), kMaxLine + 1);
@@ -41,7 +42,9 @@ public:
             return postern::sdk::Verdict::Unhealthy;
         }
     }
-    postern::sdk::ProbeResult result() const noexcept override { return {reply_.reason, reply_.utilization}; }
+    postern::sdk::ProbeResult result() const noexcept override {
+        return {reply_.reason, reply_.utilization};
+    }
 
 private:
     std::string send_;
@@ -53,14 +56,16 @@ private:
  * "status\n"; default nothing). Control thread. */
 class AgentProbe final : public postern::sdk::Probe {
 public:
-    static std::unique_ptr<AgentProbe> create(postern::sdk::Config& config, postern::sdk::Host& host) noexcept {
+    static std::unique_ptr<AgentProbe> create(postern::sdk::Config& config,
+                                              postern::sdk::Host& host) noexcept {
         (void)host;
         try {
             std::string send;
             if (postern::sdk::Node node = config.get("send")) {
                 auto v = node.asString();
                 if (!v) {
-                    node.error("'send' must be a string, not " + std::string(describe(node.type())));
+                    node.error("'send' must be a string, not " +
+                               std::string(describe(node.type())));
                     return nullptr;
                 }
                 if (v->size() > kMaxLine) {
@@ -71,12 +76,14 @@ public:
             }
             return std::unique_ptr<AgentProbe>(new AgentProbe(std::move(send)));
         } catch (...) {
-            config.error("the agent probe plugin ran out of memory while reading its configuration");
+            config.error(
+                "the agent probe plugin ran out of memory while reading its configuration");
             return nullptr;
         }
     }
 
-    std::unique_ptr<postern::sdk::ProbeSession> newSession(const postern_backend& backend) noexcept override {
+    std::unique_ptr<postern::sdk::ProbeSession> newSession(
+        const postern_backend& backend) noexcept override {
         (void)backend;
         try {
             return std::make_unique<AgentSession>(send_);

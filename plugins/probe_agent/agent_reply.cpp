@@ -30,8 +30,10 @@ bool parsePercent(std::string_view word, double* out) {
     word.remove_suffix(1);
     if (!std::isdigit(static_cast<unsigned char>(word.front()))) return false;
     double v = 0;
-    auto [p, ec] = std::from_chars(word.data(), word.data() + word.size(), v, std::chars_format::fixed);
-    if (ec != std::errc() || p != word.data() + word.size() || !std::isfinite(v) || v < 0) return false;
+    auto [p, ec] =
+        std::from_chars(word.data(), word.data() + word.size(), v, std::chars_format::fixed);
+    if (ec != std::errc() || p != word.data() + word.size() || !std::isfinite(v) || v < 0)
+        return false;
     *out = v / 100.0;
     return true;
 }
@@ -68,7 +70,8 @@ AgentReply parseAgentReply(std::string_view line) {
             percent = true;
         } else {
             reply.verdict = Verdict::Unhealthy;
-            reply.reason = "unknown word \"" + std::string(word.substr(0, 64)) + "\" in the agent's reply";
+            reply.reason =
+                "unknown word \"" + std::string(word.substr(0, 64)) + "\" in the agent's reply";
             return reply;
         }
     }

@@ -12,14 +12,16 @@ using postern::sdk::Verdict;
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
     return s;
 }
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i])))
             return false;
     return true;
 }
@@ -39,7 +41,8 @@ std::optional<StatusSet> StatusSet::parse(std::string_view text, std::string& er
     StatusSet set;
     auto invalid = [&](std::string_view why) {
         error = "'expect_status' " + std::string(why) + ": \"" + std::string(text) +
-                "\" (write codes and ranges of codes from 100 to 599, e.g. \"200-399\" or \"200,204,301-302\")";
+                "\" (write codes and ranges of codes from 100 to 599, e.g. \"200-399\" or "
+                "\"200,204,301-302\")";
         return std::nullopt;
     };
     if (trim(text).empty()) return invalid("is empty");
@@ -49,7 +52,8 @@ std::optional<StatusSet> StatusSet::parse(std::string_view text, std::string& er
         const std::string_view item = trim(rest.substr(0, comma));
         const std::size_t dash = item.find('-');
         std::optional<int> low = parseCode(item.substr(0, dash));
-        std::optional<int> high = dash == std::string_view::npos ? low : parseCode(item.substr(dash + 1));
+        std::optional<int> high =
+            dash == std::string_view::npos ? low : parseCode(item.substr(dash + 1));
         if (!low || !high) return invalid("is not a list of status codes");
         if (*low > *high) return invalid("has a range whose start is above its end");
         set.ranges_.emplace_back(*low, *high);
@@ -75,15 +79,19 @@ std::optional<double> parseUtilization(std::string_view text) noexcept {
         percent = true;
         text = trim(text.substr(0, text.size() - 1));
     }
-    if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text.front())) || text.front() == '.'))
+    if (text.empty() ||
+        !(std::isdigit(static_cast<unsigned char>(text.front())) || text.front() == '.'))
         return std::nullopt;  // no sign, no "inf"/"nan"
     double v = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v, std::chars_format::fixed);
-    if (ec != std::errc() || p != text.data() + text.size() || !std::isfinite(v) || v < 0) return std::nullopt;
+    auto [p, ec] =
+        std::from_chars(text.data(), text.data() + text.size(), v, std::chars_format::fixed);
+    if (ec != std::errc() || p != text.data() + text.size() || !std::isfinite(v) || v < 0)
+        return std::nullopt;
     return percent ? v / 100.0 : v;
 }
 
-std::string hostHeader(std::string_view configured, std::string_view backend_host, std::uint16_t port) {
+std::string hostHeader(std::string_view configured, std::string_view backend_host,
+                       std::uint16_t port) {
     if (!configured.empty()) return std::string(configured);
     std::string h;
     if (backend_host.find(':') != std::string_view::npos)
@@ -117,12 +125,15 @@ Verdict ResponseJudge::feed(std::string_view data, bool eof) {
     const std::size_t from = before >= 3 ? before - 3 : 0;
     std::size_t end = head_.find("\r\n\r\n", from);
     std::size_t end_len = 4;
-    if (const std::size_t lf = head_.find("\n\n", from); lf != std::string::npos && (end == std::string::npos || lf < end)) {
+    if (const std::size_t lf = head_.find("\n\n", from);
+        lf != std::string::npos && (end == std::string::npos || lf < end)) {
         end = lf;
         end_len = 2;
     }
-    if (end != std::string::npos && end + end_len <= kMaxHead + 4) return judge(std::string_view(head_).substr(0, end));
-    if (head_.size() > kMaxHead) return fail("response head longer than " + std::to_string(kMaxHead) + " bytes");
+    if (end != std::string::npos && end + end_len <= kMaxHead + 4)
+        return judge(std::string_view(head_).substr(0, end));
+    if (head_.size() > kMaxHead)
+        return fail("response head longer than " + std::to_string(kMaxHead) + " bytes");
     if (eof) {
         if (head_.empty()) return fail("connection closed without a response");
         return fail("connection closed before the end of the response head");
@@ -141,7 +152,8 @@ Verdict ResponseJudge::judge(std::string_view head) {
     if (!code || (status_line.size() > 12 && status_line[12] != ' '))
         return fail("malformed status line \"" + std::string(status_line.substr(0, 64)) + "\"");
     status_ = *code;
-    std::string_view headers = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 1);
+    std::string_view headers =
+        eol == std::string_view::npos ? std::string_view() : head.substr(eol + 1);
     while (!headers.empty()) {
         const std::size_t next = headers.find('\n');
         const std::string_view line = headers.substr(0, next);

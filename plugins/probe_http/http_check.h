@@ -39,7 +39,8 @@ std::optional<double> parseUtilization(std::string_view text) noexcept;
 
 /** The Host header value for a backend: `host` when configured, else the backend's host name
  * (bracketed when it is an IPv6 literal) with ":port" unless the port is 80. */
-std::string hostHeader(std::string_view configured, std::string_view backend_host, std::uint16_t port);
+std::string hostHeader(std::string_view configured, std::string_view backend_host,
+                       std::uint16_t port);
 
 /** "GET <path> HTTP/1.1" with Host, User-Agent, Accept and `Connection: close`. */
 std::string buildRequest(std::string_view path, std::string_view host);

@@ -22,8 +22,8 @@ bool isHostName(std::string_view s) {
             label = 0;
             continue;
         }
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '_';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_';
         if (!ok || ++label > 63) return false;
     }
     return label > 0;
@@ -38,7 +38,8 @@ postern::sdk::Verdict HttpSession::onConnected(postern::sdk::Output& out) noexce
     return postern::sdk::Verdict::NeedMore;
 }
 
-postern::sdk::Verdict HttpSession::onData(std::string_view data, bool eof, postern::sdk::Output& out) noexcept {
+postern::sdk::Verdict HttpSession::onData(std::string_view data, bool eof,
+                                          postern::sdk::Output& out) noexcept {
     (void)out;
     try {
         return judge_.feed(data, eof);
@@ -62,11 +63,14 @@ std::unique_ptr<HttpProbe> HttpProbe::create(postern::sdk::Config& config, poste
         if (path_node) {
             auto v = path_node.asString();
             if (!v) {
-                path_node.error("'path' must be a string, not " + std::string(describe(path_node.type())));
+                path_node.error("'path' must be a string, not " +
+                                std::string(describe(path_node.type())));
                 ok = false;
             } else if (v->empty() || v->front() != '/' || hasSpaceOrControl(*v)) {
-                path_node.error("'path' must start with '/' and contain no spaces or control characters, got \"" +
-                                std::string(*v) + "\"");
+                path_node.error(
+                    "'path' must start with '/' and contain no spaces or control characters, got "
+                    "\"" +
+                    std::string(*v) + "\"");
                 ok = false;
             } else {
                 probe->path_ = std::string(*v);
@@ -75,10 +79,12 @@ std::unique_ptr<HttpProbe> HttpProbe::create(postern::sdk::Config& config, poste
         if (host_node) {
             auto v = host_node.asString();
             if (!v) {
-                host_node.error("'host' must be a string, not " + std::string(describe(host_node.type())));
+                host_node.error("'host' must be a string, not " +
+                                std::string(describe(host_node.type())));
                 ok = false;
             } else if (hasSpaceOrControl(*v)) {
-                host_node.error("'host' must contain no spaces or control characters, got \"" + std::string(*v) + "\"");
+                host_node.error("'host' must contain no spaces or control characters, got \"" +
+                                std::string(*v) + "\"");
                 ok = false;
             } else {
                 probe->host_ = std::string(*v);
@@ -104,11 +110,14 @@ std::unique_ptr<HttpProbe> HttpProbe::create(postern::sdk::Config& config, poste
         if (sni_node) {
             auto v = sni_node.asString();
             if (!v) {
-                sni_node.error("'sni' must be a string, not " + std::string(describe(sni_node.type())));
+                sni_node.error("'sni' must be a string, not " +
+                               std::string(describe(sni_node.type())));
                 ok = false;
             } else if (!isHostName(*v)) {
-                sni_node.error("'sni' must be a host name (letters, digits, '-' and '_' in dot-separated labels), not \"" +
-                               std::string(*v) + "\"");
+                sni_node.error(
+                    "'sni' must be a host name (letters, digits, '-' and '_' in dot-separated "
+                    "labels), not \"" +
+                    std::string(*v) + "\"");
                 ok = false;
             } else {
                 probe->sni_ = std::string(*v);
@@ -127,10 +136,12 @@ postern::sdk::Transport HttpProbe::transport() const noexcept {
     return {true, sni_, kAlpn};
 }
 
-std::unique_ptr<postern::sdk::ProbeSession> HttpProbe::newSession(const postern_backend& backend) noexcept {
+std::unique_ptr<postern::sdk::ProbeSession> HttpProbe::newSession(
+    const postern_backend& backend) noexcept {
     try {
         return std::make_unique<HttpSession>(
-            buildRequest(path_, hostHeader(host_, postern::sdk::view(backend.host), backend.port)), expect_);
+            buildRequest(path_, hostHeader(host_, postern::sdk::view(backend.host), backend.port)),
+            expect_);
     } catch (...) {
         return nullptr;  // counted as a failed check
     }

@@ -14,11 +14,15 @@ namespace postern::plugins::http_probe {
 /** One check: the request is written on connect, the response head judged as it arrives. */
 class HttpSession final : public postern::sdk::ProbeSession {
 public:
-    HttpSession(std::string request, StatusSet expect) : request_(std::move(request)), judge_(std::move(expect)) {}
+    HttpSession(std::string request, StatusSet expect)
+        : request_(std::move(request)), judge_(std::move(expect)) {}
 
     postern::sdk::Verdict onConnected(postern::sdk::Output& out) noexcept override;
-    postern::sdk::Verdict onData(std::string_view data, bool eof, postern::sdk::Output& out) noexcept override;
-    postern::sdk::ProbeResult result() const noexcept override { return {judge_.reason(), judge_.utilization()}; }
+    postern::sdk::Verdict onData(std::string_view data, bool eof,
+                                 postern::sdk::Output& out) noexcept override;
+    postern::sdk::ProbeResult result() const noexcept override {
+        return {judge_.reason(), judge_.utilization()};
+    }
 
 private:
     std::string request_;
@@ -30,10 +34,12 @@ private:
  * name). Over TLS it offers ALPN "http/1.1" only (it speaks HTTP/1.1). */
 class HttpProbe : public postern::sdk::Probe {
 public:
-    static std::unique_ptr<HttpProbe> create(postern::sdk::Config& config, postern::sdk::Host& host, bool tls) noexcept;
+    static std::unique_ptr<HttpProbe> create(postern::sdk::Config& config, postern::sdk::Host& host,
+                                             bool tls) noexcept;
 
     postern::sdk::Transport transport() const noexcept override;
-    std::unique_ptr<postern::sdk::ProbeSession> newSession(const postern_backend& backend) noexcept override;
+    std::unique_ptr<postern::sdk::ProbeSession> newSession(
+        const postern_backend& backend) noexcept override;
 
 protected:
     HttpProbe() = default;
@@ -50,7 +56,8 @@ private:
 template <bool kTls>
 class HttpProbeOver final : public HttpProbe {
 public:
-    static std::unique_ptr<HttpProbe> create(postern::sdk::Config& config, postern::sdk::Host& host) noexcept {
+    static std::unique_ptr<HttpProbe> create(postern::sdk::Config& config,
+                                             postern::sdk::Host& host) noexcept {
         return HttpProbe::create(config, host, kTls);
     }
 };

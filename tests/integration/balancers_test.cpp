@@ -21,7 +21,8 @@ protected:
 };
 
 TEST_F(BalancersTest, LeastConnectionsEqualisesLongLivedConnections) {
-    TestBackend a(BackendMode::IdThenEcho, "a"), b(BackendMode::IdThenEcho, "b"), c(BackendMode::IdThenEcho, "c");
+    TestBackend a(BackendMode::IdThenEcho, "a"), b(BackendMode::IdThenEcho, "b"),
+        c(BackendMode::IdThenEcho, "c");
     PoolSpec pool;
     pool.balancer = "least_connections";
     pool.targets = quoted({&a, &b, &c});
@@ -94,7 +95,8 @@ TEST_F(BalancersTest, MaglevTwoProcessesAgreeForFiftyClientAddresses) {
     std::vector<std::unique_ptr<TestBackend>> backends;
     std::vector<const TestBackend*> views;
     for (int i = 0; i < 5; ++i) {
-        backends.push_back(std::make_unique<TestBackend>(BackendMode::IdThenEcho, "m" + std::to_string(i)));
+        backends.push_back(
+            std::make_unique<TestBackend>(BackendMode::IdThenEcho, "m" + std::to_string(i)));
         views.push_back(backends.back().get());
     }
     PoolSpec pool;
@@ -115,13 +117,17 @@ TEST_F(BalancersTest, MaglevTwoProcessesAgreeForFiftyClientAddresses) {
         const auto two = readId(port2, client_ip);
         ASSERT_TRUE(one && two) << client_ip;
         EXPECT_EQ(*one, *two) << "the two instances disagree for client " << client_ip;
-        EXPECT_EQ(readId(port1, client_ip), one) << "client " << client_ip << " moved between connections";
+        EXPECT_EQ(readId(port1, client_ip), one)
+            << "client " << client_ip << " moved between connections";
         used.insert(*one);
     }
     EXPECT_GE(used.size(), 4u) << "50 clients should spread over the 5 backends";
     // The access log names the client address the hash was computed from.
     // (Written when postern has closed its side, which may be just after the client saw EOF.)
-    EXPECT_TRUE(first.waitForLine(std::regex("client=127\\.0\\.0\\.59:"), Millis(5000), Stream::Stdout).has_value());
+    EXPECT_TRUE(first
+                    .waitForLine(std::regex("client=127\\.0\\.0\\.59:"), Millis(5000),
+                                 Stream::Stdout)
+                    .has_value());
 }
 
 }  // namespace

@@ -2,11 +2,10 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-
-#include <cstdlib>
 
 namespace postern::test {
 
@@ -71,7 +70,8 @@ server.serve_forever()
 }  // namespace
 
 std::string poolToml(const PoolSpec& spec) {
-    std::string s = "[[pool]]\nname = \"" + spec.name + "\"\nbalancer = \"" + spec.balancer + "\"\n";
+    std::string s =
+        "[[pool]]\nname = \"" + spec.name + "\"\nbalancer = \"" + spec.balancer + "\"\n";
     s += spec.extra;
     s += "\n";
     if (!spec.backend.empty()) s += "[pool.backend]\n" + spec.backend + "\n";
@@ -92,8 +92,8 @@ std::string regionTarget(const TestBackend& b, std::string_view region) {
     return "{ address = \"" + b.address() + "\", region = \"" + std::string(region) + "\" }";
 }
 
-std::optional<std::string> readId(std::uint16_t port, std::string_view source_ip, std::vector<BlockingClient>* held,
-                                  Millis timeout) {
+std::optional<std::string> readId(std::uint16_t port, std::string_view source_ip,
+                                  std::vector<BlockingClient>* held, Millis timeout) {
     auto c = BlockingClient::connect("127.0.0.1", port, timeout, source_ip);
     if (!c.connected()) return std::nullopt;
     auto id = readLine(c, timeout);
@@ -104,7 +104,8 @@ std::optional<std::string> readId(std::uint16_t port, std::string_view source_ip
 std::optional<std::string> httpGetBody(std::uint16_t port, Millis timeout) {
     auto c = BlockingClient::connect("127.0.0.1", port, timeout);
     if (!c.connected()) return std::nullopt;
-    if (c.sendAll("GET / HTTP/1.0\r\nHost: test\r\n\r\n", timeout) != IoStatus::Ok) return std::nullopt;
+    if (c.sendAll("GET / HTTP/1.0\r\nHost: test\r\n\r\n", timeout) != IoStatus::Ok)
+        return std::nullopt;
     const auto r = c.recvAll(timeout);
     const auto end = r.data.find("\r\n\r\n");
     if (end == std::string::npos) return std::nullopt;
@@ -119,7 +120,8 @@ std::size_t accessLines(PosternProcess& p, std::string_view key, std::string_vie
 
 bool waitAccessLines(PosternProcess& p, std::string_view key, std::string_view value, std::size_t n,
                      Millis timeout) {
-    return p.waitForLine(std::regex(fieldPattern(key, value)), timeout, Stream::Stdout, n).has_value();
+    return p.waitForLine(std::regex(fieldPattern(key, value)), timeout, Stream::Stdout, n)
+        .has_value();
 }
 
 std::filesystem::path python3Path() {
@@ -136,8 +138,9 @@ std::filesystem::path python3Path() {
     return "/usr/bin/python3";
 }
 
-PythonServer::PythonServer(Kind kind, std::string id, std::string state, std::string ip, std::uint16_t port,
-                           const std::filesystem::path& tls_cert, const std::filesystem::path& tls_key)
+PythonServer::PythonServer(Kind kind, std::string id, std::string state, std::string ip,
+                           std::uint16_t port, const std::filesystem::path& tls_cert,
+                           const std::filesystem::path& tls_key)
     : process_(python3Path()), id_(std::move(id)), ip_(std::move(ip)) {
     process_.writeConfig(kind == Kind::Http ? kHttpServer : kAgent, "server.py");
     setState(state);
@@ -148,7 +151,8 @@ PythonServer::PythonServer(Kind kind, std::string id, std::string state, std::st
         args.push_back(tls_key.string());
     }
     process_.start(args);
-    const auto line = process_.waitForLine(std::regex("^listening [0-9]+$"), kStartTimeout, Stream::Stdout);
+    const auto line =
+        process_.waitForLine(std::regex("^listening [0-9]+$"), kStartTimeout, Stream::Stdout);
     if (!line) {
         std::ostringstream logs;
         process_.dumpLogs(logs);

@@ -20,7 +20,8 @@ namespace postern::test {
 struct PoolSpec {
     std::string name = "pool";
     std::string balancer = "round_robin";
-    /** TOML array elements, e.g. "\"127.0.0.1:9000\"" or "{ address = \"...\", region = \"x\" }". */
+    /** TOML array elements, e.g. "\"127.0.0.1:9000\"" or "{ address = \"...\", region = \"x\" }".
+     */
     std::vector<std::string> targets;
     std::string extra;    ///< more [[pool]] keys
     std::string backend;  ///< [pool.backend] body
@@ -35,7 +36,8 @@ std::string regionTarget(const TestBackend& b, std::string_view region);
 /** Connects from `source_ip` (empty = any) and reads the IdThenEcho backend's id. The client is
  * kept in `held` when given (a long-lived connection), closed otherwise. */
 std::optional<std::string> readId(std::uint16_t port, std::string_view source_ip = {},
-                                  std::vector<BlockingClient>* held = nullptr, Millis timeout = kIoTimeout);
+                                  std::vector<BlockingClient>* held = nullptr,
+                                  Millis timeout = kIoTimeout);
 
 /** Sends a GET through postern and returns the response body, or nullopt if the connection was
  * closed without a response. */

@@ -18,13 +18,16 @@ protected:
     /** Waits for `msg="<msg>"` about `backend` in pool "pool" (the `occurrence`-th one). */
     static bool waitBackendLine(PosternProcess& p, std::string_view msg, const std::string& backend,
                                 Millis timeout, std::size_t occurrence = 1) {
-        return p.waitForLine(lineWith({{"msg", std::string(msg)}, {"pool", "pool"}, {"backend", backend}}), timeout,
-                             Stream::Stderr, occurrence)
+        return p
+            .waitForLine(
+                lineWith({{"msg", std::string(msg)}, {"pool", "pool"}, {"backend", backend}}),
+                timeout, Stream::Stderr, occurrence)
             .has_value();
     }
 };
 
-constexpr auto kFastProbe = "interval = \"200ms\"\ntimeout = \"500ms\"\nhealthy_threshold = 2\nunhealthy_threshold = 2\n";
+constexpr auto kFastProbe =
+    "interval = \"200ms\"\ntimeout = \"500ms\"\nhealthy_threshold = 2\nunhealthy_threshold = 2\n";
 
 TEST_F(CapacityAffinityTest, TwoBackendsWithALimitOfTwoRefuseTheFifthConnectionUntilOneCloses) {
     TestBackend a(BackendMode::IdThenEcho, "a"), b(BackendMode::IdThenEcho, "b");
@@ -55,7 +58,8 @@ TEST_F(CapacityAffinityTest, TwoBackendsWithALimitOfTwoRefuseTheFifthConnectionU
     ASSERT_TRUE(again);
     EXPECT_EQ(accessLines(p, "cause", "no_capacity"), 1u);
     // The held connections still relay.
-    for (std::size_t i = 1; i < held.size(); ++i) EXPECT_TRUE(echoRoundTrip(held[i], "still here\n")) << i;
+    for (std::size_t i = 1; i < held.size(); ++i)
+        EXPECT_TRUE(echoRoundTrip(held[i], "still here\n")) << i;
 }
 
 TEST_F(CapacityAffinityTest, PerTargetMaxConnectionsIsHonoured) {
@@ -119,7 +123,8 @@ TEST_F(CapacityAffinityTest, UtilizationModeSkipsABackendWhoseProbeReports95Perc
 }
 
 TEST_F(CapacityAffinityTest, FiveClientAddressesTimesTenConnectionsEachStayOnOneBackend) {
-    TestBackend a(BackendMode::IdThenEcho, "a"), b(BackendMode::IdThenEcho, "b"), c(BackendMode::IdThenEcho, "c");
+    TestBackend a(BackendMode::IdThenEcho, "a"), b(BackendMode::IdThenEcho, "b"),
+        c(BackendMode::IdThenEcho, "c");
     PoolSpec pool;
     pool.targets = quoted({&a, &b, &c});
     pool.extra = "affinity = \"client_ip\"\n";  // with round_robin, which alone would rotate
@@ -127,7 +132,8 @@ TEST_F(CapacityAffinityTest, FiveClientAddressesTimesTenConnectionsEachStayOnOne
     auto& p = runPostern(gatewayToml() + listenerToml("front", "pool") + poolToml(pool));
     const auto port = start(p);
     ASSERT_NE(port, 0);
-    for (const auto* b2 : {&a, &b, &c}) ASSERT_TRUE(waitBackendLine(p, "backend up", b2->address(), kStartTimeout));
+    for (const auto* b2 : {&a, &b, &c})
+        ASSERT_TRUE(waitBackendLine(p, "backend up", b2->address(), kStartTimeout));
 
     std::map<std::string, std::set<std::string>> homes;
     for (int round = 0; round < 10; ++round) {
@@ -138,7 +144,8 @@ TEST_F(CapacityAffinityTest, FiveClientAddressesTimesTenConnectionsEachStayOnOne
             homes[ip].insert(*id);
         }
     }
-    for (const auto& [ip, ids] : homes) EXPECT_EQ(ids.size(), 1u) << ip << " was sent to several backends";
+    for (const auto& [ip, ids] : homes)
+        EXPECT_EQ(ids.size(), 1u) << ip << " was sent to several backends";
 
     // Many clients spread over the backends (affinity is not "everyone to one backend").
     std::set<std::string> used;

@@ -10,10 +10,12 @@ namespace {
 
 class LocalityTest : public IntegrationTest {
 protected:
-    static bool waitBackendLine(PosternProcess& p, std::string_view msg, const TestBackend& b, Millis timeout,
-                                std::size_t occurrence = 1) {
-        return p.waitForLine(lineWith({{"msg", std::string(msg)}, {"pool", "pool"}, {"backend", b.address()}}),
-                             timeout, Stream::Stderr, occurrence)
+    static bool waitBackendLine(PosternProcess& p, std::string_view msg, const TestBackend& b,
+                                Millis timeout, std::size_t occurrence = 1) {
+        return p
+            .waitForLine(
+                lineWith({{"msg", std::string(msg)}, {"pool", "pool"}, {"backend", b.address()}}),
+                timeout, Stream::Stderr, occurrence)
             .has_value();
     }
     /** Ids of `n` fresh connections, counted. */
@@ -26,28 +28,33 @@ protected:
 
 // 200 ms probes, 2 failures to go down, 2 successes to come back: ~0.4 s either way.
 constexpr auto kProbe =
-    "plugin = \"tcp\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nhealthy_threshold = 2\nunhealthy_threshold = 2\n";
+    "plugin = \"tcp\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nhealthy_threshold = "
+    "2\nunhealthy_threshold = 2\n";
 
 TEST_F(LocalityTest, LocalFirstThenTheNextRegionWithinTheProbeThresholdsAndBackAgain) {
-    TestBackend local(BackendMode::IdThenEcho, "eu-west"), north(BackendMode::IdThenEcho, "eu-north"),
-        us(BackendMode::IdThenEcho, "us-east");
+    TestBackend local(BackendMode::IdThenEcho, "eu-west"),
+        north(BackendMode::IdThenEcho, "eu-north"), us(BackendMode::IdThenEcho, "us-east");
     PoolSpec pool;
     pool.balancer = "least_connections";
     // Listed farthest first: the order of the targets must not matter.
-    pool.targets = {regionTarget(us, "us-east"), regionTarget(north, "eu-north"), regionTarget(local, "eu-west")};
+    pool.targets = {regionTarget(us, "us-east"), regionTarget(north, "eu-north"),
+                    regionTarget(local, "eu-west")};
     pool.extra = "region_order = [\"eu-west\", \"eu-north\", \"us-east\"]\n";
     // No retries: a connection sent to a dead backend fails visibly instead of being rescued.
     pool.backend = "connect_timeout = \"1s\"\nretries = 0\n";
     pool.probe = kProbe;
-    auto& p = runPostern(gatewayToml(2, "region = \"eu-west\"\n") + listenerToml("front", "pool") + poolToml(pool));
+    auto& p = runPostern(gatewayToml(2, "region = \"eu-west\"\n") + listenerToml("front", "pool") +
+                         poolToml(pool));
     const auto port = p.listeningPort("front", kStartTimeout);
     ASSERT_NE(port, 0);
     ASSERT_TRUE(p.waitReady(kStartTimeout));
-    for (const auto* b : {&local, &north, &us}) ASSERT_TRUE(waitBackendLine(p, "backend up", *b, kStartTimeout));
+    for (const auto* b : {&local, &north, &us})
+        ASSERT_TRUE(waitBackendLine(p, "backend up", *b, kStartTimeout));
 
     // All local, even though least_connections alone would spread them.
     std::vector<BlockingClient> held;
-    for (int i = 0; i < 6; ++i) EXPECT_EQ(readId(port, {}, &held), std::optional<std::string>("eu-west"));
+    for (int i = 0; i < 6; ++i)
+        EXPECT_EQ(readId(port, {}, &held), std::optional<std::string>("eu-west"));
     EXPECT_EQ(spread(port, 10)["eu-west"], 10);
 
     // The local backend dies: within the thresholds traffic moves to eu-north, not us-east.
@@ -82,9 +89,11 @@ TEST_F(LocalityTest, LocalFirstThenTheNextRegionWithinTheProbeThresholdsAndBackA
 TEST_F(LocalityTest, AFullLocalRegionSpillsOverByCapacity) {
     TestBackend local(BackendMode::IdThenEcho, "local"), remote(BackendMode::IdThenEcho, "remote");
     PoolSpec pool;
-    pool.targets = {"{ address = \"" + local.address() + "\", region = \"here\", max_connections = 2 }",
-                    regionTarget(remote, "there")};
-    auto& p = runPostern(gatewayToml(2, "region = \"here\"\n") + listenerToml("front", "pool") + poolToml(pool));
+    pool.targets = {
+        "{ address = \"" + local.address() + "\", region = \"here\", max_connections = 2 }",
+        regionTarget(remote, "there")};
+    auto& p = runPostern(gatewayToml(2, "region = \"here\"\n") + listenerToml("front", "pool") +
+                         poolToml(pool));
     const auto port = p.listeningPort("front", kStartTimeout);
     ASSERT_NE(port, 0);
     ASSERT_TRUE(p.waitReady(kStartTimeout));

@@ -5,8 +5,8 @@
 #include <thread>
 
 #include "balancing_support.h"
-#include "harness/temp_dir.h"
 #include "certs/test_pki.h"
+#include "harness/temp_dir.h"
 
 namespace postern::test {
 namespace {
@@ -18,18 +18,22 @@ protected:
     }
     static bool waitBackendLine(PosternProcess& p, std::string_view msg, const std::string& backend,
                                 Millis timeout, std::size_t occurrence = 1) {
-        return p.waitForLine(backendLine(msg, backend), timeout, Stream::Stderr, occurrence).has_value();
+        return p.waitForLine(backendLine(msg, backend), timeout, Stream::Stderr, occurrence)
+            .has_value();
     }
 };
 
-constexpr auto kTimings = "interval = \"200ms\"\ntimeout = \"1s\"\nhealthy_threshold = 2\nunhealthy_threshold = 2\n";
+constexpr auto kTimings =
+    "interval = \"200ms\"\ntimeout = \"1s\"\nhealthy_threshold = 2\nunhealthy_threshold = 2\n";
 
 TEST_F(ProbesTest, HttpProbeFollowsTheStatusOfAPythonHttpServer) {
     PythonServer web(PythonServer::Kind::Http, "web", "200");
     PoolSpec pool;
     pool.targets = {"\"" + web.address() + "\""};
-    pool.probe = std::string("plugin = \"http\"\npath = \"/healthz?deep=1\"\nhost = \"health.internal\"\n"
-                             "expect_status = \"200-299,418\"\n") + kTimings;
+    pool.probe = std::string(
+                     "plugin = \"http\"\npath = \"/healthz?deep=1\"\nhost = \"health.internal\"\n"
+                     "expect_status = \"200-299,418\"\n") +
+                 kTimings;
     auto& p = runPostern(gatewayToml() + listenerToml("front", "pool") + poolToml(pool));
     const auto port = p.listeningPort("front", kStartTimeout);
     ASSERT_NE(port, 0);
@@ -77,13 +81,17 @@ TEST_F(ProbesTest, HttpProbeReadsXUtilizationFromNginx) {
     ASSERT_NE(hot_port, cool_port);
     PosternProcess server(nginx);
     const std::string conf =
-        "daemon off;\nmaster_process off;\nworker_processes 1;\npid nginx.pid;\nerror_log stderr warn;\n"
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid nginx.pid;\nerror_log stderr "
+        "warn;\n"
         "events { worker_connections 64; }\n"
         "http {\n  access_log off;\n"
-        "  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp;\n"
-        "  server { listen 127.0.0.1:" + std::to_string(hot_port) +
+        "  client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp; uwsgi_temp_path "
+        "tmp; scgi_temp_path tmp;\n"
+        "  server { listen 127.0.0.1:" +
+        std::to_string(hot_port) +
         "; location / { add_header X-Utilization \"95%\" always; return 200 \"hot\\n\"; } }\n"
-        "  server { listen 127.0.0.1:" + std::to_string(cool_port) +
+        "  server { listen 127.0.0.1:" +
+        std::to_string(cool_port) +
         "; location / { add_header X-Utilization \"0.2\" always; return 200 \"cool\\n\"; } }\n}\n";
     server.writeConfig(conf, "nginx.conf");
     std::filesystem::create_directories(server.dir().path() / "tmp");
@@ -97,7 +105,8 @@ TEST_F(ProbesTest, HttpProbeReadsXUtilizationFromNginx) {
     }
     ASSERT_TRUE(listening) << server.stderrText();
 
-    const std::string hot = "127.0.0.1:" + std::to_string(hot_port), cool = "127.0.0.1:" + std::to_string(cool_port);
+    const std::string hot = "127.0.0.1:" + std::to_string(hot_port),
+                      cool = "127.0.0.1:" + std::to_string(cool_port);
     PoolSpec pool;
     pool.targets = {"\"" + hot + "\"", "\"" + cool + "\""};
     pool.extra = "balancing_mode = \"utilization\"\nmax_utilization = 0.9\n";
@@ -117,14 +126,19 @@ TEST_F(ProbesTest, HttpsProbeChecksTheCertificateThenTheStatus) {
     TempDir certs;
     auto ca = TestCa::createRoot(certs.path(), "probe-root");
     auto other_ca = TestCa::createRoot(certs.path(), "other-root");
-    const auto good_cert = ca->issue("svc", {"svc.internal", {"svc.internal"}, {}, KeyType::EcdsaP256, 90});
-    const auto bad_cert = other_ca->issue("impostor", {"svc.internal", {"svc.internal"}, {}, KeyType::EcdsaP256, 90});
-    PythonServer good(PythonServer::Kind::Http, "good", "200 0.5", "127.0.0.1", 0, good_cert.cert, good_cert.key);
-    PythonServer bad(PythonServer::Kind::Http, "bad", "200", "127.0.0.1", 0, bad_cert.cert, bad_cert.key);
+    const auto good_cert =
+        ca->issue("svc", {"svc.internal", {"svc.internal"}, {}, KeyType::EcdsaP256, 90});
+    const auto bad_cert =
+        other_ca->issue("impostor", {"svc.internal", {"svc.internal"}, {}, KeyType::EcdsaP256, 90});
+    PythonServer good(PythonServer::Kind::Http, "good", "200 0.5", "127.0.0.1", 0, good_cert.cert,
+                      good_cert.key);
+    PythonServer bad(PythonServer::Kind::Http, "bad", "200", "127.0.0.1", 0, bad_cert.cert,
+                     bad_cert.key);
     PoolSpec pool;
     pool.targets = {"\"" + good.address() + "\"", "\"" + bad.address() + "\""};
     pool.backend = "tls_ca = \"" + ca->certificate().string() + "\"\n";
-    pool.probe = std::string("plugin = \"https\"\nsni = \"svc.internal\"\npath = \"/ready\"\n") + kTimings;
+    pool.probe =
+        std::string("plugin = \"https\"\nsni = \"svc.internal\"\npath = \"/ready\"\n") + kTimings;
     auto& p = runPostern(gatewayToml() + listenerToml("front", "pool") + poolToml(pool));
     ASSERT_NE(p.listeningPort("front", kStartTimeout), 0);
     ASSERT_TRUE(waitBackendLine(p, "backend up", good.address(), kStartTimeout));
@@ -132,7 +146,8 @@ TEST_F(ProbesTest, HttpsProbeChecksTheCertificateThenTheStatus) {
     ASSERT_TRUE(down) << "the backend whose certificate the CA did not sign stays down";
     EXPECT_NE(down->find("certificate verify failed"), std::string::npos) << *down;
     EXPECT_NE(good.requests().find("GET /ready HTTP/1.1"), std::string::npos) << good.requests();
-    EXPECT_TRUE(bad.requests().empty()) << "no HTTP request goes out before the certificate is checked";
+    EXPECT_TRUE(bad.requests().empty())
+        << "no HTTP request goes out before the certificate is checked";
 
     // Over TLS, the status still decides.
     good.setState("500");
@@ -142,9 +157,11 @@ TEST_F(ProbesTest, HttpsProbeChecksTheCertificateThenTheStatus) {
 TEST_F(ProbesTest, AgentUpDrainDownAndBack) {
     // Two traffic backends on two loopback addresses; their agents listen on the same port of each
     // address ([pool.probe] port is one number for the pool).
-    TestBackend a(BackendMode::IdThenEcho, "a", "127.0.0.1"), b(BackendMode::IdThenEcho, "b", "127.0.0.2");
+    TestBackend a(BackendMode::IdThenEcho, "a", "127.0.0.1"),
+        b(BackendMode::IdThenEcho, "b", "127.0.0.2");
     PythonServer agent_a(PythonServer::Kind::Agent, "agent-a", "up", "127.0.0.1");
-    PythonServer agent_b(PythonServer::Kind::Agent, "agent-b", "up 35%", "127.0.0.2", agent_a.port());
+    PythonServer agent_b(PythonServer::Kind::Agent, "agent-b", "up 35%", "127.0.0.2",
+                         agent_a.port());
     PoolSpec pool;
     pool.balancer = "least_connections";
     pool.targets = quoted({&a, &b});
@@ -158,7 +175,8 @@ TEST_F(ProbesTest, AgentUpDrainDownAndBack) {
     // A long-lived connection to a, then a's agent says "drain".
     std::vector<BlockingClient> on_a;
     std::optional<std::string> id;
-    for (int i = 0; i < 4 && id != std::optional<std::string>("a"); ++i) id = readId(port, {}, &on_a);
+    for (int i = 0; i < 4 && id != std::optional<std::string>("a"); ++i)
+        id = readId(port, {}, &on_a);
     ASSERT_EQ(id, std::optional<std::string>("a"));
     agent_a.setState("drain");
     ASSERT_TRUE(waitBackendLine(p, "backend draining", a.address(), 5s));
@@ -196,7 +214,8 @@ TEST_F(ProbesTest, AgentUpDrainDownAndBack) {
 }
 
 TEST_F(ProbesTest, AgentPercentageDrivesUtilizationMode) {
-    TestBackend a(BackendMode::IdThenEcho, "a", "127.0.0.1"), b(BackendMode::IdThenEcho, "b", "127.0.0.3");
+    TestBackend a(BackendMode::IdThenEcho, "a", "127.0.0.1"),
+        b(BackendMode::IdThenEcho, "b", "127.0.0.3");
     PythonServer agent_a(PythonServer::Kind::Agent, "agent-a", "96%", "127.0.0.1");
     PythonServer agent_b(PythonServer::Kind::Agent, "agent-b", "40%", "127.0.0.3", agent_a.port());
     PoolSpec pool;

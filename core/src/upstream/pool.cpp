@@ -23,7 +23,8 @@ namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
-/** splitmix64's finaliser (the client hash is FNV of the IP: nearby addresses differ in few bits). */
+/** splitmix64's finaliser (the client hash is FNV of the IP: nearby addresses differ in few bits).
+ */
 constexpr std::uint64_t mix64(std::uint64_t x) {
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -70,7 +71,8 @@ void Pool::republish() {
     auto snap = std::make_shared<Snapshot>();
     std::vector<std::pair<std::uint32_t, std::shared_ptr<Backend>>> eligible;
     for (auto& b : backends_)
-        if (b->up.load() && !b->draining.load() && !b->probe_drain.load()) eligible.emplace_back(tierOf(b->region), b);
+        if (b->up.load() && !b->draining.load() && !b->probe_drain.load())
+            eligible.emplace_back(tierOf(b->region), b);
     std::stable_sort(eligible.begin(), eligible.end(),
                      [](const auto& x, const auto& y) { return x.first < y.first; });
 
@@ -83,10 +85,11 @@ void Pool::republish() {
         if (i == 0 || eligible[i].first != eligible[i - 1].first) ++tier_count;
         const auto& b = eligible[i].second;
         snap->backends.push_back(b);
-        snap->views.push_back(postern_backend{b->id, str(b->host), str(b->ip_text), b->port, b->weight,
-                                              b->max_connections, str(b->region)});
+        snap->views.push_back(postern_backend{b->id, str(b->host), str(b->ip_text), b->port,
+                                              b->weight, b->max_connections, str(b->region)});
         snap->affinity_keys.push_back(mix64(b->id));
-        snap->affinity_inv_weights.push_back(1.0 / static_cast<double>(std::max<std::uint32_t>(b->weight, 1)));
+        snap->affinity_inv_weights.push_back(
+            1.0 / static_cast<double>(std::max<std::uint32_t>(b->weight, 1)));
     }
     // Every Tier is in place before any address of one is handed out (load.ctx).
     snap->tiers.reserve(tier_count);
@@ -97,12 +100,14 @@ void Pool::republish() {
         }
         auto& t = snap->tiers.back();
         t.end = static_cast<std::uint32_t>(i + 1);
-        if (eligible[i].second->weight != eligible[t.begin].second->weight) t.uniform_weights = false;
+        if (eligible[i].second->weight != eligible[t.begin].second->weight)
+            t.uniform_weights = false;
     }
     for (auto& t : snap->tiers) {
         t.owner = snap.get();
         t.load = postern_backend_load{&t, &activeOf};
-        if (config_->affinity == config::Affinity::ClientIp && t.size() > 1 && t.size() < kMaxCachedTier) {
+        if (config_->affinity == config::Affinity::ClientIp && t.size() > 1 &&
+            t.size() < kMaxCachedTier) {
             // Room for many more clients than backends, within 64 KiB.
             std::uint64_t slots = 1024;
             while (slots < 8192 && slots < 16u * t.size()) slots <<= 1;
@@ -115,9 +120,10 @@ void Pool::republish() {
             std::span<const postern_backend>(snap->views).subspan(t.begin, t.size()), &t.load);
         if (!t.selector) {
             const std::string region = snap->backends[t.begin]->region;
-            POSTERN_LOG(Error, "balancer failed to build a selector; these backends get no new connections",
-                        "pool=" + common::logfmtValue(config_->name) + " balancer=" + config_->balancer +
-                            " region=" + common::logfmtValue(region));
+            POSTERN_LOG(
+                Error, "balancer failed to build a selector; these backends get no new connections",
+                "pool=" + common::logfmtValue(config_->name) + " balancer=" + config_->balancer +
+                    " region=" + common::logfmtValue(region));
         }
     }
     snapshot_.store(std::move(snap), std::memory_order_release);
@@ -130,7 +136,8 @@ std::uint32_t Pool::limitOf(const Backend& b) const {
     return limit;
 }
 
-std::uint32_t Pool::affinityHome(const Snapshot& snap, const Snapshot::Tier& tier, std::uint64_t client_hash) {
+std::uint32_t Pool::affinityHome(const Snapshot& snap, const Snapshot::Tier& tier,
+                                 std::uint64_t client_hash) {
     // Rendezvous (highest random weight) hashing: each backend scores hash(client, backend id) and
     // the best score wins. A client's home changes only when its own home leaves the set — unlike
     // a ring or a Maglev table, where other departures shift some clients too — and every
@@ -164,7 +171,8 @@ std::uint32_t Pool::affinityHome(const Snapshot& snap, const Snapshot::Tier& tie
         // probability weight / sum of weights.
         double best_score = 0;
         for (std::uint32_t i = tier.begin; i < tier.end; ++i) {
-            const double u = static_cast<double>((mix64(client ^ snap.affinity_keys[i]) >> 11) + 1) * 0x1.0p-53;
+            const double u =
+                static_cast<double>((mix64(client ^ snap.affinity_keys[i]) >> 11) + 1) * 0x1.0p-53;
             const double score = -std::log(u) * snap.affinity_inv_weights[i];
             if (i == tier.begin || score < best_score) {
                 best = i;
@@ -185,7 +193,8 @@ bool Pool::tryTake(const Snapshot& snap, const Snapshot::Tier& tier, std::uint32
                    std::span<const Backend* const> tried, bool* saw_full) const {
     Backend& b = *snap.backends[i];
     // The snapshot may be a moment older than the health state: check the live flags too.
-    if (!b.up.load(kRelaxed) || b.draining.load(kRelaxed) || b.probe_drain.load(kRelaxed)) return false;
+    if (!b.up.load(kRelaxed) || b.draining.load(kRelaxed) || b.probe_drain.load(kRelaxed))
+        return false;
     if (std::find(tried.begin(), tried.end(), &b) != tried.end()) return false;
     if (config_->balancing_mode == config::BalancingMode::Utilization &&
         b.utilization.load(kRelaxed) > config_->max_utilization) {
@@ -208,9 +217,9 @@ bool Pool::tryTake(const Snapshot& snap, const Snapshot::Tier& tier, std::uint32
     return true;
 }
 
-std::shared_ptr<Backend> Pool::pick(const Snapshot& snap, std::uint64_t client_hash, std::uint64_t random,
-                                    std::span<const Backend* const> tried, std::uint32_t* index,
-                                    PickFailure* why) const {
+std::shared_ptr<Backend> Pool::pick(const Snapshot& snap, std::uint64_t client_hash,
+                                    std::uint64_t random, std::span<const Backend* const> tried,
+                                    std::uint32_t* index, PickFailure* why) const {
     bool saw_full = false;
     const bool affinity = config_->affinity == config::Affinity::ClientIp;
     auto taken = [&](std::uint32_t i) {
@@ -226,11 +235,13 @@ std::shared_ptr<Backend> Pool::pick(const Snapshot& snap, std::uint64_t client_h
             if (tryTake(snap, tier, home, tried, &saw_full)) return taken(home);
         }
         std::uint32_t cand[kMaxCandidates];
-        const postern_pick_context ctx{client_hash, static_cast<std::uint32_t>(tried.size()), 0, random};
+        const postern_pick_context ctx{client_hash, static_cast<std::uint32_t>(tried.size()), 0,
+                                       random};
         const std::uint32_t n = tier.selector->pick(ctx, cand, kMaxCandidates);
         for (std::uint32_t k = 0; k < n; ++k) {
             if (cand[k] >= size) continue;  // a misbehaving plugin: ignore bad indices
-            if (tryTake(snap, tier, tier.begin + cand[k], tried, &saw_full)) return taken(tier.begin + cand[k]);
+            if (tryTake(snap, tier, tier.begin + cand[k], tried, &saw_full))
+                return taken(tier.begin + cand[k]);
         }
         // The list was shorter than the tier and nothing on it could take the connection: before
         // spilling to a farther tier or refusing, try the rest (rare: everything listed was full).

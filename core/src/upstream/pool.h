@@ -49,10 +49,10 @@ struct Snapshot {
     };
 
     std::vector<std::shared_ptr<Backend>> backends;
-    std::vector<postern_backend> views;  ///< strings point into `backends`
+    std::vector<postern_backend> views;        ///< strings point into `backends`
     std::vector<std::uint64_t> affinity_keys;  ///< per backend: mixed id, for rendezvous hashing
     std::vector<double> affinity_inv_weights;  ///< per backend: 1 / weight (weighted tiers)
-    std::vector<Tier> tiers;                    ///< nearest first; never empty ones
+    std::vector<Tier> tiers;                   ///< nearest first; never empty ones
 };
 
 enum class PickFailure { None, NoBackend, Capacity };
@@ -70,15 +70,17 @@ public:
     const std::string& name() const { return config_->name; }
 
     /** Any thread. */
-    std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(std::memory_order_acquire); }
+    std::shared_ptr<const Snapshot> snapshot() const {
+        return snapshot_.load(std::memory_order_acquire);
+    }
 
     /** Worker: picks a backend not in `tried` by the rules above and reserves a connection slot
      * on it (active+1). `index` receives its index in `snap` (for release()). Returns null with
      * the reason when none can take it: Capacity when some backend was skipped only for being
      * full or over max_utilization, else NoBackend. Does not lock or allocate. */
-    std::shared_ptr<Backend> pick(const Snapshot& snap, std::uint64_t client_hash, std::uint64_t random,
-                                  std::span<const Backend* const> tried, std::uint32_t* index,
-                                  PickFailure* why) const;
+    std::shared_ptr<Backend> pick(const Snapshot& snap, std::uint64_t client_hash,
+                                  std::uint64_t random, std::span<const Backend* const> tried,
+                                  std::uint32_t* index, PickFailure* why) const;
     /** Worker: releases a slot taken by pick() (`index` as pick() returned it, in `snap`). */
     void release(const Snapshot& snap, std::uint32_t index, Backend& backend) const;
 

@@ -26,7 +26,8 @@ pool = "pg"
 TEST(BalancingConfig, EveryKeyLoadsAsWritten) {
     const std::string text = std::string(R"([gateway]
 region = "eu-west"
-)") + std::string(kListener) + R"(
+)") + std::string(kListener) +
+                             R"(
 [[pool]]
 name = "pg"
 balancer = "maglev"
@@ -115,25 +116,27 @@ name = "probe"
 )";
     LoadResult r = loadText(text);
     EXPECT_FALSE(r.config);
-    EXPECT_EQ(errorLines(r),
-              (Lines{
-                  "t.toml:9:19: 'max_utilization' only applies with balancing_mode = \"utilization\"",
-                  "t.toml:10:28: 'region_order' entries must not be empty",
-                  "t.toml:10:32: 'region_order' lists \"eu-west\" twice",
-                  "t.toml:16:18: balancing_mode = \"utilization\" needs a [pool.probe] whose plugin "
-                  "reports utilization (e.g. \"http\" or \"agent\")",
-                  "t.toml:26:10: 'path' must start with '/' and contain no spaces or control characters, "
-                  "got \"health\"",
-                  "t.toml:27:19: 'expect_status' is not a list of status codes: \"2xx\" (write codes and "
-                  "ranges of codes from 100 to 599, e.g. \"200-399\" or \"200,204,301-302\")",
-                  "t.toml:28:3: unknown key 'send' in [pool.probe] (not used by probe plugin 'http')",
-              }));
+    EXPECT_EQ(
+        errorLines(r),
+        (Lines{
+            "t.toml:9:19: 'max_utilization' only applies with balancing_mode = \"utilization\"",
+            "t.toml:10:28: 'region_order' entries must not be empty",
+            "t.toml:10:32: 'region_order' lists \"eu-west\" twice",
+            "t.toml:16:18: balancing_mode = \"utilization\" needs a [pool.probe] whose plugin "
+            "reports utilization (e.g. \"http\" or \"agent\")",
+            "t.toml:26:10: 'path' must start with '/' and contain no spaces or control characters, "
+            "got \"health\"",
+            "t.toml:27:19: 'expect_status' is not a list of status codes: \"2xx\" (write codes and "
+            "ranges of codes from 100 to 599, e.g. \"200-399\" or \"200,204,301-302\")",
+            "t.toml:28:3: unknown key 'send' in [pool.probe] (not used by probe plugin 'http')",
+        }));
 }
 
 TEST(BalancingConfig, WrongTypes) {
     const std::string text = std::string(R"([gateway]
 region = 5
-)") + std::string(kListener) + R"(
+)") + std::string(kListener) +
+                             R"(
 [[pool]]
 name = "pg"
 affinity = true
@@ -146,8 +149,10 @@ region_order = "eu-west"
     const Lines lines = errorLines(r);
     ASSERT_EQ(lines.size(), 3u) << testing::PrintToString(lines);
     EXPECT_EQ(lines[0], "t.toml:2:10: 'region' must be a string, not an integer");
-    EXPECT_NE(lines[1].find("t.toml:11:12: 'affinity' must be a string"), std::string::npos) << lines[1];
-    EXPECT_NE(lines[2].find("t.toml:12:16: 'region_order' must be an array"), std::string::npos) << lines[2];
+    EXPECT_NE(lines[1].find("t.toml:11:12: 'affinity' must be a string"), std::string::npos)
+        << lines[1];
+    EXPECT_NE(lines[2].find("t.toml:12:16: 'region_order' must be an array"), std::string::npos)
+        << lines[2];
 }
 
 }  // namespace

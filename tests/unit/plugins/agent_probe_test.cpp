@@ -1,12 +1,11 @@
 // The agent probe (plugins/probe_agent): reading an agent's reply line, and the plugin through the
 // C ABI.
-#include "probe_agent/agent_reply.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "plugin/registry.h"
+#include "probe_agent/agent_reply.h"
 #include "support/plugins/fake_config.h"
 
 namespace postern::plugins::agent_probe {
@@ -23,13 +22,13 @@ TEST(AgentReply, WordsAndPercentages) {
         double utilization;
     };
     const Case cases[] = {
-        {"up", Verdict::Healthy, -1},        {"UP\r", Verdict::Healthy, -1},
-        {"ready", Verdict::Healthy, -1},     {"72%", Verdict::Healthy, 0.72},
-        {"up 72%", Verdict::Healthy, 0.72},  {"  72.5%,up ", Verdict::Healthy, 0.725},
-        {"drain", Verdict::Drain, -1},       {"drain 10%", Verdict::Drain, 0.10},
-        {"up,drain", Verdict::Drain, -1},    {"down", Verdict::Unhealthy, -1},
+        {"up", Verdict::Healthy, -1},           {"UP\r", Verdict::Healthy, -1},
+        {"ready", Verdict::Healthy, -1},        {"72%", Verdict::Healthy, 0.72},
+        {"up 72%", Verdict::Healthy, 0.72},     {"  72.5%,up ", Verdict::Healthy, 0.725},
+        {"drain", Verdict::Drain, -1},          {"drain 10%", Verdict::Drain, 0.10},
+        {"up,drain", Verdict::Drain, -1},       {"down", Verdict::Unhealthy, -1},
         {"drain down", Verdict::Unhealthy, -1}, {"fail 30%", Verdict::Unhealthy, 0.30},
-        {"maint", Verdict::Unhealthy, -1},   {"stopped", Verdict::Unhealthy, -1},
+        {"maint", Verdict::Unhealthy, -1},      {"stopped", Verdict::Unhealthy, -1},
         {"150%", Verdict::Healthy, 1.5},
     };
     for (const auto& c : cases) {
@@ -93,11 +92,13 @@ TEST(AgentProbePlugin, ReadsOneLineThroughTheAbi) {
     silent->onConnected(send);
     EXPECT_EQ(silent->onData("", true, send), POSTERN_VERDICT_UNHEALTHY);
     const auto r = silent->result();
-    EXPECT_EQ(std::string(r.reason.data, r.reason.size), "agent closed the connection without a reply");
+    EXPECT_EQ(std::string(r.reason.data, r.reason.size),
+              "agent closed the connection without a reply");
 
     auto chatty = probe->newSession(backend);
     chatty->onConnected(send);
-    EXPECT_EQ(chatty->onData(std::string(kMaxLine + 1, 'x'), false, send), POSTERN_VERDICT_UNHEALTHY);
+    EXPECT_EQ(chatty->onData(std::string(kMaxLine + 1, 'x'), false, send),
+              POSTERN_VERDICT_UNHEALTHY);
 }
 
 TEST(AgentProbePlugin, SendMustBeAString) {
@@ -105,7 +106,8 @@ TEST(AgentProbePlugin, SendMustBeAString) {
     ASSERT_NE(l.plugin, nullptr);
     FakeConfig config(Value::table({{"send", Value::integer(1)}}));
     EXPECT_EQ(l.create(config), nullptr);
-    EXPECT_EQ(config.lines(), (std::vector<std::string>{"send: 'send' must be a string, not an integer"}));
+    EXPECT_EQ(config.lines(),
+              (std::vector<std::string>{"send: 'send' must be a string, not an integer"}));
     FakeConfig none;
     auto probe = l.create(none);
     ASSERT_NE(probe, nullptr);

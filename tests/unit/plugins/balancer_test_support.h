@@ -59,8 +59,8 @@ private:
     void add(const std::string& host, std::uint32_t weight) {
         hosts_.push_back(std::make_unique<std::string>(host));
         const std::string& h = *hosts_.back();
-        views_.push_back(postern_backend{fnvId(h, 80), {h.data(), h.size()}, {h.data(), h.size()}, 80, weight, 0,
-                                         {nullptr, 0}});
+        views_.push_back(postern_backend{
+            fnvId(h, 80), {h.data(), h.size()}, {h.data(), h.size()}, 80, weight, 0, {nullptr, 0}});
     }
 
     std::vector<std::unique_ptr<std::string>> hosts_;  // stable addresses for the views

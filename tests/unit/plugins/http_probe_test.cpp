@@ -1,12 +1,11 @@
 // The http probe (plugins/probe_http): expect_status sets, X-Utilization, the response judge fed
 // in pieces, and the plugin through the C ABI (request bytes, configuration errors).
-#include "probe_http/http_check.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "plugin/registry.h"
+#include "probe_http/http_check.h"
 #include "support/plugins/fake_config.h"
 
 namespace postern::plugins::http_probe {
@@ -37,7 +36,8 @@ TEST(HttpProbeStatusSet, RangesAndLists) {
     EXPECT_TRUE(list.contains(302));
     EXPECT_FALSE(list.contains(201));
     EXPECT_FALSE(list.contains(303));
-    for (std::string_view bad : {"", "abc", "200-", "-200", "99", "600", "300-200", "200,,204", "2000", "20x"}) {
+    for (std::string_view bad :
+         {"", "abc", "200-", "-200", "99", "600", "300-200", "200,,204", "2000", "20x"}) {
         std::string error;
         EXPECT_FALSE(StatusSet::parse(bad, error)) << bad;
         EXPECT_NE(error.find("'expect_status'"), std::string::npos) << error;
@@ -56,7 +56,8 @@ TEST(HttpProbeUtilization, FractionsAndPercentages) {
 
 TEST(HttpProbeRequest, GetWithHostAndConnectionClose) {
     EXPECT_EQ(buildRequest("/healthz?full=1", "api.example:8080"),
-              "GET /healthz?full=1 HTTP/1.1\r\nHost: api.example:8080\r\nUser-Agent: postern-probe/1.0\r\n"
+              "GET /healthz?full=1 HTTP/1.1\r\nHost: api.example:8080\r\nUser-Agent: "
+              "postern-probe/1.0\r\n"
               "Accept: */*\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(hostHeader("", "10.0.0.4", 8080), "10.0.0.4:8080");
     EXPECT_EQ(hostHeader("", "web.local", 80), "web.local");
@@ -67,7 +68,8 @@ TEST(HttpProbeRequest, GetWithHostAndConnectionClose) {
 TEST(HttpProbeJudge, HealthyStatusWithUtilizationInAnyChunking) {
     const StatusSet expect = statusSet("200-399");
     const std::string response =
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nx-utilization:  72%\r\nContent-Length: 2\r\n\r\nok";
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nx-utilization:  72%\r\nContent-Length: "
+        "2\r\n\r\nok";
     for (std::size_t chunk = 1; chunk <= response.size(); ++chunk) {
         ResponseJudge judge(expect);
         Verdict v = Verdict::NeedMore;
@@ -116,12 +118,14 @@ TEST(HttpProbeJudge, BrokenResponsesFail) {
     }
     {
         ResponseJudge j(expect);
-        EXPECT_EQ(j.feed("HTTP/1.1 200 OK\r\n" + std::string(kMaxHead, 'a'), false), Verdict::Unhealthy);
+        EXPECT_EQ(j.feed("HTTP/1.1 200 OK\r\n" + std::string(kMaxHead, 'a'), false),
+                  Verdict::Unhealthy);
         EXPECT_EQ(j.reason(), "response head longer than 16384 bytes");
     }
     {
         ResponseJudge j(expect);  // an invalid X-Utilization is ignored, not fatal
-        EXPECT_EQ(j.feed("HTTP/1.1 204 No Content\nX-Utilization: lots\n\n", false), Verdict::Healthy);
+        EXPECT_EQ(j.feed("HTTP/1.1 204 No Content\nX-Utilization: lots\n\n", false),
+                  Verdict::Healthy);
         EXPECT_LT(j.utilization(), 0.0);
     }
 }
@@ -142,7 +146,8 @@ struct LoadedProbe {
 TEST(HttpProbePlugin, SendsTheRequestAndJudgesTheResponseThroughTheAbi) {
     LoadedProbe l;
     ASSERT_NE(l.plugin, nullptr);
-    FakeConfig config(Value::table({{"path", Value::string("/health")}, {"expect_status", Value::string("200,204")}}));
+    FakeConfig config(Value::table(
+        {{"path", Value::string("/health")}, {"expect_status", Value::string("200,204")}}));
     auto probe = l.create(config);
     ASSERT_NE(probe, nullptr);
     config.reportUnknownKeys();
@@ -163,7 +168,8 @@ TEST(HttpProbePlugin, SendsTheRequestAndJudgesTheResponseThroughTheAbi) {
 
     auto failing = probe->newSession(backend);
     EXPECT_EQ(failing->onConnected(send), POSTERN_VERDICT_NEED_MORE);
-    EXPECT_EQ(failing->onData("HTTP/1.1 302 Found\r\n\r\n", false, send), POSTERN_VERDICT_UNHEALTHY);
+    EXPECT_EQ(failing->onData("HTTP/1.1 302 Found\r\n\r\n", false, send),
+              POSTERN_VERDICT_UNHEALTHY);
     const auto r = failing->result();
     EXPECT_EQ(std::string(r.reason.data, r.reason.size), "status 302 (expected 200,204)");
 }
@@ -186,7 +192,8 @@ TEST(HttpsProbePlugin, AsksTheCoreForTlsWithAlpnHttp11AndItsSni) {
     registry.scan({POSTERN_TEST_PLUGIN_DIR});
     const auto* p = registry.find(POSTERN_KIND_PROBE, "https");
     ASSERT_NE(p, nullptr);
-    FakeConfig config(Value::table({{"sni", Value::string("svc.internal")}, {"path", Value::string("/ready")}}));
+    FakeConfig config(
+        Value::table({{"sni", Value::string("svc.internal")}, {"path", Value::string("/ready")}}));
     void* raw = p->descriptor->probe->create(config.raw(), registry.host(*p));
     ASSERT_NE(raw, nullptr);
     plugin::Probe probe(p, raw);
@@ -229,12 +236,14 @@ TEST(HttpProbePlugin, EveryBadKeyIsReportedAtItsOwnPosition) {
                                     {"method", Value::string("HEAD")}}));
     EXPECT_EQ(l.create(config), nullptr);
     config.reportUnknownKeys();
-    EXPECT_EQ(config.lines(),
-              (std::vector<std::string>{
-                  "path: 'path' must start with '/' and contain no spaces or control characters, got \"health\"",
-                  "host: 'host' must contain no spaces or control characters, got \"a b\"",
-                  "expect_status: 'expect_status' must be a string such as \"200-399\", not an integer",
-                  "method: unknown key 'method'"}));
+    EXPECT_EQ(
+        config.lines(),
+        (std::vector<std::string>{
+            "path: 'path' must start with '/' and contain no spaces or control characters, got "
+            "\"health\"",
+            "host: 'host' must contain no spaces or control characters, got \"a b\"",
+            "expect_status: 'expect_status' must be a string such as \"200-399\", not an integer",
+            "method: unknown key 'method'"}));
 
     FakeConfig bad_range(Value::table({{"expect_status", Value::string("500-200")}}));
     EXPECT_EQ(l.create(bad_range), nullptr);

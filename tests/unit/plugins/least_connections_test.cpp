@@ -56,7 +56,8 @@ TEST(LeastConnections, WeightsRespectedWithin5PercentOver10000HeldConnections) {
     for (int i = 0; i < 10000; ++i) openOne(s, load);
     for (std::size_t i = 0; i < weights.size(); ++i) {
         const double share = load.get(i) / 10000.0;
-        EXPECT_NEAR(share, testing::weightShare(weights, i), 0.05 * testing::weightShare(weights, i))
+        EXPECT_NEAR(share, testing::weightShare(weights, i),
+                    0.05 * testing::weightShare(weights, i))
             << "backend " << i << " weight " << weights[i];
     }
 }
@@ -73,7 +74,8 @@ TEST(LeastConnections, ShortLivedTrafficFollowsTheWeightsInsteadOfPilingOnOneBac
         closeOne(s, load, b);  // every connection ends before the next starts: all loads stay 0
     }
     for (std::size_t i = 0; i < weights.size(); ++i)
-        EXPECT_NEAR(picks[i] / 10000.0, testing::weightShare(weights, i), 0.05 * testing::weightShare(weights, i))
+        EXPECT_NEAR(picks[i] / 10000.0, testing::weightShare(weights, i),
+                    0.05 * testing::weightShare(weights, i))
             << "backend " << i;
 }
 
@@ -97,7 +99,8 @@ TEST(LeastConnections, FirstCandidateIsAlwaysTheLeastLoadedPerWeight) {
         ASSERT_EQ(n, 13u);
         const auto perWeight = [&](std::uint32_t i) { return double(load.get(i)) / weights[i]; };
         for (std::uint32_t i = 0; i < weights.size(); ++i)
-            ASSERT_LE(perWeight(out[0]), perWeight(i)) << "step " << step << ": picked " << out[0] << " over " << i;
+            ASSERT_LE(perWeight(out[0]), perWeight(i))
+                << "step " << step << ": picked " << out[0] << " over " << i;
         // The second candidate is the true second best.
         for (std::uint32_t i = 0; i < weights.size(); ++i)
             if (i != out[0]) {

@@ -57,7 +57,8 @@ TEST(Maglev, TwoInstancesWithTheSameBackendsInAnotherOrderBuildTheSameTable) {
     const BackendSet reversed = set.reversed();
     MaglevSelector b(reversed.views());
     for (std::uint32_t ip = 0x0a000001; ip < 0x0a000001 + 2000; ++ip) {
-        std::uint32_t out_a[MaglevSelector::kTableCandidates], out_b[MaglevSelector::kTableCandidates];
+        std::uint32_t out_a[MaglevSelector::kTableCandidates],
+            out_b[MaglevSelector::kTableCandidates];
         ASSERT_EQ(a.pick({clientHash(ip), 0, 0, 1}, out_a), MaglevSelector::kTableCandidates);
         ASSERT_EQ(b.pick({clientHash(ip), 0, 0, 2}, out_b), MaglevSelector::kTableCandidates);
         for (std::uint32_t k = 0; k < MaglevSelector::kTableCandidates; ++k)
@@ -110,7 +111,8 @@ TEST(Maglev, WeightsRespectedWithin5PercentOver10000Clients) {
     }
     for (std::uint32_t i = 0; i < weights.size(); ++i) {
         const double expected = testing::weightShare(weights, i);
-        EXPECT_NEAR(double(table_count[i]) / kTableSize, expected, 0.01 * expected) << "table share of " << i;
+        EXPECT_NEAR(double(table_count[i]) / kTableSize, expected, 0.01 * expected)
+            << "table share of " << i;
         EXPECT_NEAR(picks[i] / 10000.0, expected, 0.05 * expected) << "client share of " << i;
     }
 }

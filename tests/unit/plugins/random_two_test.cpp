@@ -24,7 +24,8 @@ TEST(RandomTwo, NeverPicksTheBusierOfItsTwoDraws) {
     std::mt19937_64 rng(11);
     int compared = 0;
     for (int i = 0; i < 10000; ++i) {
-        for (std::size_t b = 0; b < weights.size(); ++b) load.set(b, static_cast<std::uint32_t>(rng() % 20));
+        for (std::size_t b = 0; b < weights.size(); ++b)
+            load.set(b, static_cast<std::uint32_t>(rng() % 20));
         const std::uint64_t random = rng();
         std::uint32_t first = 0, second = 0;
         ASSERT_EQ(s.draws(random, &first, &second), 2u);
@@ -33,7 +34,8 @@ TEST(RandomTwo, NeverPicksTheBusierOfItsTwoDraws) {
         const std::uint32_t n = s.pick({0, 0, 0, random}, out);
         ASSERT_EQ(n, weights.size());
         // The two candidates are exactly the two draws, the less loaded per weight first.
-        ASSERT_EQ(std::set<std::uint32_t>({out[0], out[1]}), std::set<std::uint32_t>({first, second}));
+        ASSERT_EQ(std::set<std::uint32_t>({out[0], out[1]}),
+                  std::set<std::uint32_t>({first, second}));
         const double a = double(load.get(out[0])) / weights[out[0]];
         const double b = double(load.get(out[1])) / weights[out[1]];
         ASSERT_LE(a, b) << "picked the busier backend " << out[0] << " over " << out[1];
@@ -55,7 +57,8 @@ TEST(RandomTwo, WeightsRespectedWithin5PercentOver10000HeldConnections) {
         load.add(out[0], 1);
     }
     for (std::size_t i = 0; i < weights.size(); ++i)
-        EXPECT_NEAR(load.get(i) / 10000.0, testing::weightShare(weights, i), 0.05 * testing::weightShare(weights, i))
+        EXPECT_NEAR(load.get(i) / 10000.0, testing::weightShare(weights, i),
+                    0.05 * testing::weightShare(weights, i))
             << "backend " << i;
 }
 
@@ -72,7 +75,8 @@ TEST(RandomTwo, IdleTrafficFollowsTheWeights) {
         ++picks[out[0]];
     }
     for (std::size_t i = 0; i < weights.size(); ++i)
-        EXPECT_NEAR(picks[i] / 10000.0, testing::weightShare(weights, i), 0.05 * testing::weightShare(weights, i))
+        EXPECT_NEAR(picks[i] / 10000.0, testing::weightShare(weights, i),
+                    0.05 * testing::weightShare(weights, i))
             << "backend " << i;
 }
 
@@ -94,8 +98,9 @@ TEST(RandomTwo, AliasTableHoldsExactlyTheWeightShares) {
         EXPECT_NEAR(p[i], std::max<std::uint32_t>(weights[i], 1) / sum, 1e-9) << "backend " << i;
     // And draw() follows the table: the top bits choose the column, the low bits the coin.
     for (std::uint32_t c = 0; c < weights.size(); ++c) {
-        const std::uint64_t column_bits = ((std::uint64_t{c} << 32) + static_cast<std::uint64_t>(n) - 1) /
-                                          static_cast<std::uint64_t>(n);
+        const std::uint64_t column_bits =
+            ((std::uint64_t{c} << 32) + static_cast<std::uint64_t>(n) - 1) /
+            static_cast<std::uint64_t>(n);
         if (t.threshold(c) > 0) {
             EXPECT_EQ(t.draw(column_bits << 32), c);
         }
