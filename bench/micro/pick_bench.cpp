@@ -8,6 +8,8 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -30,16 +32,50 @@ std::atomic<long> g_allocations{0};
 // that is not one.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
-void* operator new(std::size_t size) {
+// Every form of the global operator new counts and takes memory from malloc (aligned_alloc for
+// over-aligned types); every form of operator delete returns it with free. All of them are
+// replaced, so no pairing crosses from the library's allocator to this one.
+namespace {
+void* counted(std::size_t size, std::size_t align = 0) noexcept {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size ? size : 1)) return p;
+    if (size == 0) size = 1;
+    if (align <= alignof(std::max_align_t)) return std::malloc(size);
+    return std::aligned_alloc(align, (size + align - 1) / align * align);
+}
+void* countedOrThrow(std::size_t size, std::size_t align = 0) {
+    if (void* p = counted(size, align)) return p;
     throw std::bad_alloc();
 }
-void* operator new[](std::size_t size) { return ::operator new(size); }
+}  // namespace
+
+void* operator new(std::size_t size) { return countedOrThrow(size); }
+void* operator new[](std::size_t size) { return countedOrThrow(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted(size); }
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted(size); }
+void* operator new(std::size_t size, std::align_val_t a) {
+    return countedOrThrow(size, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t size, std::align_val_t a) {
+    return countedOrThrow(size, static_cast<std::size_t>(a));
+}
+void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted(size, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted(size, static_cast<std::size_t>(a));
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 
@@ -244,6 +280,13 @@ void BM_PoolPick(benchmark::State& state, int which, bool affinity, std::uint64_
 const char* const kNames[] = {"round_robin", "least_connections", "random_two", "maglev"};
 
 int registerAll() {
+    // The guard is only as good as the counter: make sure a heap allocation is seen.
+    const long before = g_allocations.load();
+    delete new int(1);
+    if (g_allocations.load() == before) {
+        std::fprintf(stderr, "the allocation counter does not see operator new\n");
+        std::abort();
+    }
     for (int which = 0; which < 4; ++which) {
         benchmark::RegisterBenchmark((std::string("Pick/") + kNames[which]).c_str(), BM_Pick, which)
             ->Arg(10)
