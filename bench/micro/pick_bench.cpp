@@ -282,7 +282,8 @@ const char* const kNames[] = {"round_robin", "least_connections", "random_two", 
 int registerAll() {
     // The guard is only as good as the counter: make sure a heap allocation is seen.
     const long before = g_allocations.load();
-    delete new int(1);
+    int* volatile probe = new int(1);  // volatile: the allocation may not be elided
+    delete probe;
     if (g_allocations.load() == before) {
         std::fprintf(stderr, "the allocation counter does not see operator new\n");
         std::abort();
