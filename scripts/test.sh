@@ -6,6 +6,7 @@
 #
 # Environment: POSTERN_JOBS (default: nproc), POSTERN_BUILD_DIR (build), POSTERN_ASAN_BUILD_DIR
 # (build-asan), POSTERN_SKIP_ASAN=1 to run only the first pass (local use; CI runs both).
+# Also: the .deb packages built from build/ and checked (tests/packaging/deb_test.sh).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -31,6 +32,17 @@ postern_configure "$build_dir" -DPOSTERN_SANITIZE=OFF
 postern_build "$build_dir"
 postern_log "tests: $build_dir"
 run_ctest "$build_dir" || failed+=("tests in $build_dir")
+
+# The .deb packages from the tree just tested, checked in a scratch root (and installed for real,
+# then purged, when root): tests/packaging/deb_test.sh.
+postern_log "packaging: .deb from $build_dir"
+postern_install_missing dpkg-dev systemd adduser
+if debs="$(scripts/package-deb.sh --build-dir "$build_dir")"; then
+  # shellcheck disable=SC2086  # two paths, one per line
+  tests/packaging/deb_test.sh $debs || failed+=("packaging (.deb)")
+else
+  failed+=("packaging (.deb build)")
+fi
 
 if [ "${POSTERN_SKIP_ASAN:-0}" != "1" ]; then
   export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
