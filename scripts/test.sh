@@ -6,7 +6,9 @@
 #
 # Environment: POSTERN_JOBS (default: nproc), POSTERN_BUILD_DIR (build), POSTERN_ASAN_BUILD_DIR
 # (build-asan), POSTERN_SKIP_ASAN=1 to run only the first pass (local use; CI runs both).
-# Also: the .deb packages built from build/ and checked (tests/packaging/deb_test.sh).
+# Also: the .deb packages built from build/ and checked (tests/packaging/deb_test.sh), and the
+# Windows build, its unit tests and the MSI under wine (scripts/test-windows.sh;
+# POSTERN_SKIP_WINDOWS=1 skips it locally, CI runs it).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -59,6 +61,12 @@ fi
 
 # The PROXY protocol parser under libFuzzer (clang), bounded: POSTERN_FUZZ_TIME seconds (60).
 "$POSTERN_ROOT/scripts/fuzz.sh" "${POSTERN_FUZZ_TIME:-60}" || failed+=("fuzzing (scripts/fuzz.sh)")
+
+# Windows: MinGW cross-build, unit tests under wine, the MSI installed and run as a service under
+# wine (dependencies cross-built once, then cached: see scripts/windows/build-deps.sh).
+if [ "${POSTERN_SKIP_WINDOWS:-0}" != "1" ]; then
+  "$POSTERN_ROOT/scripts/test-windows.sh" || failed+=("windows (scripts/test-windows.sh)")
+fi
 
 elapsed=$((SECONDS - started))
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -1,4 +1,5 @@
-// One event loop per thread: readiness polling (edge-triggered epoll on Linux), a timer heap,
+// One event loop per thread: readiness polling (edge-triggered epoll on Linux; WSAPoll with
+// emulated edges on Windows, see event_loop_wsapoll.cpp), a timer heap,
 // cross-thread task posting and deferred destruction. Everything except post() and stop() must be
 // called on the loop's own thread; nothing here locks on the hot path.
 #pragma once
@@ -101,8 +102,13 @@ private:
     void runTimers();
     void runPosted();
 
+#ifdef _WIN32
+    struct WsaPoller;  // event_loop_wsapoll.cpp
+    std::unique_ptr<WsaPoller> poller_;
+#else
     int epfd_ = -1;
     int wakefd_ = -1;
+#endif
     Clock::time_point now_;
     std::vector<Timer*> heap_;
     std::vector<Deferred*> graveyard_;

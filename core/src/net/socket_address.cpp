@@ -1,8 +1,11 @@
 #include "net/socket_address.h"
 
+#include <cstdlib>
 #include <cstring>
 
-#ifndef _WIN32
+#ifdef _WIN32
+#include "net/socket_ops.h"  // ensureWinsock()
+#else
 #include <arpa/inet.h>
 #include <netdb.h>
 #endif
@@ -40,6 +43,9 @@ std::optional<SocketAddress> SocketAddress::fromIp(std::string_view ip, std::uin
 std::optional<SocketAddress> SocketAddress::resolve(std::string_view host, std::uint16_t port,
                                                     std::string* error) {
     if (auto lit = fromIp(host, port)) return lit;
+#ifdef _WIN32
+    ensureWinsock();
+#endif
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_family = AF_UNSPEC;
@@ -47,7 +53,11 @@ std::optional<SocketAddress> SocketAddress::resolve(std::string_view host, std::
     std::string h(host);
     int rc = getaddrinfo(h.c_str(), nullptr, &hints, &res);
     if (rc != 0 || !res) {
+#ifdef _WIN32
+        if (error) *error = std::string("cannot resolve '") + h + "': " + gai_strerrorA(rc);
+#else
         if (error) *error = std::string("cannot resolve '") + h + "': " + gai_strerror(rc);
+#endif
         return std::nullopt;
     }
     const addrinfo* pick = res;

@@ -1,5 +1,6 @@
 // Thin wrappers over the OS socket calls the data path uses. Non-blocking, close-on-exec, never
-// raise SIGPIPE. Linux implementation in socket_ops_posix.cpp; any thread.
+// raise SIGPIPE. Linux implementation in socket_ops_posix.cpp, Windows (Winsock) in
+// socket_ops_win.cpp; any thread.
 #pragma once
 
 #include <cstddef>
@@ -10,8 +11,13 @@
 
 namespace postern::net {
 
+#ifdef _WIN32
+using Fd = SOCKET;  // an unsigned handle: compare with kInvalidFd, never with < 0
+inline constexpr Fd kInvalidFd = INVALID_SOCKET;
+#else
 using Fd = int;
 inline constexpr Fd kInvalidFd = -1;
+#endif
 
 /** Result of a non-blocking I/O call: n > 0 bytes, 0 = EOF (recv only), or an error class. */
 enum class IoStatus { Ok, WouldBlock, Eof, Reset, Error };
@@ -49,5 +55,13 @@ void closeWithReset(Fd fd);
 void setNoDelay(Fd fd);
 SocketAddress localAddress(Fd fd);
 std::string errorText(int err);
+
+#ifdef _WIN32
+/** WSAStartup once per process (socket calls here do it themselves; name resolution needs it). */
+void ensureWinsock();
+/** A second handle to the same listening socket (Windows has no SO_REUSEPORT: workers share one
+ * SO_EXCLUSIVEADDRUSE socket, each owning and closing its own handle). */
+Fd duplicateSocket(Fd fd, std::string* error);
+#endif
 
 }  // namespace postern::net

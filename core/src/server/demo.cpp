@@ -1,13 +1,50 @@
 #include "server/demo.h"
 
+#ifdef _WIN32
+#include <winsock2.h>
+#else
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+#endif
 
 #include "net/socket_ops.h"
 
 namespace postern::server {
+
+namespace {
+
+// The demo backends use plain blocking sockets; these are the few calls that differ on Windows.
+bool waitReadable(net::Fd fd, int ms) {
+#ifdef _WIN32
+    WSAPOLLFD p{fd, POLLRDNORM, 0};
+    return ::WSAPoll(&p, 1, ms) > 0;
+#else
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, ms) > 0;
+#endif
+}
+
+/** Accepts one connection as a blocking socket with a 2 s receive timeout. */
+net::Fd acceptBlocking(net::Fd listener) {
+#ifdef _WIN32
+    SOCKET c = ::accept(listener, nullptr, nullptr);
+    if (c == INVALID_SOCKET) return net::kInvalidFd;
+    u_long blocking = 0;
+    ::ioctlsocket(c, FIONBIO, &blocking);  // accepted sockets inherit the listener's mode
+    DWORD ms = 2000;
+    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char*>(&ms), sizeof ms);
+#else
+    int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return net::kInvalidFd;
+    timeval tv{2, 0};
+    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+#endif
+    return c;
+}
+
+}  // namespace
 
 std::string_view demoConfigText() {
     return R"(# postern built-in demo configuration
@@ -47,8 +84,8 @@ bool DemoBackends::start(std::string* error) {
         std::uint16_t port = static_cast<std::uint16_t>(9001 + i);
         auto addr = net::SocketAddress::fromIp("127.0.0.1", port);
         std::string err;
-        int fd = net::listenSocket(*addr, false, 128, &err);
-        if (fd < 0) {
+        net::Fd fd = net::listenSocket(*addr, false, 128, &err);
+        if (fd == net::kInvalidFd) {
             if (error) *error = "cannot start demo backend on 127.0.0.1:" + std::to_string(port) + ": " + err;
             stop();
             return false;
@@ -60,16 +97,17 @@ bool DemoBackends::start(std::string* error) {
             std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
                                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
             while (!stop_.load()) {
-                pollfd p{fd, POLLIN, 0};
-                if (::poll(&p, 1, 200) <= 0) continue;
-                int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-                if (c < 0) continue;
-                timeval tv{2, 0};
-                ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                if (!waitReadable(fd, 200)) continue;
+                net::Fd c = acceptBlocking(fd);
+                if (c == net::kInvalidFd) continue;
                 char buf[4096];
                 (void)!::recv(c, buf, sizeof buf, 0);  // one read: an HTTP request or a line from nc
+#ifdef _WIN32
+                (void)!::send(c, response.data(), static_cast<int>(response.size()), 0);
+#else
                 (void)!::send(c, response.data(), response.size(), MSG_NOSIGNAL);
-                ::close(c);
+#endif
+                net::closeFd(c);
             }
         });
     }
@@ -81,7 +119,7 @@ void DemoBackends::stop() {
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
-    for (int fd : fds_) ::close(fd);
+    for (net::Fd fd : fds_) net::closeFd(fd);
     fds_.clear();
 }
 

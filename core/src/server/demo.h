@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "net/socket_ops.h"
+
 namespace postern::server {
 
 /** The demo config's TOML text. */
@@ -25,7 +27,7 @@ public:
 
 private:
     std::atomic<bool> stop_{false};
-    std::vector<int> fds_;
+    std::vector<net::Fd> fds_;
     std::vector<std::thread> threads_;
 };
 

@@ -69,9 +69,17 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
             if (probe == net::kInvalidFd) return fail(err);
             addr->setPort(net::localAddress(probe).port());
             net::closeFd(probe);
+            net::Fd first = net::kInvalidFd;
             for (auto& w : workers_) {
+#ifdef _WIN32
+                // No SO_REUSEPORT: the workers share one socket through their own handles.
+                net::Fd fd = first == net::kInvalidFd ? net::listenSocket(*addr, true, 4096, &err)
+                                                      : net::duplicateSocket(first, &err);
+#else
                 net::Fd fd = net::listenSocket(*addr, true, 4096, &err);
+#endif
                 if (fd == net::kInvalidFd) return fail(err);
+                if (first == net::kInvalidFd) first = fd;
                 w->addListener(listener_contexts_[li].get(), fd);
             }
             POSTERN_LOG(Info, "listening",

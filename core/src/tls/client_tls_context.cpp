@@ -4,12 +4,7 @@
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #else
-#ifdef _WIN32
-#include <winsock2.h>
-#include <ws2tcpip.h>
-#else
 #include <arpa/inet.h>
-#endif
 #endif
 #include <openssl/err.h>
 #include <openssl/x509v3.h>

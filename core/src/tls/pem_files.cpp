@@ -85,11 +85,7 @@ std::chrono::system_clock::time_point toTimePoint(const ASN1_TIME* t) {
 #ifdef _WIN32
     return std::chrono::system_clock::from_time_t(_mkgmtime(&tm));
 #else
-#ifdef _WIN32
-    return std::chrono::system_clock::from_time_t(_mkgmtime(&tm));
-#else
     return std::chrono::system_clock::from_time_t(timegm(&tm));
-#endif
 #endif
 }
 
@@ -209,11 +205,7 @@ std::string formatUtc(std::chrono::system_clock::time_point t) {
 #ifdef _WIN32
     gmtime_s(&tm, &tt);
 #else
-#ifdef _WIN32
-    gmtime_s(&tm, &tt);
-#else
     gmtime_r(&tt, &tm);
-#endif
 #endif
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);

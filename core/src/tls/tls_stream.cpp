@@ -7,6 +7,9 @@
 #include <climits>
 
 #include "tls/openssl_util.h"
+#ifdef _WIN32
+#include "net/wsapoll_edges.h"
+#endif
 
 namespace postern::tls {
 
@@ -23,9 +26,16 @@ net::IoStatus TlsStream::classify(int ret, const char* what) {
     switch (err) {
         case SSL_ERROR_WANT_READ:
             want_ = Want::Read;
+#ifdef _WIN32
+            // OpenSSL's socket BIO bypasses net::recvSome: re-arm WSAPoll's emulated edge here.
+            net::detail::noteWouldBlock(static_cast<net::Fd>(SSL_get_fd(ssl_)), net::detail::kReadEdge);
+#endif
             return net::IoStatus::WouldBlock;
         case SSL_ERROR_WANT_WRITE:
             want_ = Want::Write;
+#ifdef _WIN32
+            net::detail::noteWouldBlock(static_cast<net::Fd>(SSL_get_fd(ssl_)), net::detail::kWriteEdge);
+#endif
             return net::IoStatus::WouldBlock;
         case SSL_ERROR_ZERO_RETURN:
             want_ = Want::Nothing;

@@ -5,7 +5,8 @@
 #   3. check the build used the installed headers, not the source tree's
 #   4. load the result through the Registry (postern_out_of_tree_check)
 # Inputs (-D): POSTERN_BUILD_DIR, POSTERN_SOURCE_DIR, WORK_DIR, CHECKER, GENERATOR, MAKE_PROGRAM,
-# CXX_COMPILER.
+# CXX_COMPILER; cross builds (MinGW) also TOOLCHAIN_FILE, EMULATOR (wine runs the checker) and
+# MODULE_SUFFIX (.dll).
 foreach(v POSTERN_BUILD_DIR POSTERN_SOURCE_DIR WORK_DIR CHECKER GENERATOR CXX_COMPILER)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "run_out_of_tree_test.cmake: -D${v}=... is required")
@@ -51,6 +52,9 @@ set(configure ${CMAKE_COMMAND} -S ${POSTERN_SOURCE_DIR}/tests/support/out_of_tre
 if(MAKE_PROGRAM)
   list(APPEND configure -DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM})
 endif()
+if(TOOLCHAIN_FILE)
+  list(APPEND configure --toolchain ${TOOLCHAIN_FILE})
+endif()
 run(${configure})
 run(${CMAKE_COMMAND} --build ${build})
 
@@ -70,7 +74,9 @@ if(uses_prefix EQUAL -1)
 endif()
 
 # 4. Load it through the Registry and drive it.
-if(WIN32)
+if(MODULE_SUFFIX)  # the target's suffix (this script runs on the build host)
+  set(plugin ${build}/postern_probe_oot_banner${MODULE_SUFFIX})
+elseif(WIN32)
   set(plugin ${build}/postern_probe_oot_banner.dll)
 else()
   set(plugin ${build}/postern_probe_oot_banner.so)
@@ -78,5 +84,5 @@ endif()
 if(NOT EXISTS ${plugin})
   message(FATAL_ERROR "the out-of-tree build produced no ${plugin}")
 endif()
-run(${CHECKER} ${plugin})
+run(${EMULATOR} ${CHECKER} ${plugin})
 message(STATUS "${last_output}")

@@ -412,9 +412,9 @@ TEST(PoolLeastConnections, EqualisesWithinTheTierTrafficSpilledTo) {
     PoolFixture f(kBalancers[1], [](config::PoolConfig& pc) { pc.local_region = "here"; });
     auto far1 = f.add(1, "there");
     auto far2 = f.add(2, "there");
-    auto near = f.add(3, "here");
+    auto here = f.add(3, "here");  // not `near`: a macro in <windows.h>
     f.pool->republish();
-    near->up.store(false);  // spill to "there" without a republish: the live check skips it
+    here->up.store(false);  // spill to "there" without a republish: the live check skips it
     std::vector<PoolFixture::Conn> open;
     for (int i = 0; i < 6; ++i) open.push_back(f.open(i, i));
     EXPECT_EQ(far1->active.load(), 3u);  // least connections equalised them through its tier

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the Windows installer postern-<version>-x64.msi with Debian's wixl from a cross-built tree
+# (scripts/windows/build.sh makes one):
+#
+#   scripts/package-msi.sh [--build-dir DIR] [--out DIR] [--version X.Y.Z]
+#
+# --build-dir: the MinGW build tree (default build-win); its `runtime` install component is staged
+#   (postern.exe, plugins\*.dll) next to installer/config/config.default.toml.
+# --out: where the .msi goes (default DIR/msi). Its path is printed last.
+# --version: the MSI ProductVersion (default: the project version). The CI builds a second MSI with
+#   a higher version from the same files to prove major upgrades.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$POSTERN_ROOT"
+
+build_dir=build-win
+out=""
+version=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) build_dir="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --version) version="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "package-msi.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+out="$(mkdir -p "${out:-$build_dir/msi}" && cd "${out:-$build_dir/msi}" && pwd)"
+postern_install_missing wixl msitools
+
+[ -f "$build_dir/bin/postern.exe" ] || { echo "package-msi.sh: no $build_dir/bin/postern.exe (run scripts/windows/build.sh)" >&2; exit 1; }
+if [ -z "$version" ]; then
+  version="$(sed -n 's/^project(postern VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)"
+fi
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "package-msi.sh: bad version '$version'" >&2; exit 1; }
+
+# wixl wants relative Source paths: stage everything under one directory and run from there.
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cmake --install "$build_dir" --component runtime --prefix "$work/stage" --strip >&2
+[ -f "$work/stage/bin/postern.exe" ] || { echo "package-msi.sh: the runtime component has no bin/postern.exe" >&2; exit 1; }
+mkdir -p "$work/stage/bin/plugins" "$work/config"
+cp installer/config/config.default.toml "$work/config/"
+cp installer/msi/postern.wxs "$work/"
+(cd "$work" && find stage/bin/plugins -type f -name '*.dll' | sort |
+   wixl-heat --var var.PluginsDir --directory-ref PLUGINSDIR --component-group Plugins --win64 \
+             -p stage/bin/plugins/ >plugins.wxs)
+msi="$out/postern-$version-x64.msi"
+(cd "$work" && wixl -a x64 -D Version="$version" -D StageDir=stage -D ConfigDir=config \
+   -D PluginsDir=stage/bin/plugins -D Win64=yes -o "$msi" postern.wxs plugins.wxs) >&2
+echo "$msi"
