@@ -75,6 +75,11 @@ public:
     /** Registers fd for readable notifications only, level-triggered (listening sockets). */
     bool addLevelReadable(Fd fd, IoHandler* handler);
     void remove(Fd fd);
+    /** Call right before closing fd for good. With epoll it costs nothing: closing the last
+     *  descriptor of a socket drops its registration (HAProxy and nginx skip the EPOLL_CTL_DEL
+     *  too; our sockets are never duplicated and are close-on-exec). Pollers that keep their own
+     *  descriptor set (WSAPoll) remove it here. */
+    void removeBeforeClose(Fd fd);
 
     void arm(Timer& t, Clock::time_point deadline);
     void armAfter(Timer& t, Clock::duration d) { arm(t, now_ + d); }

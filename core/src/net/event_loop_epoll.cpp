@@ -48,6 +48,8 @@ bool EventLoop::addLevelReadable(Fd fd, IoHandler* handler) {
 
 void EventLoop::remove(Fd fd) { ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
 
+void EventLoop::removeBeforeClose(Fd) {}
+
 void EventLoop::post(std::function<void()> task) {
     {
         std::lock_guard<std::mutex> lock(mutex_);

@@ -145,6 +145,8 @@ bool EventLoop::addLevelReadable(Fd fd, IoHandler* handler) {
 
 void EventLoop::remove(Fd fd) { poller_->remove(fd); }
 
+void EventLoop::removeBeforeClose(Fd fd) { poller_->remove(fd); }
+
 void EventLoop::post(std::function<void()> task) {
     {
         std::lock_guard<std::mutex> lock(mutex_);

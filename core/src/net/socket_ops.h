@@ -53,6 +53,15 @@ void closeFd(Fd fd);
 /** Closes with SO_LINGER {1, 0}: the peer sees a reset, not a clean end of stream. */
 void closeWithReset(Fd fd);
 void setNoDelay(Fd fd);
+/** Linux copies TCP_NODELAY from a listening socket to the sockets it accepts (listenSocket
+ *  sets it), which saves a setsockopt per connection; elsewhere it is set on each. */
+#ifdef __linux__
+inline constexpr bool kAcceptInheritsNoDelay = true;
+#else
+inline constexpr bool kAcceptInheritsNoDelay = false;
+#endif
+/** Whether TCP_NODELAY is on (tests). */
+bool noDelay(Fd fd);
 SocketAddress localAddress(Fd fd);
 std::string errorText(int err);
 

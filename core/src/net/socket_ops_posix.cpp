@@ -21,6 +21,7 @@ Fd listenSocket(const SocketAddress& addr, bool reuse_port, int backlog, std::st
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuse_port) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (addr.isIpv6()) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // inherited by accept4
     if (::bind(fd, addr.sockaddrPtr(), addr.length()) != 0 || ::listen(fd, backlog) != 0) {
         if (error) *error = errorText(errno);
         ::close(fd);
@@ -100,6 +101,12 @@ void closeWithReset(Fd fd) {
 void setNoDelay(Fd fd) {
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+bool noDelay(Fd fd) {
+    int v = 0;
+    socklen_t len = sizeof v;
+    return ::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v != 0;
 }
 
 SocketAddress localAddress(Fd fd) {

@@ -210,6 +210,12 @@ void setNoDelay(Fd fd) {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&one), sizeof one);
 }
 
+bool noDelay(Fd fd) {
+    BOOL v = FALSE;
+    int len = sizeof v;
+    return ::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<char*>(&v), &len) == 0 && v;
+}
+
 SocketAddress localAddress(Fd fd) {
     sockaddr_storage ss{};
     int len = sizeof ss;

@@ -42,7 +42,7 @@ std::int64_t TcpSession::msSinceStart() const {
 }
 
 void TcpSession::start() {
-    net::setNoDelay(client_.fd);
+    if (!net::kAcceptInheritsNoDelay) net::setNoDelay(client_.fd);
     worker_.loop.add(client_.fd, &client_);
     if (listener_.config->accept_proxy) return beginProxyHeader();
     afterClientPreface();
@@ -258,7 +258,7 @@ void TcpSession::connectFailed(const char* why, int err, std::string_view detail
         POSTERN_LOG(Debug, "backend connect failed", fields);
     }
     if (backend_.fd != net::kInvalidFd) {
-        worker_.loop.remove(backend_.fd);
+        worker_.loop.removeBeforeClose(backend_.fd);
         net::closeFd(backend_.fd);
         backend_.fd = net::kInvalidFd;
     }
@@ -290,7 +290,10 @@ void TcpSession::onBackendReady() {
 
 void TcpSession::onIo(Side& side, std::uint32_t events) {
     if (state_ == State::Closed) return;
-    if (events & net::kReadable) side.readable = true;
+    if (events & net::kReadable) {
+        side.readable = true;
+        if (side.tls) side.tls->noteReadable();
+    }
     if (events & net::kWritable) side.writable = true;
     if (events & net::kPeerClosed) side.peer_closed = true;
     switch (state_) {
@@ -305,9 +308,10 @@ void TcpSession::onIo(Side& side, std::uint32_t events) {
             if (&side != &backend_ || backend_.fd == net::kInvalidFd) return;
             if (!tcp_connected_) {
                 if (!(events & (net::kWritable | net::kError | net::kHangup))) return;
-                int err = net::socketError(backend_.fd);
-                if (err != 0 || (events & net::kHangup)) {
-                    connectFailed("connect", err);
+                // Writable without an error or hang-up means connected: SO_ERROR is read only
+                // when the connect failed (one getsockopt less per connection).
+                if (events & (net::kError | net::kHangup)) {
+                    connectFailed("connect", net::socketError(backend_.fd));
                     return connectNext();
                 }
             } else if (events & (net::kError | net::kHangup)) {
@@ -478,9 +482,11 @@ bool TcpSession::transfer(Side& src, Side& dst) {
             first_byte_ms_ = msSinceStart();
         }
         // A short read drained the socket (edge-triggered): unless a FIN is queued behind it,
-        // the next byte will raise a new edge. (Not for TLS: a read returns one record at most,
-        // and more may wait in the socket or in OpenSSL.)
-        if (!src.tls && r.bytes < sizeof worker_.scratch && !src.peer_closed) src.readable = false;
+        // the next byte will raise a new edge. (TLS: a read returns one record at most, so ask
+        // the stream whether its last socket read was short and OpenSSL holds nothing more.)
+        if (!src.peer_closed &&
+            (src.tls ? src.tls->socketDrained() : r.bytes < sizeof worker_.scratch))
+            src.readable = false;
         std::size_t sent = 0;
         if (canWrite(dst)) {
             auto w = writeTo(dst, worker_.scratch, r.bytes);
@@ -497,7 +503,17 @@ bool TcpSession::transfer(Side& src, Side& dst) {
             return true;  // backpressure until dst drains
         }
     }
-    if (src.eof && !dst.shut && dst.pending_len == 0 && closeWrite(dst)) progress = true;
+    if (src.eof && !dst.shut && dst.pending_len == 0) {
+        if (!dst.tls && dst.eof && src.shut && src.pending_len == 0) {
+            // The other direction has ended too: the session closes in this pump and close()
+            // sends the FIN (dst's receive queue is empty: we read it to its end). One
+            // shutdown call less per connection.
+            dst.shut = true;
+            progress = true;
+        } else if (closeWrite(dst)) {
+            progress = true;
+        }
+    }
     return progress;
 }
 
@@ -528,13 +544,13 @@ void TcpSession::finish(std::string_view cause) {
     const bool abrupt = cause == "backend_reset" || cause == "client_reset" || cause == "tls_failed";
     if (backend_.fd != net::kInvalidFd) {
         if (backend_.tls && !abrupt && !backend_.shut) backend_.tls->shutdown();
-        worker_.loop.remove(backend_.fd);
+        worker_.loop.removeBeforeClose(backend_.fd);
         net::closeFd(backend_.fd);
         backend_.fd = net::kInvalidFd;
     }
     if (client_.fd != net::kInvalidFd) {
         if (client_.tls && !abrupt && !client_.shut) client_.tls->shutdown();
-        worker_.loop.remove(client_.fd);
+        worker_.loop.removeBeforeClose(client_.fd);
         // A backend reset must not look like a clean end of stream to the client.
         if (cause == "backend_reset") net::closeWithReset(client_.fd);
         else net::closeFd(client_.fd);

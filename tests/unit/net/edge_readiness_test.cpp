@@ -209,5 +209,44 @@ TEST_F(EdgeReadiness, PostWakesABlockedRound) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
+// Linux copies TCP_NODELAY from the listening socket (listenSocket sets it), so the sessions do
+// not set it again on each accepted socket; where that is not so, they do.
+TEST_F(EdgeReadiness, AcceptedSocketsAreNoDelayWhereTheSessionsRelyOnIt) {
+    if (!kAcceptInheritsNoDelay) GTEST_SKIP() << "the sessions set TCP_NODELAY on each socket here";
+    EXPECT_TRUE(noDelay(peer_));
+}
+
+// Sessions close their sockets with removeBeforeClose() + closeFd() and no EPOLL_CTL_DEL: the
+// closed socket must report nothing more, and a new socket that gets the same descriptor number
+// reports to its own handler only.
+TEST_F(EdgeReadiness, AClosedSocketLeavesTheLoopWithoutRemove) {
+    const Fd old_number = local_;
+    loop_.removeBeforeClose(local_);
+    closeFd(local_);
+    local_ = kInvalidFd;
+    peerSend("after close");  // may reset: nothing reads it any more
+    loop_.runOnce(20ms);
+    const int calls_before = h_.calls;
+
+    std::string err;
+    auto any = SocketAddress::fromIp("127.0.0.1", 0);
+    ASSERT_TRUE(any);
+    Fd listener = listenSocket(*any, false, 4, &err);
+    ASSERT_NE(listener, kInvalidFd) << err;
+    int cerr = 0;
+    Fd fresh = connectStart(localAddress(listener), &cerr);
+    ASSERT_NE(fresh, kInvalidFd) << errorText(cerr);
+    Recorder h2;
+    ASSERT_TRUE(loop_.add(fresh, &h2));
+    runUntil([&] { return (h2.seen & kWritable) != 0; });
+    EXPECT_NE(h2.seen & kWritable, 0u);
+    loop_.runOnce(20ms);
+    EXPECT_EQ(h_.calls, calls_before) << "the closed socket's handler was called again";
+    if (fresh == old_number) SUCCEED() << "the descriptor number was reused, as intended";
+    loop_.removeBeforeClose(fresh);
+    closeFd(fresh);
+    closeFd(listener);
+}
+
 }  // namespace
 }  // namespace postern::net
