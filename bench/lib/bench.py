@@ -504,6 +504,7 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="postern-bench-")
         os.chmod(self.tmp, 0o755)  # nginx workers may run as nobody and must read www/
         self.seq = 0
+        self.wrk_seq = 0
         self.nofile = nofile_limit()
         self.backend = None
         self.backend_port = None
@@ -670,8 +671,8 @@ class Bench:
         argv.append(f"{'https' if tls else 'http'}://127.0.0.1:{port}{path}")
         env = None
         if tls:
-            self.seq += 1
-            report = os.path.join(self.tmp, f"{self.seq:03d}-wrk-tls.json")
+            self.wrk_seq += 1
+            report = os.path.join(self.tmp, f"wrk-tls-{self.wrk_seq:03d}.json")
             env = dict(os.environ, LD_PRELOAD=self.shim, POSTERN_BENCH_TLS_REPORT=report)
         try:
             r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
