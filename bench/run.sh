@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Postern L4 benchmark against direct / HAProxy `mode tcp` / nginx `stream`. See bench/README.md.
 #
-#   bench/run.sh [--quick] [--scenarios keepalive,newconn,bulk,idle] [--threads 1,2]
+#   bench/run.sh [--quick] [--scenarios keepalive,newconn,bulk,idle,tls] [--threads 1,2]
 #                [--rounds N] [--postern PATH] [more options: bench/run.sh --help]
 #
 # This wrapper installs what is missing (Debian packages, apt-get only when dpkg says a package
@@ -13,7 +13,9 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 BUILD_DIR="${POSTERN_BENCH_BUILD_DIR:-$REPO_DIR/build-bench}"
 
-PACKAGES=(haproxy nginx libnginx-mod-stream wrk nghttp2-client python3)
+# openssl (certificates), gcc + libc6-dev + libssl-dev (the wrk shim of the TLS scenarios)
+PACKAGES=(haproxy nginx libnginx-mod-stream wrk nghttp2-client python3 openssl gcc libc6-dev
+  libssl-dev)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -23,7 +25,9 @@ usage: bench/run.sh [options]
 
   --quick                 CI smoke run: 2 s per run, 1 round, 1 thread, 500 idle connections,
                           < 90 s; fails unless every target answered without socket errors
-  --scenarios LIST        comma list of keepalive,newconn,bulk,idle   (default: all)
+  --scenarios LIST        comma list of keepalive,newconn,bulk,idle,
+                          tls-hs-ecdsa,tls-hs-rsa,tls-keepalive; "tcp" = the
+                          first four, "tls" = the last three          (default: all)
   --targets LIST          comma list of direct,postern,haproxy,nginx  (default: all)
   --threads LIST          proxy threads/processes, e.g. 1,2           (default: 1,2; quick: 1)
   --rounds N              rounds of A B C D                           (default: 3; quick: 1)

@@ -19,6 +19,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -30,12 +31,33 @@ BENCH_DIR = os.path.dirname(HERE)
 WRK_LUA = os.path.join(HERE, "report.lua")
 
 ALL_TARGETS = ["direct", "postern", "haproxy", "nginx"]
-ALL_SCENARIOS = ["keepalive", "newconn", "bulk", "idle"]
+TCP_SCENARIOS = ["keepalive", "newconn", "bulk", "idle"]
+# TLS scenario -> (certificate key type, one TLS connection per request?)
+TLS_SCENARIOS = {"tls-hs-ecdsa": ("ecdsa", True), "tls-hs-rsa": ("rsa", True),
+                 "tls-keepalive": ("ecdsa", False)}
+ALL_SCENARIOS = TCP_SCENARIOS + list(TLS_SCENARIOS)
+SCENARIO_GROUPS = {"tcp": TCP_SCENARIOS, "tls": list(TLS_SCENARIOS)}
+WRK_SCENARIOS = {  # scenario -> (path, connections, Connection: close)
+    "keepalive": ("/1k", 64, False), "newconn": ("/1k", 64, True), "bulk": ("/1m", 8, False),
+    "tls-hs-ecdsa": ("/1k", 64, True), "tls-hs-rsa": ("/1k", 64, True),
+    "tls-keepalive": ("/1k", 64, False),
+}
 TARGET_TITLE = {"direct": "direct", "postern": "Postern", "haproxy": "HAProxy", "nginx": "nginx"}
 
 # Listening ports come from here: below the default ephemeral range (32768-60999), so they never
 # collide with the source ports of the benchmark's own outgoing connections.
 PORT_LO, PORT_HI = 20000, 32000
+
+# TLS: the same on every target (and on the backend for `direct`). TLS 1.3 only, one suite, the
+# key exchange groups Postern offers (X25519 first; wrk sends an X25519 key share, so X25519 is
+# what every target negotiates -- checked on every run from what the client saw).
+TLS_MIN_VERSION = "1.3"
+TLS_SUITE = "TLS_AES_128_GCM_SHA256"
+TLS_GROUPS = "X25519:P-256:P-384"
+TLS_EXPECT = {"version": "TLSv1.3", "cipher": TLS_SUITE, "group": "x25519"}
+TLS_KEY_EXPECT = {"ecdsa": "EC-256", "rsa": "RSA-2048"}
+TLS_KEY_TITLE = {"ecdsa": "ECDSA P-256", "rsa": "RSA-2048"}
+NO_RESUME_C = os.path.join(HERE, "no_resume.c")
 
 BODY_1K = 1024
 BODY_1M = 1024 * 1024
@@ -265,9 +287,13 @@ def free_port():
     raise BenchError(f"no free port found in {PORT_LO}-{PORT_HI}")
 
 
-def http_get(port, path="/1k", timeout=2.0):
-    """(status, body length) of GET path on 127.0.0.1:port, one connection, Connection: close."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+def http_get(port, path="/1k", timeout=2.0, tls=None):
+    """(status, body length) of GET path on 127.0.0.1:port, one connection, Connection: close.
+    tls: an ssl.SSLContext to speak HTTPS with (the certificate is verified for 127.0.0.1)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        if tls:
+            s = tls.wrap_socket(s, server_hostname="127.0.0.1")  # takes over the descriptor
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
         data = b""
         deadline = time.monotonic() + timeout
@@ -276,13 +302,15 @@ def http_get(port, path="/1k", timeout=2.0):
             if not chunk:
                 break
             data += chunk
+    finally:
+        s.close()
     head, _, body = data.partition(b"\r\n\r\n")
     parts = head.split(b" ", 2)
     status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
     return status, len(body)
 
 
-def wait_ready(child, port, expect_workers=0, timeout=15.0):
+def wait_ready(child, port, expect_workers=0, timeout=15.0, tls=None):
     """Poll until GET /1k through port answers 200 with the full body (bounded)."""
     deadline = time.monotonic() + timeout
     last = "no attempt"
@@ -291,13 +319,13 @@ def wait_ready(child, port, expect_workers=0, timeout=15.0):
             raise BenchError(f"{child.name} exited with status {child.p.returncode} before "
                              f"it was ready; log tail:\n{child.tail()}")
         try:
-            status, n = http_get(port)
+            status, n = http_get(port, tls=tls)
             workers_ok = (expect_workers == 0 or child is None
                           or len(children_of(child.pid)) >= expect_workers)
             if status == 200 and n == BODY_1K and workers_ok:
                 return
             last = f"status {status}, {n} body bytes, workers_ok={workers_ok}"
-        except OSError as e:
+        except (OSError, ssl.SSLError) as e:  # SSLError is an OSError; said for the reader
             last = str(e)
         if time.monotonic() > deadline:
             tail = child.tail() if child else ""
@@ -315,7 +343,33 @@ def nofile_limit():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def backend_conf(d, port, nofile, www):
+def backend_tls_servers(tls_ports, certs, www):
+    """The backend's HTTPS servers (the `direct` target of the TLS scenarios): one per key type,
+    the same certificate and TLS settings as the proxies."""
+    out = ""
+    for kind, port in sorted(tls_ports.items()):
+        out += f"""    server {{
+        listen 127.0.0.1:{port} ssl backlog=4096;
+        ssl_certificate {certs[kind]['cert']};
+        ssl_certificate_key {certs[kind]['key']};
+{nginx_tls_settings(8)}
+        root {www};
+        location / {{ }}
+    }}
+"""
+    return out
+
+
+def nginx_tls_settings(indent):
+    """nginx (http and stream alike): TLS 1.3 only, one suite, Postern's groups; session tickets
+    and cache left at nginx's defaults (tickets on, no cache)."""
+    pad = " " * indent
+    return (f"{pad}ssl_protocols TLSv{TLS_MIN_VERSION};\n"
+            f"{pad}ssl_conf_command Ciphersuites {TLS_SUITE};\n"
+            f"{pad}ssl_ecdh_curve {TLS_GROUPS};")
+
+
+def backend_conf(d, port, nofile, www, tls_servers=""):
     return f"""# backend origin: 1 worker, keep-alive, no access log
 worker_processes 1;
 worker_rlimit_nofile {nofile};
@@ -342,11 +396,26 @@ http {{
         root {www};
         location / {{ }}
     }}
-}}
+{tls_servers}}}
 """
 
 
-def postern_conf(port, backend_port, threads):
+def postern_conf(port, backend_port, threads, tls=None):
+    """tls: {'cert': path, 'key': path} for a `protocol = "tls"` listener."""
+    if tls:
+        listener = f"""protocol = "tls"
+pool = "backend"
+idle_timeout = "60s"
+  [listener.tls]
+  certificates = [{{ cert = "{tls['cert']}", key = "{tls['key']}" }}]
+  min_version = "{TLS_MIN_VERSION}"
+  ciphers = "{TLS_SUITE}"
+"""
+    else:
+        listener = """protocol = "tcp"
+pool = "backend"
+idle_timeout = "60s"
+"""
     return f"""# postern: {threads} worker thread(s), no access log, no health checks
 [gateway]
 workers = {threads}
@@ -356,10 +425,7 @@ access = "off"
 [[listener]]
 name = "bench"
 bind = ["127.0.0.1:{port}"]
-protocol = "tcp"
-pool = "backend"
-idle_timeout = "60s"
-[[pool]]
+{listener}[[pool]]
 name = "backend"
 balancer = "round_robin"
   [pool.backend]
@@ -371,8 +437,14 @@ balancer = "round_robin"
 """
 
 
-def haproxy_conf(port, backend_port, threads, nofile):
+def haproxy_conf(port, backend_port, threads, nofile, tls=None):
+    """tls: {'combined': path (certificate + key)}: `bind ... ssl crt`, still `mode tcp`; session
+    tickets and cache left at HAProxy's defaults."""
     maxconn = max(1000, (nofile - 200) // 2)
+    ssl_opts = ""
+    if tls:
+        ssl_opts = (f" ssl crt {tls['combined']} ssl-min-ver TLSv{TLS_MIN_VERSION}"
+                    f" ciphersuites {TLS_SUITE} curves {TLS_GROUPS}")
     return f"""# haproxy mode tcp: nbthread {threads}, no logging, no health checks
 global
     nbthread {threads}
@@ -384,14 +456,18 @@ defaults
     timeout server 60s
     retries 0
 frontend bench
-    bind 127.0.0.1:{port}
+    bind 127.0.0.1:{port}{ssl_opts}
     default_backend backend
 backend backend
     server s1 127.0.0.1:{backend_port}
 """
 
 
-def nginx_stream_conf(d, port, backend_port, threads, nofile, module):
+def nginx_stream_conf(d, port, backend_port, threads, nofile, module, tls=None):
+    ssl_lines = ""
+    if tls:
+        ssl_lines = (f"\n        ssl_certificate {tls['cert']};\n        ssl_certificate_key"
+                     f" {tls['key']};\n" + nginx_tls_settings(8))
     return f"""# nginx stream: {threads} worker process(es), no access log, no health checks
 load_module {module};
 worker_processes {threads};
@@ -401,7 +477,7 @@ pid {d}/nginx.pid;
 events {{ worker_connections {max(1024, nofile - 100)}; }}
 stream {{
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{" ssl" if tls else ""};{ssl_lines}
         proxy_pass 127.0.0.1:{backend_port};
         proxy_connect_timeout 2s;
         proxy_timeout 60s;
@@ -428,12 +504,78 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="postern-bench-")
         os.chmod(self.tmp, 0o755)  # nginx workers may run as nobody and must read www/
         self.seq = 0
+        self.wrk_seq = 0
         self.nofile = nofile_limit()
         self.backend = None
         self.backend_port = None
         self.stream_module = find_stream_module()
         self.results = []
         self.raw = None
+        self.tls = any(sc in TLS_SCENARIOS for sc in args.scenarios)
+        self.certs = {}      # key type -> {'cert', 'key', 'combined'} (made by setup_tls)
+        self.ca = None
+        self.client_tls = None  # ssl.SSLContext trusting the run's CA (readiness checks)
+        self.tls_ports = {}  # key type -> the backend's own HTTPS port (target `direct`)
+        self.shim = None     # no_resume.so for wrk
+
+    # --- TLS material ------------------------------------------------------------------------
+
+    def _run_tool(self, argv, what):
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise BenchError(f"{what}: {' '.join(argv)}: {e}")
+        if r.returncode != 0:
+            raise BenchError(f"{what} failed ({r.returncode}): {' '.join(argv)}\n"
+                             f"{(r.stdout + r.stderr)[-1500:]}")
+
+    def setup_tls(self):
+        """A private CA and one server certificate per key type (SAN localhost, 127.0.0.1, ::1)
+        in the run's temp dir, and the wrk shim that forbids session resumption."""
+        d = os.path.join(self.tmp, "certs")
+        os.makedirs(d)
+        os.chmod(d, 0o755)  # nginx workers may run as nobody
+        self.ca = os.path.join(d, "ca.pem")
+        ca_key = os.path.join(d, "ca.key")
+        self._run_tool(["openssl", "req", "-x509", "-new", "-nodes", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", ca_key, "-out", self.ca,
+                        "-days", "90", "-subj", "/CN=Postern bench CA",
+                        "-addext", "basicConstraints=critical,CA:TRUE",
+                        "-addext", "keyUsage=critical,keyCertSign,cRLSign"], "making the CA")
+        ext = os.path.join(d, "server.ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                    "extendedKeyUsage=serverAuth\n"
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n"
+                    "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n")
+        newkey = {"ecdsa": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                  "rsa": ["-newkey", "rsa:2048"]}
+        for kind in sorted({TLS_SCENARIOS[sc][0] for sc in self.a.scenarios
+                            if sc in TLS_SCENARIOS}):
+            cert, key = os.path.join(d, f"{kind}.pem"), os.path.join(d, f"{kind}.key")
+            csr = os.path.join(d, f"{kind}.csr")
+            self._run_tool(["openssl", "req", "-new", "-nodes"] + newkey[kind]
+                           + ["-keyout", key, "-out", csr, "-subj", "/CN=localhost"],
+                           f"making the {kind} key")
+            self._run_tool(["openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey",
+                            ca_key, "-CAcreateserial", "-days", "90", "-out", cert,
+                            "-extfile", ext], f"signing the {kind} certificate")
+            combined = os.path.join(d, f"{kind}.combined.pem")  # HAProxy: certificate + key
+            with open(combined, "w") as out:
+                for part in (cert, key):
+                    with open(part) as f:
+                        out.write(f.read())
+            for path in (cert, key, combined):
+                os.chmod(path, 0o644)  # nginx workers (nobody) never read keys; the master does
+            self.certs[kind] = {"cert": cert, "key": key, "combined": combined}
+        self.client_tls = ssl.create_default_context(cafile=self.ca)
+        self.shim = os.path.join(d, "no_resume.so")
+        self._run_tool([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-o", self.shim,
+                        NO_RESUME_C, "-ldl", "-lssl", "-lcrypto"],
+                       "building the wrk shim (needs a C compiler and libssl-dev)")
+        log(f"TLS: private CA and {', '.join(sorted(self.certs))} certificates in {d}")
 
     # --- backend ---------------------------------------------------------------------------
 
@@ -448,9 +590,14 @@ class Bench:
         d = os.path.join(self.tmp, "backend")
         os.makedirs(d)
         self.backend_port = free_port()
+        tls_servers = ""
+        if self.tls:
+            self.setup_tls()
+            self.tls_ports = {kind: free_port() for kind in self.certs}
+            tls_servers = backend_tls_servers(self.tls_ports, self.certs, www)
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(backend_conf(d, self.backend_port, self.nofile, www))
+            f.write(backend_conf(d, self.backend_port, self.nofile, www, tls_servers))
         self.backend = Child("backend nginx",
                              ["nginx", "-p", d + "/", "-e", d + "/error.log", "-c", conf,
                               "-g", "daemon off;"], os.path.join(d, "stdout.log"))
@@ -458,14 +605,19 @@ class Bench:
         status, n = http_get(self.backend_port, "/1m", timeout=5)
         if status != 200 or n != BODY_1M:
             raise BenchError(f"backend /1m answered {status} with {n} bytes")
-        log(f"backend nginx pid {self.backend.pid} on 127.0.0.1:{self.backend_port}")
+        for kind, port in sorted(self.tls_ports.items()):
+            wait_ready(self.backend, port, tls=self.client_tls)
+        log(f"backend nginx pid {self.backend.pid} on 127.0.0.1:{self.backend_port}"
+            + "".join(f", HTTPS {kind} on {port}" for kind, port in sorted(self.tls_ports.items())))
 
     # --- targets ---------------------------------------------------------------------------
 
-    def start_target(self, target, threads):
-        """Start `target` afresh; returns (Child or None for direct, port)."""
+    def start_target(self, target, threads, tls_kind=None):
+        """Start `target` afresh; returns (Child or None for direct, port). tls_kind ("ecdsa",
+        "rsa"): the target terminates TLS with that certificate; the backend is still plain."""
+        tls = self.certs[tls_kind] if tls_kind else None
         if target == "direct":
-            return None, self.backend_port
+            return None, (self.tls_ports[tls_kind] if tls_kind else self.backend_port)
         last = None
         for _attempt in range(3):
             self.seq += 1
@@ -474,18 +626,18 @@ class Bench:
             os.makedirs(d)
             if target == "postern":
                 conf = os.path.join(d, "postern.toml")
-                text = postern_conf(port, self.backend_port, threads)
+                text = postern_conf(port, self.backend_port, threads, tls)
                 argv = [self.a.postern, "run", "-c", conf]
                 workers = 0
             elif target == "haproxy":
                 conf = os.path.join(d, "haproxy.cfg")
-                text = haproxy_conf(port, self.backend_port, threads, self.nofile)
+                text = haproxy_conf(port, self.backend_port, threads, self.nofile, tls)
                 argv = ["haproxy", "-db", "-f", conf]
                 workers = 0
             elif target == "nginx":
                 conf = os.path.join(d, "nginx.conf")
                 text = nginx_stream_conf(d, port, self.backend_port, threads, self.nofile,
-                                         self.stream_module)
+                                         self.stream_module, tls)
                 argv = ["nginx", "-p", d + "/", "-e", d + "/error.log", "-c", conf,
                         "-g", "daemon off;"]
                 workers = threads
@@ -495,7 +647,8 @@ class Bench:
                 f.write(text)
             child = Child(target, argv, os.path.join(d, "output.log"), cwd=d)
             try:
-                wait_ready(child, port, expect_workers=workers)
+                wait_ready(child, port, expect_workers=workers,
+                           tls=self.client_tls if tls_kind else None)
                 return child, port
             except BenchError as e:
                 child.stop(grace=3)
@@ -509,14 +662,21 @@ class Bench:
 
     # --- wrk -------------------------------------------------------------------------------
 
-    def wrk(self, port, path, conns, duration, close):
+    def wrk(self, port, path, conns, duration, close, tls=False):
+        """tls: https, with the shim that makes every handshake a full one; w["tls"] is what the
+        shim counted ({"full", "resumed", "version", "cipher", "group", "key"})."""
         argv = ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", WRK_LUA]
         if close:
             argv += ["-H", "Connection: close"]
-        argv.append(f"http://127.0.0.1:{port}{path}")
+        argv.append(f"{'https' if tls else 'http'}://127.0.0.1:{port}{path}")
+        env = None
+        if tls:
+            self.wrk_seq += 1
+            report = os.path.join(self.tmp, f"wrk-tls-{self.wrk_seq:03d}.json")
+            env = dict(os.environ, LD_PRELOAD=self.shim, POSTERN_BENCH_TLS_REPORT=report)
         try:
             r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                               timeout=duration + 20, preexec_fn=_child_setup)
+                               timeout=duration + 20, preexec_fn=_child_setup, env=env)
         except subprocess.TimeoutExpired:
             raise BenchError(f"wrk did not finish within {duration + 20} s: {' '.join(argv)}")
         out = r.stdout + r.stderr
@@ -524,27 +684,33 @@ class Bench:
             if line.startswith("WRKJSON "):
                 w = json.loads(line[8:])
                 w["text"] = out
+                if tls:
+                    try:
+                        with open(report) as f:
+                            w["tls"] = json.load(f)
+                    except (OSError, ValueError) as e:
+                        raise BenchError(f"the wrk TLS shim wrote no report ({report}: {e})")
                 return w
         raise BenchError(f"wrk exited {r.returncode} without a summary:\n{out[-2000:]}")
 
     # --- one measurement ---------------------------------------------------------------------
 
     def run_wrk_scenario(self, scenario, target, threads):
-        path, conns, close = {"keepalive": ("/1k", 64, False),
-                              "newconn": ("/1k", 64, True),
-                              "bulk": ("/1m", 8, False)}[scenario]
-        child, port = self.start_target(target, threads)
+        path, conns, close = WRK_SCENARIOS[scenario]
+        tls_kind = TLS_SCENARIOS[scenario][0] if scenario in TLS_SCENARIOS else None
+        tls = tls_kind is not None
+        child, port = self.start_target(target, threads, tls_kind)
         try:
             pids = self.target_pids(child)
             if self.a.warmup > 0:
-                self.wrk(port, path, conns, self.a.warmup, close)
+                self.wrk(port, path, conns, self.a.warmup, close, tls)
             pids_before = self.target_pids(child)
             own = sorted(set(pids) | set(self.backend.pids()))
             c0, b0, m0 = cpu_ticks(pids), cpu_ticks(self.backend.pids()), machine_ticks()
             o0 = cpu_ticks(own)
             ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.monotonic()
-            w = self.wrk(port, path, conns, self.a.duration, close)
+            w = self.wrk(port, path, conns, self.a.duration, close, tls)
             t1 = time.monotonic()
             ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             c1, b1, m1 = cpu_ticks(pids), cpu_ticks(self.backend.pids()), machine_ticks()
@@ -577,6 +743,21 @@ class Bench:
             res["rate"] = w["requests"] / secs if secs else 0
             res["cpu_per_op_us"] = cpu_us / w["requests"] if w["requests"] else None
         problems = []
+        if tls:
+            t = w["tls"]
+            res["tls"] = t
+            res["handshakes"] = t["full"]
+            res["resumed"] = t["resumed"]
+            if t["resumed"]:
+                problems.append(f"{t['resumed']} of {t['full'] + t['resumed']} TLS handshakes"
+                                " were resumptions (the client must do full handshakes only)")
+            want = dict(TLS_EXPECT, key=TLS_KEY_EXPECT[tls_kind])
+            got = {k: t.get(k) for k in want}
+            if t["full"] and got != want:
+                problems.append(f"negotiated {got}, expected {want} (the targets must be"
+                                " configured alike)")
+            if close and t["full"] < w["requests"]:
+                problems.append(f"{t['full']} full handshakes for {w['requests']} requests")
         if not alive:
             problems.append(f"{target} exited during the run: {child.tail()}")
         elif set(pids_before) != set(pids_after):
@@ -726,12 +907,18 @@ def describe(rec):
         out = (f"{rec['rate']:.2f} KiB/conn ({rec['rss_before_kib']} -> {rec['rss_after_kib']} "
                f"KiB, {rec['reached']}/{rec['conns']} at backend)")
     else:
-        unit = {"keepalive": "req/s", "newconn": "conn/s", "bulk": "MiB/s"}[s]
-        opu = {"keepalive": "req", "newconn": "conn", "bulk": "MiB"}[s]
+        unit = {"keepalive": "req/s", "newconn": "conn/s", "bulk": "MiB/s",
+                "tls-hs-ecdsa": "hs/s", "tls-hs-rsa": "hs/s", "tls-keepalive": "req/s"}[s]
+        opu = {"keepalive": "req", "newconn": "conn", "bulk": "MiB", "tls-hs-ecdsa": "hs",
+               "tls-hs-rsa": "hs", "tls-keepalive": "req"}[s]
         cpo = rec["cpu_per_op_us"]
         out = (f"{rec['rate']:,.0f} {unit}, p99 {rec['p99_ms']:.2f} ms, "
                f"cpu {cpo if cpo is None else round(cpo, 1)} us/{opu}, "
                f"other load {rec['other_cpu_pct']:.0f}%")
+        if "tls" in rec:
+            t = rec["tls"]
+            out += (f", {t['full']:,} full + {t['resumed']} resumed handshakes"
+                    f" ({t.get('version')} {t.get('cipher')} {t.get('group')} {t.get('key')})")
     errs = {k: v for k, v in rec.get("errors", {}).items() if v}
     if errs:
         out += f", errors {errs}"
@@ -753,6 +940,15 @@ ROWS = [
     ("bulk", "rate", "MiB/s", "int", "higher", ("ratio>=", 1.3)),
     ("bulk", "cpu_per_op_us", "CPU µs/MiB", "f0", "lower", ("ratio<=", 0.8)),
     ("idle", "rate", "KiB/conn (RSS)", "f2", "lower", ("abs<=", 2.0)),
+    # TLS (issue 5): >= 1.0x HAProxy on full handshakes, >= 1.2x on TLS keep-alive, CPU per op
+    # <= HAProxy's.
+    ("tls-hs-ecdsa", "rate", "handshakes/s", "int", "higher", ("ratio>=", 1.0)),
+    ("tls-hs-ecdsa", "cpu_per_op_us", "CPU µs/handshake", "f1", "lower", ("ratio<=", 1.0)),
+    ("tls-hs-rsa", "rate", "handshakes/s", "int", "higher", ("ratio>=", 1.0)),
+    ("tls-hs-rsa", "cpu_per_op_us", "CPU µs/handshake", "f1", "lower", ("ratio<=", 1.0)),
+    ("tls-keepalive", "rate", "req/s", "int", "higher", ("ratio>=", 1.2)),
+    ("tls-keepalive", "p99_ms", "p99 latency (ms)", "f2", "lower", None),
+    ("tls-keepalive", "cpu_per_op_us", "CPU µs/req", "f1", "lower", ("ratio<=", 1.0)),
 ]
 
 
@@ -760,7 +956,10 @@ def scenario_title(s, a):
     return {"keepalive": "keep-alive 1 KiB, wrk -c64",
             "newconn": "new connection per request, wrk -c64 `Connection: close`",
             "bulk": "bulk 1 MiB, wrk -c8",
-            "idle": f"{a.idle_conns:,} idle connections"}[s]
+            "idle": f"{a.idle_conns:,} idle connections",
+            "tls-hs-ecdsa": "TLS full handshakes, ECDSA P-256, wrk -c64 `Connection: close`",
+            "tls-hs-rsa": "TLS full handshakes, RSA-2048, wrk -c64 `Connection: close`",
+            "tls-keepalive": "TLS keep-alive 1 KiB, ECDSA P-256, wrk -c64"}[s]
 
 
 def fmt(v, kind):
@@ -805,6 +1004,26 @@ def render_report(bench, machine, started, finished):
              " timeout 60 s, no access/traffic logging, no health checks, no retries, default"
              " buffers. Backend: nginx, 1 worker, keep-alive, sendfile, no access log."
              " Nothing is pinned: wrk, proxy and backend share all the cores.")
+    if any(sc in TLS_SCENARIOS for sc in a.scenarios):
+        L.append(f"- TLS, the same on every target: TLS 1.3 only, suite {TLS_SUITE}, groups"
+                 f" {TLS_GROUPS} (X25519 negotiated), one certificate (ECDSA P-256 or RSA-2048"
+                 " from a private CA made at run time, leaf only, SAN localhost/127.0.0.1/::1);"
+                 " Postern `protocol = \"tls\"` (`min_version`, `ciphers`), HAProxy `mode tcp` +"
+                 " `bind … ssl crt … ssl-min-ver TLSv1.3 ciphersuites … curves …`, nginx `stream`"
+                 " `listen … ssl` (`ssl_protocols`, `ssl_conf_command Ciphersuites`,"
+                 " `ssl_ecdh_curve`); **direct** = the backend nginx terminating TLS itself with"
+                 " the same settings. The proxies talk plain TCP to the backend. Session tickets"
+                 " and caches: each product's default (all send TLS 1.3 tickets).")
+        tls_runs = [r for r in res if r.get("ok") and "tls" in r]
+        full = sum(r["tls"]["full"] for r in tls_runs)
+        resumed = sum(r["tls"]["resumed"] for r in tls_runs)
+        seen = sorted({f"{r['tls'].get('version')} {r['tls'].get('cipher')}"
+                       f" {r['tls'].get('group')} {r['tls'].get('key')}" for r in tls_runs})
+        L.append("- TLS client: wrk over https with an `LD_PRELOAD` shim (`lib/no_resume.c`) that"
+                 " drops the session before each handshake (plain wrk resumes every connection"
+                 " after its first) and counts what the client negotiated. Measured runs:"
+                 f" {full:,} full handshakes, **{resumed:,} resumed**; negotiated: "
+                 + ("; ".join(seen) if seen else "–") + ".")
     L.append("- CPU = utime+stime of the proxy's processes (/proc/PID/stat, all threads; nginx"
              " master+workers) over the measured wrk run ÷ operations. For **direct** it is the"
              " backend nginx's own CPU (what serving costs without a proxy).")
@@ -1005,7 +1224,7 @@ def parse_args(argv):
     a.duration = a.duration or (2 if q else 10)
     a.warmup = a.warmup if a.warmup is not None else (0 if q else 2)
     a.idle_conns = a.idle_conns or (500 if q else 5000)
-    a.scenarios = [s for s in a.scenarios.split(",") if s]
+    a.scenarios = [x for s in a.scenarios.split(",") if s for x in SCENARIO_GROUPS.get(s, [s])]
     a.targets = [t for t in ALL_TARGETS if t in a.targets.split(",")]  # always A B C D order
     bad = [s for s in a.scenarios if s not in ALL_SCENARIOS]
     if bad or not a.scenarios or not a.targets or min(a.threads) < 1 or a.rounds < 1:
