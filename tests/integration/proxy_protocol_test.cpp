@@ -307,6 +307,26 @@ protected:
         return p.listeningPort(listener, kStartTimeout);
     }
     PosternProcess* last_ = nullptr;
+
+    /** What a capture backend connection received from one client. */
+    struct Relayed {
+        std::uint16_t client_port = 0;  ///< the client's own port (0: it did not connect)
+        std::optional<std::string> bytes;  ///< everything, by the time postern closed it
+    };
+    /** Connects to ip:port (from `source_ip` when given), sends `payload`, half-closes, and
+     * returns what capture connection `index` received. */
+    static Relayed relay(CaptureBackend& capture, std::string_view ip, std::uint16_t port,
+                         const std::string& payload, std::string_view source_ip = {},
+                         std::size_t index = 0) {
+        Relayed out;
+        BlockingClient c = BlockingClient::connect(ip, port, kIoTimeout, source_ip);
+        if (!c.connected()) return out;
+        out.client_port = c.localAddress()->port();
+        if (c.sendAll(payload, kIoTimeout) != IoStatus::Ok) return out;
+        c.shutdownWrite();
+        out.bytes = capture.waitClosed(index, kIoTimeout);
+        return out;
+    }
 };
 
 // ---- exact bytes -------------------------------------------------------------------------------
@@ -318,12 +338,10 @@ TEST_F(ProxyProtocolTest, V1Ipv4ExactLineThenPayload) {
               poolToml("pp", {capture.address()}, {}, "proxy_protocol = \"v1\""));
     ASSERT_NE(port, 0);
     const std::string payload = randomBytes(200000, 7);
-    BlockingClient c = BlockingClient::connect("127.0.0.1", port, kIoTimeout, "127.0.0.4");
-    ASSERT_TRUE(c.connected());
-    const std::uint16_t cport = c.localAddress()->port();
-    ASSERT_EQ(c.sendAll(payload, kIoTimeout), IoStatus::Ok);
-    c.shutdownWrite();
-    auto got = capture.waitClosed(0, kIoTimeout);
+    const Relayed r = relay(capture, "127.0.0.1", port, payload, "127.0.0.4");
+    ASSERT_NE(r.client_port, 0);
+    const std::uint16_t cport = r.client_port;
+    const auto& got = r.bytes;
     ASSERT_TRUE(got);
     const std::string line = "PROXY TCP4 127.0.0.4 127.0.0.1 " + std::to_string(cport) + " " +
                              std::to_string(port) + "\r\n";
@@ -341,12 +359,10 @@ TEST_F(ProxyProtocolTest, V1Ipv6ClientToIpv4BackendIsTcp6) {
               poolToml("pp", {capture.address()}, {}, "proxy_protocol = \"v1\""));
     ASSERT_NE(port, 0);
     const std::string payload = randomBytes(5000, 8);
-    BlockingClient c = BlockingClient::connect("::1", port, kIoTimeout);
-    ASSERT_TRUE(c.connected());
-    const std::uint16_t cport = c.localAddress()->port();
-    ASSERT_EQ(c.sendAll(payload, kIoTimeout), IoStatus::Ok);
-    c.shutdownWrite();
-    auto got = capture.waitClosed(0, kIoTimeout);
+    const Relayed r = relay(capture, "::1", port, payload);
+    ASSERT_NE(r.client_port, 0);
+    const std::uint16_t cport = r.client_port;
+    const auto& got = r.bytes;
     ASSERT_TRUE(got);
     EXPECT_EQ(*got, "PROXY TCP6 ::1 ::1 " + std::to_string(cport) + " " + std::to_string(port) +
                         "\r\n" + payload);
@@ -359,12 +375,10 @@ TEST_F(ProxyProtocolTest, V2DecodedFieldByField) {
               poolToml("pp", {capture.address()}, {},
                        "proxy_protocol = \"v2\"\nproxy_protocol_crc = true"));
     ASSERT_NE(port, 0);
-    BlockingClient c = BlockingClient::connect("127.0.0.1", port, kIoTimeout, "127.0.0.4");
-    ASSERT_TRUE(c.connected());
-    const std::uint16_t cport = c.localAddress()->port();
-    ASSERT_EQ(c.sendAll("hello", kIoTimeout), IoStatus::Ok);
-    c.shutdownWrite();
-    auto got = capture.waitClosed(0, kIoTimeout);
+    const Relayed r = relay(capture, "127.0.0.1", port, "hello", "127.0.0.4");
+    ASSERT_NE(r.client_port, 0);
+    const std::uint16_t cport = r.client_port;
+    const auto& got = r.bytes;
     ASSERT_TRUE(got);
     const std::string& h = *got;
     ASSERT_GE(h.size(), 28u);
@@ -411,11 +425,9 @@ TEST_F(ProxyProtocolTest, WithoutAcceptProxyAnIncomingHeaderIsJustData) {
         start(gatewayToml() + listenerToml("in", "plain") + poolToml("plain", {capture.address()}));
     ASSERT_NE(port, 0);
     const std::string sent = "PROXY TCP4 10.9.8.7 10.0.0.1 1234 80\r\nhello";
-    BlockingClient c = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
-    ASSERT_TRUE(c.connected());
-    ASSERT_EQ(c.sendAll(sent, kIoTimeout), IoStatus::Ok);
-    c.shutdownWrite();
-    auto got = capture.waitClosed(0, kIoTimeout);
+    const Relayed r = relay(capture, "127.0.0.1", port, sent);
+    ASSERT_NE(r.client_port, 0);
+    const auto& got = r.bytes;
     ASSERT_TRUE(got);
     EXPECT_EQ(*got, sent);
 }
@@ -463,12 +475,10 @@ TEST_F(ProxyProtocolTest, ChainedInstancesKeepTheOriginalClient) {
         poolToml("hop", {"127.0.0.1:" + std::to_string(inner)}, {}, "proxy_protocol = \"v2\""));
     ASSERT_NE(outer, 0);
     const std::string payload = randomBytes(100000, 9);
-    BlockingClient c = BlockingClient::connect("127.0.0.1", outer, kIoTimeout, "127.0.0.4");
-    ASSERT_TRUE(c.connected());
-    const std::uint16_t cport = c.localAddress()->port();
-    ASSERT_EQ(c.sendAll(payload, kIoTimeout), IoStatus::Ok);
-    c.shutdownWrite();
-    auto got = capture.waitClosed(0, kIoTimeout);
+    const Relayed r = relay(capture, "127.0.0.1", outer, payload, "127.0.0.4");
+    ASSERT_NE(r.client_port, 0);
+    const std::uint16_t cport = r.client_port;
+    const auto& got = r.bytes;
     ASSERT_TRUE(got);
     // The original client, and the address it connected to (the first hop's listener).
     const std::string line = "PROXY TCP4 127.0.0.4 127.0.0.1 " + std::to_string(cport) + " " +
@@ -756,13 +766,11 @@ TEST_F(ProxyProtocolTest, TlsListenerAcceptsTheHeaderBeforeTheHandshake) {
                        "protocol = \"tls\"\ntls_ca = \"" + ca->certificate().string() +
                            "\"\nproxy_protocol = \"v1\""));
     ASSERT_NE(outer, 0);
-    BlockingClient c = BlockingClient::connect("127.0.0.1", outer, kIoTimeout, "127.0.0.4");
-    ASSERT_TRUE(c.connected());
-    const std::uint16_t cport = c.localAddress()->port();
     const std::string payload = randomBytes(50000, 11);
-    ASSERT_EQ(c.sendAll(payload, kIoTimeout), IoStatus::Ok);
-    c.shutdownWrite();
-    auto got = capture.waitClosed(0, kIoTimeout);
+    const Relayed r = relay(capture, "127.0.0.1", outer, payload, "127.0.0.4");
+    ASSERT_NE(r.client_port, 0);
+    const std::uint16_t cport = r.client_port;
+    const auto& got = r.bytes;
     ASSERT_TRUE(got);
     const std::string line = "PROXY TCP4 127.0.0.4 127.0.0.1 " + std::to_string(cport) + " " +
                              std::to_string(outer) + "\r\n";
