@@ -1,5 +1,6 @@
 #include "net/socket_address.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -118,6 +119,14 @@ std::uint64_t SocketAddress::ipHash() const {
     } else if (family() == AF_INET6) {
         p = reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr);
         n = 16;
+        // An IPv4-mapped address (::ffff:a.b.c.d, e.g. from a PROXY header or a dual-stack
+        // peer) is that IPv4 client: hash its four bytes, so affinity does not depend on how
+        // the address reached us.
+        static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (std::equal(p, p + 12, kMapped)) {
+            p += 12;
+            n = 4;
+        }
     }
     std::uint64_t h = 1469598103934665603ull;  // FNV-1a 64
     for (std::size_t i = 0; i < n; ++i) {

@@ -113,3 +113,13 @@ TEST(CidrList, MatchesAnyRange) {
     EXPECT_FALSE(list.contains(ip("127.0.0.1")));
     EXPECT_FALSE(list.contains(ip("::2")));
 }
+
+// Affinity hashes the client's IP: an IPv4 client is the same client whether its address came as
+// 192.0.2.7 or as ::ffff:192.0.2.7 (a PROXY header, a dual-stack peer); the port never counts.
+TEST(SocketAddressHash, Ipv4MappedIpv6IsTheIpv4Client) {
+    EXPECT_EQ(ip("::ffff:192.0.2.7").ipHash(), ip("192.0.2.7").ipHash());
+    EXPECT_EQ(SocketAddress::fromIp("192.0.2.7", 1)->ipHash(), ip("192.0.2.7").ipHash());
+    EXPECT_NE(ip("::ffff:192.0.2.8").ipHash(), ip("192.0.2.7").ipHash());
+    EXPECT_NE(ip("2001:db8::c000:207").ipHash(), ip("192.0.2.7").ipHash());
+    EXPECT_NE(ip("::1").ipHash(), ip("127.0.0.1").ipHash());
+}
