@@ -57,7 +57,7 @@ std::string logfmtValue(std::string_view v) {
     return out + "\"";
 }
 
-void Log::write(LogLevel l, std::string_view msg, std::string_view fields) {
+std::string utcTimestamp() {
     using namespace std::chrono;
     auto now = system_clock::now();
     std::time_t t = system_clock::to_time_t(now);
@@ -71,6 +71,11 @@ void Log::write(LogLevel l, std::string_view msg, std::string_view fields) {
     char ts[96];
     std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    return ts;
+}
+
+void Log::write(LogLevel l, std::string_view msg, std::string_view fields) {
+    const std::string ts = utcTimestamp();
     std::string line;
     line.reserve(64 + msg.size() + fields.size());
     line += "time=";

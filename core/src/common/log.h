@@ -33,6 +33,8 @@ private:
 
 /** Quotes a logfmt value when it needs it (spaces, quotes, '=' or empty). */
 std::string logfmtValue(std::string_view v);
+/** The current UTC time as "2026-11-21T10:15:42.123Z" (every log line and access log record). */
+std::string utcTimestamp();
 
 #define POSTERN_LOG(level, msg, fields)                                              \
     do {                                                                             \

@@ -74,22 +74,6 @@ void appendJsonString(std::string& out, std::string_view v) {
     out += '"';
 }
 
-std::string timestamp() {
-    using namespace std::chrono;
-    auto now = system_clock::now();
-    std::time_t t = system_clock::to_time_t(now);
-    auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-#ifdef _WIN32
-    gmtime_s(&tm, &t);
-#else
-    gmtime_r(&t, &tm);
-#endif
-    char ts[96];
-    std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-    return ts;
-}
 
 }  // namespace
 
@@ -99,7 +83,7 @@ void AccessLog::write(const AccessRecord& r) {
     line.reserve(256);
     std::string backend = r.backend.empty() ? std::string("-") : std::string(r.backend);
     if (format_ == config::AccessFormat::Json) {
-        line += "{\"time\":\"" + timestamp() + "\",\"listener\":";
+        line += "{\"time\":\"" + common::utcTimestamp() + "\",\"listener\":";
         appendJsonString(line, r.listener);
         line += ",\"client\":";
         appendJsonString(line, r.client);
@@ -128,7 +112,7 @@ void AccessLog::write(const AccessRecord& r) {
         }
         line += "}\n";
     } else {
-        line += "time=" + timestamp();
+        line += "time=" + common::utcTimestamp();
         line += " listener=" + common::logfmtValue(r.listener);
         line += " client=" + common::logfmtValue(r.client);
         line += " pool=" + common::logfmtValue(r.pool);
