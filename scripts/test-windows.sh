@@ -27,7 +27,7 @@ stage "packages" $t
 
 t=$SECONDS
 deps="$(scripts/windows/build-deps.sh)"
-stage "dependencies (OpenSSL, Poco, GoogleTest; cached at $deps)" $t
+stage "dependencies (OpenSSL, Poco, GoogleTest: $deps)" $t
 
 t=$SECONDS
 postern_log "windows: cross-build in $build_dir"
