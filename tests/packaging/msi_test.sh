@@ -200,7 +200,12 @@ elif w 30 sc query eventlog </dev/null 2>/dev/null | tr -d '\r' | grep -q 'STATE
 else
   fail "sc query no longer answers (cannot tell whether the service is gone)"
 fi
-check "Program Files\\Postern removed" sh -c "! test -e '$pf/postern.exe'"
+if test -e "$pf/postern.exe"; then
+  fail "Program Files\\Postern removed: postern.exe is still there; from the uninstall log:"
+  tr -d '\0\r' <"$work/uninstall.log" | grep -ai 'in use\|reboot\|postern.exe\|error' | head -15
+else
+  ok "Program Files\\Postern removed"
+fi
 check "ProgramData\\Postern\\postern.toml kept (user data)" test -f "$pd/postern.toml"
 if python3 "$here/tcp_tools.py" roundtrip "$listen_port" 1 >/dev/null; then fail "the listener still accepts after uninstall"; else ok "listener closed"; fi
 
