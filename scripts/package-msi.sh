@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds the Windows installer postern-<version>-x64.msi with Debian's wixl from a cross-built tree
-# (scripts/windows/build.sh makes one):
+# Builds the Windows installer postern-<version>-x64.msi with Debian's wixl, on Debian, in one
+# command: installs the cross toolchain (apt), cross-builds the dependencies once (cached, see
+# scripts/windows/build-deps.sh), then postern.exe and the plugins, then packs them.
 #
 #   scripts/package-msi.sh [--build-dir DIR] [--out DIR] [--version X.Y.Z]
 #
-# --build-dir: the MinGW build tree (default build-win); its `runtime` install component is staged
+# --build-dir: the MinGW build tree (default build-win-pkg: Release, no tests; configured when it
+#   does not exist, brought up to date when it does). Its `runtime` install component is staged
 #   (postern.exe, plugins\*.dll) next to installer/config/config.default.toml.
 # --out: where the .msi goes (default DIR/msi). Its path is printed last.
 # --version: the MSI ProductVersion (default: the project version). The CI builds a second MSI with
@@ -15,7 +17,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$POSTERN_ROOT"
 
-build_dir=build-win
+build_dir=build-win-pkg
 out=""
 version=""
 while [ $# -gt 0 ]; do
@@ -23,14 +25,22 @@ while [ $# -gt 0 ]; do
     --build-dir) build_dir="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --version) version="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "package-msi.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
 out="$(mkdir -p "${out:-$build_dir/msi}" && cd "${out:-$build_dir/msi}" && pwd)"
-postern_install_missing wixl msitools
-
-[ -f "$build_dir/bin/postern.exe" ] || { echo "package-msi.sh: no $build_dir/bin/postern.exe (run scripts/windows/build.sh)" >&2; exit 1; }
+# shellcheck source=scripts/windows/lib.sh
+source "$POSTERN_ROOT/scripts/windows/lib.sh"
+postern_install_missing "${POSTERN_WINDOWS_PACKAGES[@]}" >&2
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+  deps="$(scripts/windows/build-deps.sh)"
+  postern_configure "$build_dir" --toolchain "$POSTERN_ROOT/cmake/toolchain-mingw64.cmake" \
+    -DPOSTERN_WIN_DEPS="$deps" -DCMAKE_BUILD_TYPE=Release -DPOSTERN_BUILD_TESTS=OFF \
+    -DPOSTERN_SANITIZE=OFF >&2
+fi
+postern_build "$build_dir" postern plugins/all >&2
+[ -f "$build_dir/bin/postern.exe" ] || { echo "package-msi.sh: no $build_dir/bin/postern.exe after the build" >&2; exit 1; }
 if [ -z "$version" ]; then
   version="$(sed -n 's/^project(postern VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)"
 fi

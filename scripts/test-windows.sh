@@ -27,7 +27,7 @@ stage "packages" $t
 
 t=$SECONDS
 deps="$(scripts/windows/build-deps.sh)"
-stage "dependencies (OpenSSL, Poco, GoogleTest; cached at $deps)" $t
+stage "dependencies (OpenSSL, Poco, GoogleTest: $deps)" $t
 
 t=$SECONDS
 postern_log "windows: cross-build in $build_dir"
@@ -41,7 +41,15 @@ postern_log "windows: unit tests under wine"
 postern_wine_start "$POSTERN_ROOT/$build_dir/wineprefix"
 trap postern_wine_stop EXIT
 if ! ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j "$(postern_jobs)" --timeout 300; then
-  failed+=("unit tests under wine")
+  # Seen once in ~10 runs: a test "failed" in 0.00 s with no output at all (the wine process did
+  # not start; a failing gtest prints its output). Failed tests get one more run, in the open: a
+  # test that fails again fails the stage.
+  postern_log "windows: re-running the failed unit tests once (listed above)"
+  if ctest --test-dir "$build_dir" --rerun-failed --output-on-failure --timeout 300; then
+    postern_log "windows: WARNING: unit tests failed under wine, then passed when re-run (see above)"
+  else
+    failed+=("unit tests under wine")
+  fi
 fi
 postern_wine_stop
 trap - EXIT

@@ -7,7 +7,9 @@
 #      postern.toml created from config.default.toml, `postern.exe check` accepts it
 #   3. a TCP relay through the service: the test writes a config with free loopback ports to
 #      ProgramData, restarts the service (net stop / net start) and echoes 64 KiB through it to a
-#      backend on the Linux side; the access log file gets a line
+#      backend on the Linux side; the access log file gets a line; a client that half-closes and
+#      then does not read for 2 s gets all 16 MiB of a response afterwards, and the service
+#      waits meanwhile instead of spinning (its CPU time is measured)
 #   4. a major upgrade to the second MSI (same UpgradeCode, higher version): one product left,
 #      the service RUNNING again, the edited postern.toml kept, the relay still works
 #   5. `msiexec /x /qn`: the service is gone, Program Files\Postern too; ProgramData\Postern
@@ -24,12 +26,14 @@ root_dir="$(cd "$here/../.." && pwd)"
 source "$root_dir/scripts/windows/lib.sh"
 work="$(mktemp -d /tmp/postern-msi-test.XXXXXX)"
 backend_pid=""
+source_pid=""
 cleanup() {
   set +e
-  if [ -n "$backend_pid" ]; then
-    kill "$backend_pid" 2>/dev/null
-    wait "$backend_pid" 2>/dev/null
-  fi
+  local pid
+  for pid in $backend_pid $source_pid; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
   postern_wine_stop
   rm -rf "$work"
 }
@@ -107,9 +111,11 @@ out="$(w 60 "$pf/postern.exe" plugins 2>&1 </dev/null | tr -d '\r')" || true
 check "postern.exe plugins lists the installed plugins" grep -q '^balancer .*round_robin .*postern_balancer_round_robin.dll' <<<"$out"
 
 # --- 3. relay through the service ---------------------------------------------------------------
-read -r listen_port backend_port < <(python3 "$here/tcp_tools.py" free-ports 2)
+read -r listen_port backend_port slow_port source_port < <(python3 "$here/tcp_tools.py" free-ports 4)
 python3 "$here/tcp_tools.py" echo-server "$backend_port" &
 backend_pid=$!
+python3 "$here/tcp_tools.py" source-server "$source_port" 16 &
+source_pid=$!
 cat >"$pd/postern.toml" <<EOF
 # written by msi_test.sh
 [gateway]
@@ -124,6 +130,14 @@ pool = "echo"
 name = "echo"
   [pool.discovery]
   targets = ["127.0.0.1:$backend_port"]
+[[listener]]
+name = "slow"
+bind = ["127.0.0.1:$slow_port"]
+pool = "source"
+[[pool]]
+name = "source"
+  [pool.discovery]
+  targets = ["127.0.0.1:$source_port"]
 EOF
 cp "$pd/postern.toml" "$work/edited.toml"
 w 120 net stop postern </dev/null >/dev/null 2>&1 || true
@@ -138,6 +152,24 @@ w 120 net start postern </dev/null >/dev/null 2>&1 || true
 check "service RUNNING after net start" wait_state RUNNING 30
 check "relay through the service" python3 "$here/tcp_tools.py" roundtrip "$listen_port" 30
 check "access log line in ProgramData\\Postern\\access.log" sh -c "grep -q 'listener=relay .*cause=' '$pd/access.log'"
+# The service's process (the wine process of this prefix running postern.exe) and the prefix's
+# wineserver: under wine a polling loop spends much of its CPU in the wineserver.
+prefix_pids() {  # prefix_pids PATTERN: PIDs of this prefix whose command line matches
+  local d
+  for d in /proc/[0-9]*; do
+    { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -qi -- "$1" || continue
+    { tr '\0' '\n' <"$d/environ"; } 2>/dev/null | grep -qxF "WINEPREFIX=$WINEPREFIX" || continue
+    echo "${d#/proc/}"
+  done
+}
+svc_pid="$(prefix_pids 'postern\.exe' | head -1)"
+server_pid="$(prefix_pids 'wineserver' | head -1)"
+if [ -n "$svc_pid" ] && [ -n "$server_pid" ]; then
+  check "a half-closed client that reads late gets everything; the service waits, not spins" \
+    python3 "$here/tcp_tools.py" slow-reader "$slow_port" 16 2 "$svc_pid,$server_pid"
+else
+  fail "no postern.exe process ('$svc_pid') or wineserver ('$server_pid') found for this prefix"
+fi
 
 # --- 4. major upgrade --------------------------------------------------------------------------
 if w 300 msiexec /i "$(winpath "$msi_up")" /qn /l*v "$(winpath "$work/upgrade.log")" </dev/null >/dev/null 2>&1; then
@@ -159,8 +191,21 @@ if w 300 msiexec /x "$(prop "$msi_up" ProductCode)" /qn /l*v "$(winpath "$work/u
 else
   fail "msiexec /x /qn: $(tr -d '\0' <"$work/uninstall.log" | grep -i 'error\|failed' | head -5)"
 fi
-if w 30 sc query postern </dev/null >/dev/null 2>&1; then fail "service still exists after uninstall"; else ok "service gone"; fi
-check "Program Files\\Postern removed" sh -c "! test -e '$pf/postern.exe'"
+# wine's `sc query` of a missing service prints nothing and fails: make sure it still answers for
+# one that exists, so that the failure means "no such service".
+if w 30 sc query postern </dev/null >/dev/null 2>&1; then
+  fail "service still exists after uninstall"
+elif w 30 sc query eventlog </dev/null 2>/dev/null | tr -d '\r' | grep -q 'STATE .*RUNNING'; then
+  ok "service gone"
+else
+  fail "sc query no longer answers (cannot tell whether the service is gone)"
+fi
+if test -e "$pf/postern.exe"; then
+  fail "Program Files\\Postern removed: postern.exe is still there; from the uninstall log:"
+  tr -d '\0\r' <"$work/uninstall.log" | grep -ai 'in use\|reboot\|postern.exe\|error' | head -15
+else
+  ok "Program Files\\Postern removed"
+fi
 check "ProgramData\\Postern\\postern.toml kept (user data)" test -f "$pd/postern.toml"
 if python3 "$here/tcp_tools.py" roundtrip "$listen_port" 1 >/dev/null; then fail "the listener still accepts after uninstall"; else ok "listener closed"; fi
 

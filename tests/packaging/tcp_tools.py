@@ -5,6 +5,14 @@
   tcp_tools.py echo-server PORT          run an echo server on 127.0.0.1:PORT until killed
   tcp_tools.py roundtrip PORT SECONDS    connect to 127.0.0.1:PORT (retrying until SECONDS have
                                          passed), send 64 KiB, expect it echoed back; exit 0/1
+  tcp_tools.py source-server PORT MIB    run a server on 127.0.0.1:PORT until killed: it reads a
+                                         connection to EOF, then sends MIB MiB and closes
+  tcp_tools.py slow-reader PORT MIB PAUSE PID[,PID...]
+                                         connect to 127.0.0.1:PORT, send a line, half-close, read
+                                         nothing for PAUSE seconds, then read MIB MiB to EOF;
+                                         prints the CPU seconds the processes used in the pause
+                                         (postern writing to a half-closed, full client must
+                                         wait, not spin); exit 0 if all bytes arrived
 """
 import os
 import socket
@@ -69,6 +77,52 @@ def roundtrip(port, seconds):
     return 1
 
 
+def source_server(port, mib):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(16)
+    block = b"s" * 65536
+
+    def serve(c):
+        with c:
+            while c.recv(65536):
+                pass
+            for _ in range(mib * 16):
+                c.sendall(block)
+
+    while True:
+        c, _ = srv.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def slow_reader(port, mib, pause, pids):
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+        c.sendall(b"send me everything\n")
+        c.shutdown(socket.SHUT_WR)
+        time.sleep(0.5)  # let the response fill every buffer on the way
+        before = cpu_seconds(pids)
+        time.sleep(pause)
+        used = cpu_seconds(pids) - before
+        got = 0
+        while True:
+            chunk = c.recv(1 << 20)
+            if not chunk:
+                break
+            got += len(chunk)
+    print(f"slow reader: {got} bytes; processes {pids} used {used:.2f} s of CPU in the {pause} s pause")
+    return got == mib << 20, used
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "free-ports":
@@ -77,5 +131,13 @@ if __name__ == "__main__":
         echo_server(int(sys.argv[2]))
     elif cmd == "roundtrip":
         sys.exit(roundtrip(int(sys.argv[2]), float(sys.argv[3])))
+    elif cmd == "source-server":
+        source_server(int(sys.argv[2]), int(sys.argv[3]))
+    elif cmd == "slow-reader":
+        pause = float(sys.argv[4])
+        pids = [int(p) for p in sys.argv[5].split(",")]
+        complete, used = slow_reader(int(sys.argv[2]), int(sys.argv[3]), pause, pids)
+        # A spinning worker burns a whole core for the pause; a waiting one almost nothing.
+        sys.exit(0 if complete and used < pause / 4 else 1)
     else:
         sys.exit(f"unknown command {cmd}")

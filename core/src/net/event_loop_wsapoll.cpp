@@ -11,12 +11,21 @@
 // Consequence: I/O on a registered socket must happen on its loop's thread inside the loop's
 // dispatch (handlers, timers, posted tasks), which is the EventLoop contract anyway.
 //
+// POLLHUP (the peer sent FIN) cannot be masked: WSAPoll reports it in every round for as long as
+// the socket is polled, whatever events are asked for. It is delivered once, as the
+// half-close edge (kPeerClosed); after that only real readiness counts. A socket that waits to
+// become writable for a half-closed peer that does not read (a slow client that sent its request
+// and shut down its side) would make every WSAPoll return at once: it is "parked" instead, left
+// out of the rounds and re-checked every kParkedRecheck, so it costs one cheap poll per interval,
+// not a busy loop (EdgeReadiness.HalfClosedPeerThatDoesNotReadIsNotBusyLooped).
+//
 // post() wakes the loop through a loopback UDP socket pair (Windows has no eventfd).
 #ifdef _WIN32
 #include <winsock2.h>
 #include <ws2tcpip.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -30,6 +39,7 @@ namespace {
 
 constexpr SHORT kIn = POLLRDNORM;
 constexpr SHORT kOut = POLLWRNORM;
+constexpr auto kParkedRecheck = std::chrono::milliseconds(10);
 
 struct PollerState {
     struct Reg {
@@ -37,6 +47,8 @@ struct PollerState {
         IoHandler* handler;
         SHORT armed;  ///< what WSAPoll is asked for
         bool level;
+        bool hup = false;     ///< POLLHUP was delivered (as kPeerClosed) already
+        bool parked = false;  ///< only a repeated POLLHUP to report: polled every kParkedRecheck
     };
     struct Ready {
         IoHandler* handler;
@@ -51,6 +63,7 @@ struct PollerState {
     SOCKET wake_tx = INVALID_SOCKET;
     std::atomic<bool> wake_pending{false};
     bool poll_failed_logged = false;
+    Clock::time_point next_recheck{};  ///< when parked sockets are polled again
 
     Reg* find(Fd fd) {
         auto it = index.find(fd);
@@ -180,10 +193,25 @@ void EventLoop::runOnce(Clock::duration max_wait) {
         if (ms < timeout_ms) timeout_ms = static_cast<int>(ms);
     }
 
+    const auto start = Clock::now();
+    const bool recheck = start >= p.next_recheck;
+    bool any_parked = false;
     p.pfds.clear();
     p.pfds.push_back({p.wake_rx, kIn, 0});
-    for (const auto& r : p.regs)
-        if (r.armed) p.pfds.push_back({r.fd, r.armed, 0});
+    for (const auto& r : p.regs) {
+        if (!r.armed) continue;
+        if (r.parked) {
+            any_parked = true;
+            if (!recheck) continue;
+        }
+        p.pfds.push_back({r.fd, r.armed, 0});
+    }
+    if (any_parked) {
+        if (recheck) p.next_recheck = start + kParkedRecheck;
+        auto until = std::chrono::ceil<std::chrono::milliseconds>(p.next_recheck - start).count();
+        if (until < 0) until = 0;
+        if (until < timeout_ms) timeout_ms = static_cast<int>(until);
+    }
     int n = ::WSAPoll(p.pfds.data(), static_cast<ULONG>(p.pfds.size()), timeout_ms);
     PollerState* previous = t_current;
     t_current = &p;
@@ -204,9 +232,20 @@ void EventLoop::runOnce(Clock::duration max_wait) {
         if (rev & (POLLRDNORM | POLLRDBAND)) e |= kReadable;
         if (rev & POLLWRNORM) e |= kWritable;
         // POLLHUP also means "the peer sent FIN" (a half-close): readable until EOF, still
-        // writable — what EPOLLRDHUP means on Linux. Only an error is a hang-up.
-        if (rev & POLLHUP) e |= kPeerClosed | kReadable | kWritable;
+        // writable — what EPOLLRDHUP means on Linux. Only an error is a hang-up. Reported once
+        // (see the file comment).
+        if ((rev & POLLHUP) && !reg->hup) {
+            reg->hup = true;
+            e |= kPeerClosed | kReadable | kWritable;
+        }
         if (rev & (POLLERR | POLLNVAL)) e |= kError | kHangup | kReadable | kWritable;
+        // Only what was asked for (a repeated POLLHUP may come with readiness nobody waits for).
+        if (!reg->level && !(e & (kError | kPeerClosed))) {
+            if (!(reg->armed & kIn)) e &= ~static_cast<std::uint32_t>(kReadable);
+            if (!(reg->armed & kOut)) e &= ~static_cast<std::uint32_t>(kWritable);
+        }
+        reg->parked = e == 0 && (rev & POLLHUP) != 0;
+        if (e == 0) continue;
         if (!reg->level) {
             if (e & kReadable) reg->armed &= static_cast<SHORT>(~kIn);
             if (e & kWritable) reg->armed &= static_cast<SHORT>(~kOut);

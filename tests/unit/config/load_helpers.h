@@ -2,6 +2,7 @@
 // errors as the "file:line:col: message" lines a user sees.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,18 @@ inline LoadOptions testOptions() {
 /** Loads `text` as "t.toml" in /etc/postern (relative paths resolve there). */
 inline LoadResult loadText(std::string_view text, const LoadOptions& options = testOptions()) {
     return loadConfigText(text, "t.toml", "/etc/postern", sharedRegistry(), options);
+}
+
+/** An absolute POSIX path ("/etc/x") as the loader stores it. On Windows such a path has no
+ * drive, so it resolves to the drive of the directory it is taken against (the current one here,
+ * as for loadText's "/etc/postern") and gets native separators: Z:\etc\x under wine. */
+inline std::filesystem::path asLoaded(std::string_view posix_absolute) {
+#ifdef _WIN32
+    return (std::filesystem::current_path().root_name() / std::filesystem::path(posix_absolute))
+        .lexically_normal();
+#else
+    return std::filesystem::path(posix_absolute);
+#endif
 }
 
 inline std::vector<std::string> errorLines(const LoadResult& result) {

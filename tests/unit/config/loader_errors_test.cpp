@@ -23,6 +23,8 @@ void expectErrors(std::string_view text, const Lines& expected) {
 }
 
 const std::string kPluginDir = POSTERN_TEST_PLUGIN_DIR;
+/** kPluginDir as error messages name it (see test::asLoaded). */
+const std::string kPluginDirAsLoaded = test::asLoaded(POSTERN_TEST_PLUGIN_DIR).string();
 
 TEST(ConfigErrors, UnknownKeysAtTopLevelAndNested) {
     expectErrors(R"(foo = 1
@@ -392,10 +394,11 @@ balancer = "nope"
   plugin = "nope_probe"
 )",
         {
-            "t.toml:7:12: balancer plugin 'nope' not found (searched: " + kPluginDir + ")",
-            "t.toml:9:12: discovery plugin 'nope_discovery' not found (searched: " + kPluginDir +
+            "t.toml:7:12: balancer plugin 'nope' not found (searched: " + kPluginDirAsLoaded + ")",
+            "t.toml:9:12: discovery plugin 'nope_discovery' not found (searched: " +
+                kPluginDirAsLoaded + ")",
+            "t.toml:11:12: probe plugin 'nope_probe' not found (searched: " + kPluginDirAsLoaded +
                 ")",
-            "t.toml:11:12: probe plugin 'nope_probe' not found (searched: " + kPluginDir + ")",
         });
 }
 
@@ -472,7 +475,8 @@ name = "pg"
 TEST(ConfigErrors, ManyErrorsAreAllReportedSortedByPosition) {
     // Found in another order (sections, then pools, then listeners, then references and plugins)
     // than they appear in the file.
-    expectErrors(R"([[listener]]
+    expectErrors(
+        R"([[listener]]
 name = "web"
 bind = ["127.0.0.1:0"]
 pool = "nowhere"
@@ -488,15 +492,15 @@ workers = -1
 [log]
 level = "loud"
 )",
-                 {
-                     "t.toml:4:8: listener 'web' refers to unknown pool 'nowhere'",
-                     "t.toml:5:16: 'idle_timeout' must be greater than 0",
-                     "t.toml:8:12: balancer plugin 'nope' not found (searched: " + kPluginDir + ")",
-                     "t.toml:9:1: unknown key 'retries' in [[pool]]",
-                     "t.toml:13:11: 'workers' must be from 0 to 1024, got -1",
-                     "t.toml:15:9: 'level' must be \"trace\", \"debug\", \"info\", \"warn\" or "
-                     "\"error\", not \"loud\"",
-                 });
+        {
+            "t.toml:4:8: listener 'web' refers to unknown pool 'nowhere'",
+            "t.toml:5:16: 'idle_timeout' must be greater than 0",
+            "t.toml:8:12: balancer plugin 'nope' not found (searched: " + kPluginDirAsLoaded + ")",
+            "t.toml:9:1: unknown key 'retries' in [[pool]]",
+            "t.toml:13:11: 'workers' must be from 0 to 1024, got -1",
+            "t.toml:15:9: 'level' must be \"trace\", \"debug\", \"info\", \"warn\" or "
+            "\"error\", not \"loud\"",
+        });
 }
 
 TEST(ConfigErrors, PluginDirsMustBeUsable) {

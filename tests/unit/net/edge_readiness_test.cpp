@@ -195,6 +195,57 @@ TEST_F(EdgeReadiness, PeerHalfCloseIsReadableToEof) {
     EXPECT_EQ(r.status, IoStatus::Ok);
 }
 
+// A client that sent its request and half-closed, then reads the response slowly: the relay
+// writes to a socket whose peer is gone for reading (WSAPoll reports POLLHUP for it in every
+// round, whatever is asked) and whose send buffer is full. That must wait quietly for the
+// writable edge, not spin; and the edge must still come when the peer reads.
+TEST_F(EdgeReadiness, HalfClosedPeerThatDoesNotReadIsNotBusyLooped) {
+    bool eof = false;
+    h_.action = [&](std::uint32_t e) {
+        if (e & kReadable) drainLocal(&eof);
+    };
+    shutdownWrite(peer_);
+    runUntil([&] { return eof; });
+    ASSERT_TRUE(eof);
+    bool blocked = false;
+    std::size_t sent = 0;
+    std::string chunk(64 * 1024, 'x');
+    loop_.post([&] {
+        for (int i = 0; i < 100000 && !blocked; ++i) {
+            auto r = sendSome(local_, chunk.data(), chunk.size());
+            if (r.status == IoStatus::Ok)
+                sent += r.bytes;
+            else
+                blocked = r.status == IoStatus::WouldBlock;
+        }
+    });
+    runUntil([&] { return blocked; });
+    ASSERT_TRUE(blocked) << "the send buffer never filled";
+    // Every report now retries the write, as a session does (and re-arms on WouldBlock).
+    h_.action = [&](std::uint32_t e) {
+        if (!(e & kWritable)) return;
+        auto r = sendSome(local_, chunk.data(), chunk.size());
+        if (r.status == IoStatus::Ok) sent += r.bytes;
+    };
+    int calls = h_.calls;
+    for (int i = 0; i < 20; ++i) loop_.runOnce(10ms);
+    EXPECT_LE(h_.calls, calls + 2) << "a half-closed peer with a full send buffer: busy loop";
+    h_.action = nullptr;
+    h_.seen = 0;
+    std::size_t read = 0;
+    char buf[65536];
+    for (int i = 0; i < 20000 && read < sent; ++i) {
+        auto r = recvSome(peer_, buf, sizeof buf);
+        if (r.status == IoStatus::Ok)
+            read += r.bytes;
+        else
+            loop_.runOnce(1ms);
+    }
+    ASSERT_EQ(read, sent);
+    runUntil([&] { return (h_.seen & kWritable) != 0; });
+    EXPECT_TRUE(h_.seen & kWritable) << "no writable edge after the peer read everything";
+}
+
 TEST_F(EdgeReadiness, PostWakesABlockedRound) {
     bool ran = false;
     runUntil([&] { return (h_.seen & kWritable) != 0; });

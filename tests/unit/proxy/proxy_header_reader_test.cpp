@@ -1,51 +1,100 @@
 #include "proxy/proxy_header_reader.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <string>
+#include <thread>
+
+#include "net/socket_ops.h"
+
+#ifndef _WIN32
+#include <fcntl.h>
+#include <sys/socket.h>
+#endif
 
 using postern::proxy::ProxyHeaderReader;
 using Status = ProxyHeaderReader::Status;
+namespace net = postern::net;
 
 namespace {
 
-/** A connected pair of non-blocking stream sockets: [0] is read by the reader, [1] writes. */
+/** A connected pair of stream sockets: [0] is read by the reader (non-blocking), [1] writes. */
 class SocketPair {
 public:
     SocketPair() {
-        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds_), 0);
-        ::fcntl(fds_[0], F_SETFL, ::fcntl(fds_[0], F_GETFL) | O_NONBLOCK);
+#ifdef _WIN32
+        // No socketpair on Windows: a loopback TCP connection (sends below are small enough for
+        // the loopback buffers, so they arrive whole before the next read, as with AF_UNIX).
+        std::string err;
+        auto any = net::SocketAddress::fromIp("127.0.0.1", 0);
+        net::Fd listener = net::listenSocket(*any, false, 1, &err);
+        EXPECT_NE(listener, net::kInvalidFd) << err;
+        int cerr = 0;
+        fds_[1] = net::connectStart(net::localAddress(listener), &cerr);
+        EXPECT_NE(fds_[1], net::kInvalidFd) << net::errorText(cerr);
+        for (int i = 0; i < 5000 && fds_[0] == net::kInvalidFd; ++i) {
+            fds_[0] = net::acceptConnection(listener, nullptr, nullptr);
+            if (fds_[0] == net::kInvalidFd)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        EXPECT_NE(fds_[0], net::kInvalidFd) << "no connection accepted";
+        net::closeFd(listener);
+#else
+        int fds[2] = {-1, -1};
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+        ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+        fds_[0] = fds[0];
+        fds_[1] = fds[1];
+#endif
     }
     ~SocketPair() {
-        for (int fd : fds_)
-            if (fd >= 0) ::close(fd);
+        for (net::Fd fd : fds_) net::closeFd(fd);
     }
-    int readSide() const { return fds_[0]; }
+    net::Fd readSide() const { return fds_[0]; }
     void write(const std::string& data) {
-        ASSERT_EQ(::send(fds_[1], data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+        const auto r = net::sendSome(fds_[1], data.data(), data.size());
+        ASSERT_EQ(r.status, net::IoStatus::Ok);
+        ASSERT_EQ(r.bytes, data.size());
+#ifdef _WIN32
+        // TCP, unlike AF_UNIX, may still be delivering: wait until the reader can see it all.
+        waitReadable(data.size());
+#endif
     }
     void closeWriter() {
-        ::close(fds_[1]);
-        fds_[1] = -1;
+        net::closeFd(fds_[1]);
+        fds_[1] = net::kInvalidFd;
+#ifdef _WIN32
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the FIN arrive
+#endif
     }
     /** Everything readable now on the reader's side. */
     std::string drain() {
         std::string out;
         char buf[4096];
         for (int i = 0; i < 64; ++i) {
-            ssize_t n = ::recv(fds_[0], buf, sizeof buf, 0);
-            if (n <= 0) break;
-            out.append(buf, static_cast<std::size_t>(n));
+            const auto r = net::recvSome(fds_[0], buf, sizeof buf);
+            if (r.status != net::IoStatus::Ok) break;
+            out.append(buf, r.bytes);
         }
         return out;
     }
 
 private:
-    int fds_[2] = {-1, -1};
+#ifdef _WIN32
+    void waitReadable(std::size_t more) {
+        pending_ += more;
+        std::string peek(pending_, '\0');
+        for (int i = 0; i < 2000; ++i) {
+            const auto r = net::peekSome(fds_[0], peek.data(), peek.size());
+            if (r.status == net::IoStatus::Ok && r.bytes >= pending_) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+    std::size_t pending_ = 0;
+#endif
+    net::Fd fds_[2] = {net::kInvalidFd, net::kInvalidFd};
 };
 
 std::array<char, postern::proxy::kMaxHeaderLength> scratch;
