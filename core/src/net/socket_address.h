@@ -30,8 +30,8 @@ public:
     const sockaddr* sockaddrPtr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
     sockaddr* sockaddrPtr() { return reinterpret_cast<sockaddr*>(&storage_); }
     socklen_t length() const { return length_; }
-    int family() const { return storage_.ss_family; }
-    bool isIpv6() const { return storage_.ss_family == AF_INET6; }
+    int family() const { return storage_.any.sa_family; }
+    bool isIpv6() const { return storage_.any.sa_family == AF_INET6; }
     std::uint16_t port() const;
     void setPort(std::uint16_t port);
     /** The IP as text, without brackets: "127.0.0.1", "::1". */
@@ -42,7 +42,14 @@ public:
     std::uint64_t ipHash() const;
 
 private:
-    sockaddr_storage storage_{};
+    // IPv4 or IPv6 only: 28 bytes instead of sockaddr_storage's 128 (every session holds one or
+    // two of these, which is most of its size).
+    union Storage {
+        sockaddr any;
+        sockaddr_in v4;
+        sockaddr_in6 v6;
+    };
+    Storage storage_{};
     socklen_t length_ = 0;
 };
 
