@@ -62,6 +62,19 @@ void EventLoop::removeAt(std::size_t i) {
     siftDown(last->index_);
 }
 
+int EventLoop::pollTimeoutMs(Clock::duration max_wait) const {
+    using std::chrono::milliseconds;
+    auto timeout = std::chrono::duration_cast<milliseconds>(max_wait).count();
+    if (!heap_.empty()) {
+        const auto until = heap_.front()->deadline_ - Clock::now();
+        auto ms = std::chrono::duration_cast<milliseconds>(until).count();
+        if (ms < 0) ms = 0;
+        if (std::chrono::duration_cast<milliseconds>(until) < until) ++ms;
+        if (ms < timeout) timeout = ms;
+    }
+    return static_cast<int>(timeout);
+}
+
 void EventLoop::runTimers() {
     // Bounded: timers re-armed for "now" by their handlers run next round, not in a loop here.
     std::size_t budget = heap_.size();

@@ -106,6 +106,9 @@ private:
     void removeAt(std::size_t i);
     void runTimers();
     void runPosted();
+    /** How long the poller may block: max_wait, or less when the next timer is due sooner
+     * (rounded up to whole ms, so a timer is not woken 1 ms early and then spins). */
+    int pollTimeoutMs(Clock::duration max_wait) const;
 
 #ifdef _WIN32
     struct WsaPoller;  // event_loop_wsapoll.cpp

@@ -69,15 +69,7 @@ void EventLoop::run() {
 }
 
 void EventLoop::runOnce(Clock::duration max_wait) {
-    int timeout_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(max_wait).count());
-    if (!heap_.empty()) {
-        auto until = heap_.front()->deadline_ - Clock::now();
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until).count();
-        if (ms < 0) ms = 0;
-        // Round up so a timer is not woken for 1 ms early and then spins.
-        if (std::chrono::duration_cast<std::chrono::milliseconds>(until) < until) ++ms;
-        if (ms < timeout_ms) timeout_ms = static_cast<int>(ms);
-    }
+    const int timeout_ms = pollTimeoutMs(max_wait);
     constexpr int kMaxEvents = 256;
     epoll_event events[kMaxEvents];
     int n = ::epoll_wait(epfd_, events, kMaxEvents, timeout_ms);

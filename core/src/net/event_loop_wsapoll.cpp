@@ -183,15 +183,7 @@ void EventLoop::run() {
 
 void EventLoop::runOnce(Clock::duration max_wait) {
     auto& p = *poller_;
-    int timeout_ms =
-        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(max_wait).count());
-    if (!heap_.empty()) {
-        auto until = heap_.front()->deadline_ - Clock::now();
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until).count();
-        if (ms < 0) ms = 0;
-        if (std::chrono::duration_cast<std::chrono::milliseconds>(until) < until) ++ms;
-        if (ms < timeout_ms) timeout_ms = static_cast<int>(ms);
-    }
+    int timeout_ms = pollTimeoutMs(max_wait);
 
     const auto start = Clock::now();
     const bool recheck = start >= p.next_recheck;
