@@ -88,6 +88,24 @@ protected:
         ASSERT_EQ(off, s.size());
     }
 
+    /** Writes to `local_` inside dispatch (the peer does not read) until WouldBlock; adds
+     * what went out to *sent. False if the buffer never filled within ~5 s. */
+    bool fillSendBuffer(std::size_t* sent) {
+        bool blocked = false;
+        const std::string chunk(64 * 1024, 'x');
+        loop_.post([&] {
+            for (int i = 0; i < 100000 && !blocked; ++i) {
+                auto r = sendSome(local_, chunk.data(), chunk.size());
+                if (r.status == IoStatus::Ok)
+                    *sent += r.bytes;
+                else
+                    blocked = r.status == IoStatus::WouldBlock;
+            }
+        });
+        runUntil([&] { return blocked; });
+        return blocked;
+    }
+
     /** Reads what `local_` has until WouldBlock or EOF (inside dispatch). */
     std::size_t drainLocal(bool* eof = nullptr) {
         std::size_t total = 0;
@@ -147,20 +165,8 @@ TEST_F(EdgeReadiness, DrainedToWouldBlockGetsTheNextEdge) {
 TEST_F(EdgeReadiness, WritableAgainAfterTheSendBufferDrains) {
     runUntil([&] { return (h_.seen & kWritable) != 0; });
     // Fill the send buffer inside dispatch until WouldBlock (the peer does not read yet).
-    bool blocked = false;
     std::size_t sent = 0;
-    std::string chunk(64 * 1024, 'x');
-    loop_.post([&] {
-        for (int i = 0; i < 100000 && !blocked; ++i) {
-            auto r = sendSome(local_, chunk.data(), chunk.size());
-            if (r.status == IoStatus::Ok)
-                sent += r.bytes;
-            else
-                blocked = r.status == IoStatus::WouldBlock;
-        }
-    });
-    runUntil([&] { return blocked; });
-    ASSERT_TRUE(blocked) << "the send buffer never filled";
+    ASSERT_TRUE(fillSendBuffer(&sent)) << "the send buffer never filled";
     h_.seen = 0;
     for (int i = 0; i < 5; ++i) loop_.runOnce(10ms);
     EXPECT_FALSE(h_.seen & kWritable) << "writable reported while the send buffer is full";
@@ -207,21 +213,10 @@ TEST_F(EdgeReadiness, HalfClosedPeerThatDoesNotReadIsNotBusyLooped) {
     shutdownWrite(peer_);
     runUntil([&] { return eof; });
     ASSERT_TRUE(eof);
-    bool blocked = false;
     std::size_t sent = 0;
-    std::string chunk(64 * 1024, 'x');
-    loop_.post([&] {
-        for (int i = 0; i < 100000 && !blocked; ++i) {
-            auto r = sendSome(local_, chunk.data(), chunk.size());
-            if (r.status == IoStatus::Ok)
-                sent += r.bytes;
-            else
-                blocked = r.status == IoStatus::WouldBlock;
-        }
-    });
-    runUntil([&] { return blocked; });
-    ASSERT_TRUE(blocked) << "the send buffer never filled";
+    ASSERT_TRUE(fillSendBuffer(&sent)) << "the send buffer never filled";
     // Every report now retries the write, as a session does (and re-arms on WouldBlock).
+    const std::string chunk(64 * 1024, 'x');
     h_.action = [&](std::uint32_t e) {
         if (!(e & kWritable)) return;
         auto r = sendSome(local_, chunk.data(), chunk.size());
