@@ -187,8 +187,8 @@ check "the edited postern.toml survived the upgrade" cmp -s "$pd/postern.toml" "
 check "relay after the upgrade" python3 "$here/tcp_tools.py" roundtrip "$listen_port" 30
 
 # --- 5. uninstall ------------------------------------------------------------------------------
-# wine's msiexec ignores the ServiceControl Wait column: it sends STOP and deletes postern.exe some
-# 15-25 ms later, so the service must answer the stop only when torn down and exit right after
+# wine's msiexec ignores the ServiceControl Wait column: it sends STOP and deletes postern.exe a few
+# tens of ms later, so the service must answer the stop only when torn down and exit right after
 # SERVICE_STOPPED. A delete that fails is only a warning of wine's msi channel: keep those.
 if WINEDEBUG="$WINEDEBUG,warn+msi" w 300 msiexec /x "$(prop "$msi_up" ProductCode)" /qn \
      /l*v "$(winpath "$work/uninstall.log")" </dev/null >/dev/null 2>"$work/uninstall.err"; then
