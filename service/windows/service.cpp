@@ -6,14 +6,19 @@
 #include <shlobj.h>
 #include <windows.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "cli.h"
 #include "common/log.h"
+#include "config/model.h"
 #include "platform.h"
 #include "windows/event_log.h"
 
@@ -46,66 +51,103 @@ fs::path exeDir() {
     }
 }
 
-class PosternApp final : public Poco::Util::ServerApplication {
-public:
-    /** SCM stop or shutdown; Ctrl-C, Ctrl-Break or closing the console. */
-    void waitForStopRequest() { waitForTerminationRequest(); }
+// ---- the service (started by the service control manager) -------------------------------------
+//
+// Our own ServiceMain instead of Poco's: Poco reports RUNNING before the gateway has bound its
+// listeners, answers STOP at once and reports STOPPED from ServiceMain, after which the process
+// still runs its return path (StartServiceCtrlDispatcher, the application's destructor, static
+// destructors, DLL detach). An uninstall that deletes postern.exe right after the stop then finds
+// the image still mapped (measured under wine, whose msiexec does not wait for STOPPED at all).
+// Here:
+//   - RUNNING is reported once the listeners are bound and the workers run;
+//   - STOP/SHUTDOWN: the handler reports STOP_PENDING, wakes ServiceMain and waits (bounded by
+//     kHandlerWaitMs) until the gateway has drained and everything is torn down (threads joined,
+//     plugins unloaded, the last log line written), so the caller of ControlService gets its
+//     answer only then;
+//   - STOPPED is the last thing ServiceMain does, and the process ends right after
+//     StartServiceCtrlDispatcher returns (ExitProcess: nothing is left to tear down).
 
-protected:
-    int main(const std::vector<std::string>& args) override;
+/** How long the STOP/SHUTDOWN handler waits for the teardown before it answers anyway (Windows
+ * allows a handler 30 s, wine's service manager 10 s). A longer drain goes on with STOP_PENDING. */
+constexpr DWORD kHandlerWaitMs = 5000;
 
-private:
-    int serviceMain();
+struct ServiceState {
+    std::mutex mutex;  ///< guards status
+    SERVICE_STATUS_HANDLE handle = nullptr;
+    SERVICE_STATUS status{};
+    HANDLE stop_requested = nullptr;  ///< manual reset: the handler asked for a stop
+    HANDLE torn_down = nullptr;       ///< manual reset: runGateway returned, nothing runs any more
+    std::atomic<DWORD> stop_wait_hint{30000 + 5000};  ///< set at RUNNING, read by the handler
+    DWORD exit_code = 0;  ///< ServiceMain's result, for ExitProcess
 };
 
-class WindowsPlatform final : public Platform {
-public:
-    WindowsPlatform(PosternApp& app, bool service) : app_(app), service_(service) {}
+ServiceState g_service;
 
+/** From ServiceMain's thread and the handler's. SetServiceStatus is called outside the lock: under
+ * wine a STOPPED report waits for a running handler to return. */
+void reportStatus(DWORD state, DWORD wait_hint = 0) {
+    SERVICE_STATUS st;
+    {
+        std::lock_guard lock(g_service.mutex);
+        auto& s = g_service.status;
+        s.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+        s.dwCurrentState = state;
+        s.dwControlsAccepted =
+            state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+        s.dwWaitHint = wait_hint;
+        s.dwCheckPoint =
+            (state == SERVICE_RUNNING || state == SERVICE_STOPPED) ? 0 : s.dwCheckPoint + 1;
+        st = s;
+    }
+    ::SetServiceStatus(g_service.handle, &st);
+}
+
+DWORD WINAPI serviceControl(DWORD control, DWORD, void*, void*) {
+    switch (control) {
+    case SERVICE_CONTROL_STOP:
+    case SERVICE_CONTROL_SHUTDOWN:
+        if (::WaitForSingleObject(g_service.stop_requested, 0) != WAIT_OBJECT_0) {
+            reportStatus(SERVICE_STOP_PENDING, g_service.stop_wait_hint);
+            ::SetEvent(g_service.stop_requested);
+        }
+        ::WaitForSingleObject(g_service.torn_down, kHandlerWaitMs);
+        return NO_ERROR;
+    case SERVICE_CONTROL_INTERROGATE:
+        return NO_ERROR;
+    default:
+        return ERROR_CALL_NOT_IMPLEMENTED;
+    }
+}
+
+class ServicePlatform final : public Platform {
+public:
     fs::path defaultConfigPath() const override { return dataDir() / L"postern.toml"; }
 
-    std::string_view usageExtra() const override {
-        return "Windows service (as Administrator):\n"
-               "  /registerService [/displayName=NAME] [/description=TEXT] [/startup=auto|manual]\n"
-               "  /unregisterService\n"
-               "  The service reads %ProgramData%\\Postern\\postern.toml (created from\n"
-               "  config.default.toml next to postern.exe when missing) and logs to the Event Log\n"
-               "  (Application, source \"Postern\").\n";
+    bool started(const config::Config& config, std::string*) override {
+        config::Millis drain{0};
+        for (const auto& p : config.pools) drain = std::max(drain, p.drain_timeout);
+        const config::Millis cap = std::chrono::minutes(10);
+        g_service.stop_wait_hint = static_cast<DWORD>(std::min(drain, cap).count()) + 5000;
+        reportStatus(SERVICE_RUNNING);
+        return true;
     }
-
-    bool started(const config::Config&, std::string*) override { return true; }
 
     void waitForStop() override {
-        app_.waitForStopRequest();
-        POSTERN_LOG(Info, service_ ? "service stop requested" : "console stop requested", "");
+        ::WaitForSingleObject(g_service.stop_requested, INFINITE);
+        POSTERN_LOG(Info, "service stop requested", "");
     }
 
-    void stopping() override {}
+    void stopping() override { reportStatus(SERVICE_STOP_PENDING, g_service.stop_wait_hint); }
 
-    void error(std::string_view line) override {
-        if (service_)
-            eventlog::write(common::LogLevel::Error, line);
-        else
-            Platform::error(line);
-    }
-
-private:
-    PosternApp& app_;
-    bool service_;
+    void error(std::string_view line) override { eventlog::write(common::LogLevel::Error, line); }
 };
-
-int PosternApp::main(const std::vector<std::string>& args) {
-    if (config().getBool("application.runAsService", false)) return serviceMain();
-    WindowsPlatform platform(*this, false);
-    return runCli(args, platform);
-}
 
 // Services get no command line: the config is the ProgramData one, made from the default that the
 // MSI installs next to postern.exe the first time (wixl cannot keep a user-edited file across
 // upgrades, so the MSI never installs postern.toml itself).
-int PosternApp::serviceMain() {
+int runService() {
     eventlog::install();
-    WindowsPlatform platform(*this, true);
+    ServicePlatform platform;
     const fs::path config = platform.defaultConfigPath();
     std::error_code ec;
     if (!fs::exists(config, ec)) {
@@ -125,13 +167,93 @@ int PosternApp::serviceMain() {
     // Relative paths in the config (access log, plugin dirs) resolve against its folder; the
     // working directory of a service is System32.
     fs::current_path(config.parent_path(), ec);
-    return runGateway(config.string(), true, platform);
+    try {
+        return runGateway(config.string(), true, platform);
+    } catch (const std::exception& e) {
+        platform.error(std::string("postern: fatal: ") + e.what());
+        return 1;
+    }
+}
+
+void WINAPI serviceMain(DWORD, LPWSTR*) {
+    g_service.handle = ::RegisterServiceCtrlHandlerExW(L"", serviceControl, nullptr);
+    if (!g_service.handle) return;
+    reportStatus(SERVICE_START_PENDING, 30000);
+    const int rc = runService();  // returns with the gateway drained and destroyed
+    g_service.exit_code = static_cast<DWORD>(rc);
+    ::SetEvent(g_service.torn_down);  // a waiting STOP handler answers now
+    {
+        std::lock_guard lock(g_service.mutex);
+        g_service.status.dwWin32ExitCode = rc ? ERROR_SERVICE_SPECIFIC_ERROR : NO_ERROR;
+        g_service.status.dwServiceSpecificExitCode = static_cast<DWORD>(rc);
+    }
+    reportStatus(SERVICE_STOPPED);  // the last call: the process exits right after
+}
+
+/** True when the service control manager started this process (and the service has ended). */
+bool runAsService() {
+    HANDLE out = ::GetStdHandle(STD_OUTPUT_HANDLE);
+    if (out != nullptr && out != INVALID_HANDLE_VALUE) return false;  // a console: not the SCM
+    g_service.stop_requested = ::CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    g_service.torn_down = ::CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    SERVICE_TABLE_ENTRYW table[] = {{const_cast<wchar_t*>(L""), serviceMain}, {nullptr, nullptr}};
+    return ::StartServiceCtrlDispatcherW(table) != 0;  // false: ERROR_FAILED_SERVICE_CONTROLLER_CONNECT
+}
+
+// ---- the console (postern run/check/..., /registerService, /unregisterService) ---------------
+
+class PosternApp final : public Poco::Util::ServerApplication {
+public:
+    /** Ctrl-C, Ctrl-Break or closing the console. */
+    void waitForStopRequest() { waitForTerminationRequest(); }
+
+protected:
+    int main(const std::vector<std::string>& args) override;
+};
+
+class ConsolePlatform final : public Platform {
+public:
+    explicit ConsolePlatform(PosternApp& app) : app_(app) {}
+
+    fs::path defaultConfigPath() const override { return dataDir() / L"postern.toml"; }
+
+    std::string_view usageExtra() const override {
+        return "Windows service (as Administrator):\n"
+               "  /registerService [/displayName=NAME] [/description=TEXT] [/startup=auto|manual]\n"
+               "  /unregisterService\n"
+               "  The service reads %ProgramData%\\Postern\\postern.toml (created from\n"
+               "  config.default.toml next to postern.exe when missing) and logs to the Event Log\n"
+               "  (Application, source \"Postern\").\n";
+    }
+
+    bool started(const config::Config&, std::string*) override { return true; }
+
+    void waitForStop() override {
+        app_.waitForStopRequest();
+        POSTERN_LOG(Info, "console stop requested", "");
+    }
+
+    void stopping() override {}
+
+private:
+    PosternApp& app_;
+};
+
+int PosternApp::main(const std::vector<std::string>& args) {
+    ConsolePlatform platform(*this);
+    return runCli(args, platform);
 }
 
 }  // namespace
 
 int windowsMain(int argc, wchar_t** argv) {
     Poco::Net::initializeNetwork();  // static Poco on MinGW: the auto-initialiser is MSVC-only
+    if (runAsService()) {
+        // SERVICE_STOPPED has been reported and everything was torn down before it: end the
+        // process now, without static destructors, so that nothing keeps postern.exe mapped
+        // (an uninstall deletes it right after the stop).
+        ::ExitProcess(g_service.exit_code);
+    }
     PosternApp app;
     return app.run(argc, argv);
 }
