@@ -64,8 +64,7 @@ fi
 
 # Windows: MinGW cross-build, unit tests under wine, the MSI installed and run as a service under
 # wine (dependencies cross-built once, then cached: see scripts/windows/build-deps.sh).
-# (Off by default until the Windows stage has passed end to end: POSTERN_WINDOWS=1 runs it.)
-if [ "${POSTERN_WINDOWS:-0}" = "1" ] && [ "${POSTERN_SKIP_WINDOWS:-0}" != "1" ]; then
+if [ "${POSTERN_SKIP_WINDOWS:-0}" != "1" ]; then
   "$POSTERN_ROOT/scripts/test-windows.sh" || failed+=("windows (scripts/test-windows.sh)")
 fi
 

@@ -205,7 +205,16 @@ elif w 30 sc query eventlog </dev/null 2>/dev/null | tr -d '\r' | grep -q 'STATE
 else
   fail "sc query no longer answers (cannot tell whether the service is gone)"
 fi
-if test -e "$pf/postern.exe"; then
+if test -e "$pf/postern.exe" &&
+   tr -d '\0\r' <"$work/uninstall.err" | grep -aq 'failed to delete .*postern\.exe.* (5)$'; then
+  # Only wine's race (see above): msiexec tried to delete the image while the stopping service
+  # still had it mapped (error 5), without waiting as the MSI asks (Wait=1, checked above).
+  # Windows Installer waits for SERVICE_STOPPED. Everything else must be gone.
+  echo "WARNING: wine's msiexec deleted postern.exe before the service process had exited (error 5);"
+  echo "         not a product failure (Windows Installer honours Wait=1); the rest is checked."
+  check "Program Files\\Postern: nothing left but postern.exe" \
+    test "$(find "$pf" -mindepth 1 ! -name postern.exe | wc -l)" -eq 0
+elif test -e "$pf/postern.exe"; then
   fail "Program Files\\Postern removed: postern.exe is still there; from the uninstall log:"
   tr -d '\0\r' <"$work/uninstall.log" | grep -ai 'in use\|reboot\|postern.exe\|error' | head -15
   echo "--- msiexec's warnings about it (5 = access denied: the image was still mapped):"
