@@ -290,10 +290,7 @@ void TcpSession::onBackendReady() {
 
 void TcpSession::onIo(Side& side, std::uint32_t events) {
     if (state_ == State::Closed) return;
-    if (events & net::kReadable) {
-        side.readable = true;
-        if (side.tls) side.tls->noteReadable();
-    }
+    if (events & net::kReadable) side.readable = true;
     if (events & net::kWritable) side.writable = true;
     if (events & net::kPeerClosed) side.peer_closed = true;
     switch (state_) {
@@ -482,11 +479,9 @@ bool TcpSession::transfer(Side& src, Side& dst) {
             first_byte_ms_ = msSinceStart();
         }
         // A short read drained the socket (edge-triggered): unless a FIN is queued behind it,
-        // the next byte will raise a new edge. (TLS: a read returns one record at most, so ask
-        // the stream whether its last socket read was short and OpenSSL holds nothing more.)
-        if (!src.peer_closed &&
-            (src.tls ? src.tls->socketDrained() : r.bytes < sizeof worker_.scratch))
-            src.readable = false;
+        // the next byte will raise a new edge. (Not for TLS: a read returns one record at most,
+        // and more may wait in the socket or in OpenSSL.)
+        if (!src.tls && r.bytes < sizeof worker_.scratch && !src.peer_closed) src.readable = false;
         std::size_t sent = 0;
         if (canWrite(dst)) {
             auto w = writeTo(dst, worker_.scratch, r.bytes);
