@@ -12,23 +12,6 @@ bool hasSpaceOrControl(std::string_view s) {
     return false;
 }
 
-/** A DNS name as SNI allows it: dot-separated labels of letters, digits, '-' and '_'. */
-bool isHostName(std::string_view s) {
-    if (s.empty() || s.size() > 253) return false;
-    std::size_t label = 0;
-    for (char c : s) {
-        if (c == '.') {
-            if (label == 0) return false;
-            label = 0;
-            continue;
-        }
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '-' || c == '_';
-        if (!ok || ++label > 63) return false;
-    }
-    return label > 0;
-}
-
 constexpr std::string_view kAlpn = "http/1.1";
 
 }  // namespace
@@ -113,7 +96,7 @@ std::unique_ptr<HttpProbe> HttpProbe::create(postern::sdk::Config& config, poste
                 sni_node.error("'sni' must be a string, not " +
                                std::string(describe(sni_node.type())));
                 ok = false;
-            } else if (!isHostName(*v)) {
+            } else if (!postern::sdk::isHostName(*v)) {
                 sni_node.error(
                     "'sni' must be a host name (letters, digits, '-' and '_' in dot-separated "
                     "labels), not \"" +

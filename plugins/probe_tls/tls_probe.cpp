@@ -43,7 +43,7 @@ public:
                 if (!v) {
                     sni.error("'sni' must be a string, not " + std::string(describe(sni.type())));
                     ok = false;
-                } else if (!isHostName(*v)) {
+                } else if (!postern::sdk::isHostName(*v)) {
                     sni.error("'sni' must be a host name (letters, digits, '-' and '_' in dot-separated labels), "
                               "not \"" + std::string(*v) + "\"");
                     ok = false;
@@ -86,22 +86,6 @@ public:
     }
 
 private:
-    static bool isHostName(std::string_view s) {
-        if (s.empty() || s.size() > 253) return false;
-        std::size_t label = 0;
-        for (char c : s) {
-            if (c == '.') {
-                if (label == 0) return false;
-                label = 0;
-                continue;
-            }
-            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                            c == '_';
-            if (!ok || ++label > 63) return false;
-        }
-        return label > 0;
-    }
-
     std::string sni_;   ///< "" = the core's default (tls_sni, then the target's host name)
     std::string alpn_;  ///< comma-separated
 };

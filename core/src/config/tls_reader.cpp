@@ -2,29 +2,13 @@
 
 #include <optional>
 
+#include "postern/plugin/str.h"
 #include "tls/client_tls_context.h"
 #include "tls/server_tls_context.h"
 
 namespace postern::config {
 
 namespace {
-
-/** Letters, digits, '-' and '_' in dot-separated labels of 1..63 characters, 253 in all. */
-bool isHostName(std::string_view s) {
-    if (s.empty() || s.size() > 253) return false;
-    std::size_t label = 0;
-    for (char c : s) {
-        if (c == '.') {
-            if (label == 0) return false;
-            label = 0;
-            continue;
-        }
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '_';
-        if (!ok || ++label > 63) return false;
-    }
-    return label > 0;
-}
 
 /** A required, non-empty string key. */
 std::optional<std::string> requiredText(TableReader& r, std::string_view key, Diagnostics& diag) {
@@ -151,7 +135,7 @@ void TlsReader::readBackend(TableReader& r, BackendSettings& b, std::size_t inde
             diag_.error(r.valuePos("tls_sni"),
                         "'tls_sni' must be a host name, not an IP address (SNI carries names only; "
                         "leave it empty to check an IP target against the certificate's IP addresses)");
-        } else if (!isHostName(*sni)) {
+        } else if (!sdk::isHostName(*sni)) {
             diag_.error(r.valuePos("tls_sni"), "'tls_sni' must be a host name (letters, digits, '-' and '_' in "
                                                "dot-separated labels), not \"" + *sni + "\"");
         } else {

@@ -62,6 +62,15 @@ void EventLoop::removeAt(std::size_t i) {
     siftDown(last->index_);
 }
 
+void EventLoop::stop() {
+    post([this] { stop_ = true; });
+}
+
+void EventLoop::run() {
+    stop_ = false;
+    while (!stop_) runOnce(std::chrono::seconds(1));
+}
+
 int EventLoop::pollTimeoutMs(Clock::duration max_wait) const {
     using std::chrono::milliseconds;
     auto timeout = std::chrono::duration_cast<milliseconds>(max_wait).count();

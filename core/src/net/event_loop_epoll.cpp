@@ -59,15 +59,6 @@ void EventLoop::post(std::function<void()> task) {
     (void)!::write(wakefd_, &one, sizeof one);
 }
 
-void EventLoop::stop() {
-    post([this] { stop_ = true; });
-}
-
-void EventLoop::run() {
-    stop_ = false;
-    while (!stop_) runOnce(std::chrono::seconds(1));
-}
-
 void EventLoop::runOnce(Clock::duration max_wait) {
     const int timeout_ms = pollTimeoutMs(max_wait);
     constexpr int kMaxEvents = 256;

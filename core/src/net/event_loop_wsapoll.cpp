@@ -172,15 +172,6 @@ void EventLoop::post(std::function<void()> task) {
     }
 }
 
-void EventLoop::stop() {
-    post([this] { stop_ = true; });
-}
-
-void EventLoop::run() {
-    stop_ = false;
-    while (!stop_) runOnce(std::chrono::seconds(1));
-}
-
 void EventLoop::runOnce(Clock::duration max_wait) {
     auto& p = *poller_;
     int timeout_ms = pollTimeoutMs(max_wait);

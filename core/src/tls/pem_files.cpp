@@ -110,21 +110,12 @@ std::string keyTypeOf(X509* cert) {
 }  // namespace
 
 std::optional<CertificateChain> loadCertificateChain(const FileRef& file, std::string* error) {
-    auto text = readAll(file, error);
-    if (!text) return std::nullopt;
-    std::string bad;
-    auto certs = readCertificates(*text, &bad);
-    if (!bad.empty()) {
-        *error = quoted(file) + ": bad PEM certificate: " + bad;
-        return std::nullopt;
-    }
-    if (certs.empty()) {
-        *error = quoted(file) + " contains no PEM certificate";
-        return std::nullopt;
-    }
+    // The same reading and checks as a CA bundle; the first certificate is the leaf.
+    auto certs = loadCaBundle(file, error);
+    if (!certs) return std::nullopt;
     CertificateChain chain;
-    chain.leaf = std::move(certs.front());
-    for (std::size_t i = 1; i < certs.size(); ++i) chain.intermediates.push_back(std::move(certs[i]));
+    chain.leaf = std::move(certs->front());
+    for (std::size_t i = 1; i < certs->size(); ++i) chain.intermediates.push_back(std::move((*certs)[i]));
     return chain;
 }
 
