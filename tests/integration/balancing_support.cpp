@@ -161,6 +161,21 @@ PythonServer::PythonServer(Kind kind, std::string id, std::string state, std::st
     port_ = static_cast<std::uint16_t>(std::stoi(line->substr(10)));
 }
 
+AgentPair agentsOnOnePort(const std::string& state_a, const std::string& ip_a,
+                          const std::string& state_b, const std::string& ip_b) {
+    for (int attempt = 1;; ++attempt) {
+        AgentPair pair;
+        pair.a = std::make_unique<PythonServer>(PythonServer::Kind::Agent, "agent-a", state_a, ip_a);
+        try {
+            pair.b = std::make_unique<PythonServer>(PythonServer::Kind::Agent, "agent-b", state_b,
+                                                    ip_b, pair.a->port());
+            return pair;
+        } catch (const std::runtime_error&) {
+            if (attempt == 10) throw;  // not a race any more
+        }
+    }
+}
+
 void PythonServer::setState(std::string_view state) {
     process_.writeConfig(state, "state.tmp");
     std::filesystem::rename(process_.dir().path() / "state.tmp", process_.dir().path() / "state");

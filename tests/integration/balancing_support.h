@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,6 +80,16 @@ private:
     std::string ip_;
     std::uint16_t port_ = 0;
 };
+
+/** Two agents listening on one port number at two addresses (the agent probe's `port` is one
+ * number per pool): the first binds any free port, the second the same number at its address;
+ * when another test took that port there in the meantime, both start again on a new one. */
+struct AgentPair {
+    std::unique_ptr<PythonServer> a;
+    std::unique_ptr<PythonServer> b;
+};
+AgentPair agentsOnOnePort(const std::string& state_a, const std::string& ip_a,
+                          const std::string& state_b, const std::string& ip_b);
 
 /** The python3 interpreter the tests use. */
 std::filesystem::path python3Path();

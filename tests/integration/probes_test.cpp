@@ -159,9 +159,8 @@ TEST_F(ProbesTest, AgentUpDrainDownAndBack) {
     // address ([pool.probe] port is one number for the pool).
     TestBackend a(BackendMode::IdThenEcho, "a", "127.0.0.1"),
         b(BackendMode::IdThenEcho, "b", "127.0.0.2");
-    PythonServer agent_a(PythonServer::Kind::Agent, "agent-a", "up", "127.0.0.1");
-    PythonServer agent_b(PythonServer::Kind::Agent, "agent-b", "up 35%", "127.0.0.2",
-                         agent_a.port());
+    auto agents = agentsOnOnePort("up", "127.0.0.1", "up 35%", "127.0.0.2");
+    PythonServer& agent_a = *agents.a;
     PoolSpec pool;
     pool.balancer = "least_connections";
     pool.targets = quoted({&a, &b});
@@ -216,8 +215,8 @@ TEST_F(ProbesTest, AgentUpDrainDownAndBack) {
 TEST_F(ProbesTest, AgentPercentageDrivesUtilizationMode) {
     TestBackend a(BackendMode::IdThenEcho, "a", "127.0.0.1"),
         b(BackendMode::IdThenEcho, "b", "127.0.0.3");
-    PythonServer agent_a(PythonServer::Kind::Agent, "agent-a", "96%", "127.0.0.1");
-    PythonServer agent_b(PythonServer::Kind::Agent, "agent-b", "40%", "127.0.0.3", agent_a.port());
+    auto agents = agentsOnOnePort("96%", "127.0.0.1", "40%", "127.0.0.3");
+    PythonServer& agent_a = *agents.a;
     PoolSpec pool;
     pool.targets = quoted({&a, &b});
     pool.extra = "balancing_mode = \"utilization\"\nmax_utilization = 0.9\n";
