@@ -126,6 +126,8 @@ void ConfigReader::readGateway(const toml::table* table, SourcePos pos) {
     if (auto max = r.integer("max_connections", 1))
         g.max_connections = static_cast<std::uint64_t>(*max);
     if (auto region = r.string("region")) g.region = *region;
+    // Accepted on Windows too (one file for both); there it changes nothing.
+    if (auto splice = r.boolean("splice")) g.splice = *splice;
     if (auto user = r.string("user"); user && !user->empty()) {
 #ifdef _WIN32
         diag_.error(r.valuePos("user"),

@@ -47,6 +47,8 @@ struct GatewayConfig {
     std::uint64_t max_connections = 200000;
     std::string user;  ///< Linux: switch to this user after binding; empty = stay as started
     std::string region;  ///< this instance's region (locality); empty = no preference
+    /** Linux: bulk plain-TCP transfers move through a kernel pipe (splice), not user space. */
+    bool splice = true;
 };
 
 struct LogConfig {

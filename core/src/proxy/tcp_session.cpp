@@ -35,6 +35,11 @@ TcpSession::TcpSession(WorkerContext& worker, const ListenerContext& listener, n
 TcpSession::~TcpSession() {
     worker_.buffers.put(client_.pending);
     worker_.buffers.put(backend_.pending);
+#ifdef __linux__
+    // Empty pipes went back to the pool as they emptied; these still hold bytes nobody takes.
+    net::PipePool::discard(client_.pipe);
+    net::PipePool::discard(backend_.pipe);
+#endif
 }
 
 std::int64_t TcpSession::msSinceStart() const {
@@ -417,7 +422,7 @@ void TcpSession::pump() {
     }
     if (state_ != State::Relaying) return;
     if (client_.eof && backend_.eof && client_.shut && backend_.shut && client_.pending_len == 0 &&
-        backend_.pending_len == 0)
+        backend_.pending_len == 0 && client_.pipe_len == 0 && backend_.pipe_len == 0)
         finish(first_fin_.empty() ? std::string_view("client_fin") : first_fin_);
 }
 
@@ -457,6 +462,9 @@ bool TcpSession::transfer(Side& src, Side& dst) {
         progress = dst.pending_len != before;
         if (!drained) return progress;  // backpressure: leave src unread
     }
+#ifdef __linux__
+    if (dst.splicing) return spliceTransfer(src, dst) || progress;
+#endif
     while (canRead(src) && !src.eof) {
         auto r = readFrom(src, worker_.scratch, sizeof worker_.scratch);
         if (r.status == net::IoStatus::WouldBlock) break;
@@ -482,6 +490,12 @@ bool TcpSession::transfer(Side& src, Side& dst) {
         // the next byte will raise a new edge. (Not for TLS: a read returns one record at most,
         // and more may wait in the socket or in OpenSSL.)
         if (!src.tls && r.bytes < sizeof worker_.scratch && !src.peer_closed) src.readable = false;
+        // A full buffer: bulk data. Between two plain sockets the rest of it moves through a
+        // pipe (from the next round on: these bytes are in user space already). Small
+        // request/response traffic never fills the buffer and keeps recv/send (one call each;
+        // a splice costs two and a pipe).
+        if (r.bytes == sizeof worker_.scratch && worker_.splice && !src.tls && !dst.tls)
+            dst.splicing = true;
         std::size_t sent = 0;
         if (canWrite(dst)) {
             auto w = writeTo(dst, worker_.scratch, r.bytes);
@@ -497,9 +511,81 @@ bool TcpSession::transfer(Side& src, Side& dst) {
             stash(dst, worker_.scratch + sent, r.bytes - sent);
             return true;  // backpressure until dst drains
         }
+        if (dst.splicing) return true;  // pump() calls again: spliceTransfer from now on
     }
-    if (src.eof && !dst.shut && dst.pending_len == 0) {
-        if (!dst.tls && dst.eof && src.shut && src.pending_len == 0) {
+    return endDirection(src, dst) || progress;
+}
+
+#ifdef __linux__
+bool TcpSession::spliceTransfer(Side& src, Side& dst) {
+    bool progress = false;
+    for (;;) {
+        if (dst.pipe_len > 0) {
+            if (!dst.writable) break;  // backpressure: src stays unread while the pipe holds bytes
+            auto w = net::spliceFromPipe(*dst.pipe, dst.fd, dst.pipe_len);
+            if (w.status == net::IoStatus::WouldBlock) {
+                dst.writable = false;
+                break;
+            }
+            if (w.status != net::IoStatus::Ok) {
+                sideFailed(dst, w.status);
+                return false;
+            }
+            dst.pipe_len -= static_cast<std::uint32_t>(w.bytes);
+            if (&dst == &client_) bytes_out_ += w.bytes;
+            progress = true;
+            last_activity_ = worker_.loop.now();
+            if (dst.pipe_len > 0) {
+                // A short splice stopped at a full send buffer (the kernel tried again and got
+                // EAGAIN): the next writable edge resumes it.
+                dst.writable = false;
+                break;
+            }
+        }
+        if (!src.readable || src.eof) break;
+        if (!dst.pipe) {
+            dst.pipe = worker_.pipes.get();
+            if (!dst.pipe) {  // out of descriptors: copy through user space instead
+                dst.splicing = false;
+                return transfer(src, dst) || progress;
+            }
+        }
+        // Into an empty pipe only, so EAGAIN means the socket has nothing. Unlike recv, a short
+        // count does not prove the socket drained (the pipe's slots may have run out first):
+        // read on until EAGAIN.
+        auto r = net::spliceToPipe(src.fd, *dst.pipe, net::PipePool::kPipeSize);
+        if (r.status == net::IoStatus::WouldBlock) {
+            src.readable = false;
+            break;
+        }
+        if (r.status == net::IoStatus::Eof) {
+            src.eof = true;
+            src.readable = false;
+            if (first_fin_.empty()) first_fin_ = src.is_client ? "client_fin" : "backend_fin";
+            progress = true;
+            break;
+        }
+        if (r.status != net::IoStatus::Ok) {
+            sideFailed(src, r.status);
+            return false;
+        }
+        dst.pipe_len += static_cast<std::uint32_t>(r.bytes);
+        if (src.is_client) bytes_in_ += r.bytes;
+        progress = true;
+        last_activity_ = worker_.loop.now();
+    }
+    if (dst.pipe && dst.pipe_len == 0) {
+        worker_.pipes.put(dst.pipe);
+        dst.pipe = nullptr;
+    }
+    return endDirection(src, dst) || progress;
+}
+#endif
+
+bool TcpSession::endDirection(Side& src, Side& dst) {
+    bool progress = false;
+    if (src.eof && !dst.shut && dst.pending_len == 0 && dst.pipe_len == 0) {
+        if (!dst.tls && dst.eof && src.shut && src.pending_len == 0 && src.pipe_len == 0) {
             // The other direction has ended too: the session closes in this pump and close()
             // sends the FIN (dst's receive queue is empty: we read it to its end). One
             // shutdown call less per connection.

@@ -19,6 +19,10 @@
 // A plain side has no TLS object (Side::tls is null): its I/O is recv/send on the fd, with no
 // virtual call and no allocation; a TLS side goes through tls::TlsStream, whose "wants read /
 // wants write" results are folded into the same readable/writable flags.
+// Between two plain sides, a direction that moved a full buffer (bulk data) switches to splice
+// (gateway.splice, Linux): socket → kernel pipe → socket, the bytes never copied through user
+// space; the pipe's contents count as that direction's pending bytes (same backpressure,
+// half-close and end rules).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +32,7 @@
 #include <vector>
 
 #include "net/event_loop.h"
+#include "net/pipe.h"
 #include "net/socket_address.h"
 #include "proxy/proxy_header_reader.h"
 #include "proxy/worker_context.h"
@@ -70,10 +75,17 @@ private:
         bool shut = false;         ///< we ended our sending side (close_notify + FIN)
         bool read_wants_write = false;  ///< TLS: the last read waits for the socket to be writable
         bool write_wants_read = false;  ///< TLS: the last write waits for it to be readable
+        /** Bytes to this side move through a kernel pipe (splice): set once the direction
+         * carried a full buffer and both sides are plain TCP. */
+        bool splicing = false;
         // Bytes waiting to be written TO this side.
         char* pending = nullptr;
         std::uint32_t pending_off = 0;
         std::uint32_t pending_len = 0;
+        // Bytes on their way to this side inside a kernel pipe (splicing only; the pipe is held
+        // only while it holds bytes).
+        std::uint32_t pipe_len = 0;
+        net::Pipe* pipe = nullptr;
         std::unique_ptr<tls::TlsStream> tls;  ///< null: plain TCP
         void onIo(std::uint32_t events) override { session->onIo(*this, events); }
     };
@@ -102,6 +114,12 @@ private:
     void pump();
     /** Moves bytes src → dst; returns true when anything happened. */
     bool transfer(Side& src, Side& dst);
+#ifdef __linux__
+    /** transfer() for a splicing direction: socket → pipe → socket, no copy. */
+    bool spliceTransfer(Side& src, Side& dst);
+#endif
+    /** Once src has ended and everything for dst is written: ends our sending side to dst. */
+    bool endDirection(Side& src, Side& dst);
     bool flushPending(Side& dst);
     void stash(Side& dst, const char* data, std::size_t len);
     /** Ends our sending side towards `dst` (close_notify first on TLS); false while it waits. */

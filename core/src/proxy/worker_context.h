@@ -7,6 +7,7 @@
 
 #include "config/model.h"
 #include "net/event_loop.h"
+#include "net/pipe.h"
 #include "proxy/access_log.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/listener_stats.h"
@@ -36,6 +37,10 @@ struct WorkerContext {
     net::EventLoop& loop;
     AccessLog* access_log = nullptr;
     BufferPool buffers;
+#ifdef __linux__
+    net::PipePool pipes;
+#endif
+    bool splice = false;  ///< gateway.splice, where the OS has splice
     char scratch[BufferPool::kBufferSize];
     std::atomic<std::uint64_t>* global_active = nullptr;
 

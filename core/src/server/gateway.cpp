@@ -46,7 +46,8 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     unsigned nworkers = cfg.gateway.workers ? cfg.gateway.workers : 1;
     for (unsigned i = 0; i < nworkers; ++i)
         workers_.push_back(std::make_unique<Worker>(i, access_log_.get(), &global_active_,
-                                                    cfg.gateway.max_connections));
+                                                    cfg.gateway.max_connections,
+                                                    cfg.gateway.splice));
 
     // Bind: one SO_REUSEPORT socket per worker and address. A plain bind first makes "address in
     // use" an error even when the holder also used SO_REUSEPORT, and resolves port 0 once.

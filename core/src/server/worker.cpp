@@ -7,11 +7,12 @@
 namespace postern::server {
 
 Worker::Worker(unsigned index, proxy::AccessLog* access_log, std::atomic<std::uint64_t>* global_active,
-               std::uint64_t global_max)
+               std::uint64_t global_max, bool splice)
     : index_(index), global_active_(global_active), global_max_(global_max) {
     context_ = std::make_unique<proxy::WorkerContext>(loop_);
     context_->access_log = access_log;
     context_->global_active = global_active;
+    context_->splice = net::kHasSplice && splice;
     context_->rng ^= (static_cast<std::uint64_t>(index) + 1) * 0xD1B54A32D192ED03ull;
 }
 

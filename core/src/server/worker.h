@@ -18,7 +18,7 @@ namespace postern::server {
 class Worker {
 public:
     Worker(unsigned index, proxy::AccessLog* access_log, std::atomic<std::uint64_t>* global_active,
-           std::uint64_t global_max);
+           std::uint64_t global_max, bool splice);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;

@@ -27,6 +27,7 @@ workers = 6
 max_connections = 5000
 region = ""
 user = ""
+splice = false
 
 [log]
 level = "debug"
@@ -124,6 +125,7 @@ TEST(ConfigLoader, FullTcpConfigLoadsEveryValueAsWritten) {
 
     EXPECT_EQ(c.gateway.workers, 6u);
     EXPECT_EQ(c.gateway.max_connections, 5000u);
+    EXPECT_FALSE(c.gateway.splice);
     EXPECT_EQ(c.gateway.plugin_dirs,
               std::vector<fs::path>{test::asLoaded(POSTERN_TEST_PLUGIN_DIR)});
 
@@ -147,7 +149,7 @@ TEST(ConfigLoader, FullTcpConfigLoadsEveryValueAsWritten) {
     EXPECT_EQ(pg.pool_index, 0u);
     EXPECT_EQ(pg.idle_timeout, 90s);
     EXPECT_EQ(pg.max_connections, 123u);
-    EXPECT_EQ(pg.pos.line, 15u);
+    EXPECT_EQ(pg.pos.line, 16u);
     EXPECT_EQ(pg.pos.column, 1u);
 
     const ListenerConfig& redis = c.listeners[1];
@@ -161,7 +163,7 @@ TEST(ConfigLoader, FullTcpConfigLoadsEveryValueAsWritten) {
     ASSERT_EQ(c.pools.size(), 2u);
     const PoolConfig& p = c.pools[0];
     EXPECT_EQ(p.name, "pg");
-    EXPECT_EQ(p.pos.line, 32u);
+    EXPECT_EQ(p.pos.line, 33u);
     EXPECT_EQ(p.balancer, "round_robin");
     ASSERT_TRUE(p.balancer_factory);
     EXPECT_EQ(p.balancer_factory->plugin().name, "round_robin");
@@ -217,6 +219,7 @@ pool = "pg"
     const Config& c = *r.config;
     EXPECT_EQ(c.gateway.workers, 3u);  // options.cpu_count
     EXPECT_EQ(c.gateway.max_connections, 200000u);
+    EXPECT_TRUE(c.gateway.splice);
     EXPECT_EQ(c.log.level, common::LogLevel::Info);
     EXPECT_EQ(c.log.access, "stdout");
     EXPECT_EQ(c.log.format, AccessFormat::Logfmt);
