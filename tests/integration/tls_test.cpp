@@ -356,6 +356,37 @@ TEST_F(TlsTest, AlpnSessionTicketsAndTheHandshakeTimeout) {
                               5s, Stream::Stdout));
 }
 
+// Read-ahead: the recv that takes the client's Finished can take its first application records
+// too, in the handshake step that also sent the server's flight (the first one, right after
+// accept: not on a readable edge). The socket is then drained, so no edge will announce those
+// records: the session must read them because OpenSSL holds them. Under CPU load this happens by
+// chance; the preloaded slow_reads library makes it happen every time (full and resumed).
+TEST_F(TlsTest, FirstRecordsReadWithTheClientFinishedAreRelayed) {
+#ifndef POSTERN_SLOW_READS_LIB
+    GTEST_SKIP() << "needs the LD_PRELOAD library slow_reads (Linux, no sanitizers)";
+#else
+    const auto cert = issue("app.example.com", {"app.example.com"});
+    TestBackend backend(BackendMode::Echo);
+    auto& p = newProcess();
+    p.addEnv("LD_PRELOAD=" POSTERN_SLOW_READS_LIB);
+    p.run(gatewayToml(1) + tlsListener("front", "echo", {cert}) + poolToml("echo", addressesOf({&backend})));
+    const auto port = ready(p, "front");
+    ASSERT_NE(port, 0);
+
+    auto ctx = clientContext();
+    auto first = TlsClient::connect("127.0.0.1", port, ctx, "app.example.com", kIoTimeout);
+    ASSERT_TRUE(first.ok()) << first.error();
+    EXPECT_EQ(first.exchange("ping", 4, 2s).data, "ping") << "full handshake";
+    SSL_SESSION* session = first.takeSession(5s);
+    ASSERT_NE(session, nullptr);
+    auto second = TlsClient::connect("127.0.0.1", port, ctx, "app.example.com", kIoTimeout, {}, session);
+    SSL_SESSION_free(session);
+    ASSERT_TRUE(second.ok()) << second.error();
+    EXPECT_TRUE(second.resumed());
+    EXPECT_EQ(second.exchange("pong", 4, 2s).data, "pong") << "resumed handshake";
+#endif
+}
+
 TEST_F(TlsTest, StartupWarnsAboutExpiringCertificatesAndUnverifiedBackends) {
     const auto soon = issue("soon.example.com", {"soon.example.com"}, KeyType::EcdsaP256, {}, 10);
     TestBackend backend(BackendMode::Echo);

@@ -126,6 +126,10 @@ void TcpSession::afterClientPreface() {
 void TcpSession::clientHandshakeStep() {
     switch (client_.tls->handshake()) {
         case net::IoStatus::Ok:
+            // The read that took the client's Finished may have taken its first records too
+            // (read-ahead), and this step may not have run on a readable edge (the first one runs
+            // right after accept): the socket is drained, so only OpenSSL knows they are there.
+            if (client_.tls->buffered()) client_.readable = true;
             worker_.loop.cancel(phase_timer_);
             tls_handshake_ms_ = msSinceStart();
             last_activity_ = worker_.loop.now();
@@ -233,7 +237,9 @@ void TcpSession::onTcpConnected() {
 
 void TcpSession::backendHandshakeStep() {
     switch (backend_.tls->handshake()) {
-        case net::IoStatus::Ok: return onBackendReady();
+        case net::IoStatus::Ok:
+            if (backend_.tls->buffered()) backend_.readable = true;  // as in clientHandshakeStep
+            return onBackendReady();
         case net::IoStatus::WouldBlock: noteTlsWait(backend_); return;
         default: {
             // Kept: connectFailed() frees the stream that owns the message.
@@ -295,7 +301,10 @@ void TcpSession::onBackendReady() {
 
 void TcpSession::onIo(Side& side, std::uint32_t events) {
     if (state_ == State::Closed) return;
-    if (events & net::kReadable) side.readable = true;
+    if (events & net::kReadable) {
+        side.readable = true;
+        if (side.tls) side.tls->noteReadable();
+    }
     if (events & net::kWritable) side.writable = true;
     if (events & net::kPeerClosed) side.peer_closed = true;
     switch (state_) {
@@ -487,9 +496,11 @@ bool TcpSession::transfer(Side& src, Side& dst) {
             first_byte_ms_ = msSinceStart();
         }
         // A short read drained the socket (edge-triggered): unless a FIN is queued behind it,
-        // the next byte will raise a new edge. (Not for TLS: a read returns one record at most,
-        // and more may wait in the socket or in OpenSSL.)
-        if (!src.tls && r.bytes < sizeof worker_.scratch && !src.peer_closed) src.readable = false;
+        // the next byte will raise a new edge. (TLS: a read returns one record at most, so ask
+        // the stream whether its last socket read was short and OpenSSL holds nothing more.)
+        if (!src.peer_closed &&
+            (src.tls ? src.tls->socketDrained() : r.bytes < sizeof worker_.scratch))
+            src.readable = false;
         // A full buffer: bulk data. Between two plain sockets the rest of it moves through a
         // pipe (from the next round on: these bytes are in user space already). Small
         // request/response traffic never fills the buffer and keeps recv/send (one call each;

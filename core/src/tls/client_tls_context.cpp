@@ -86,10 +86,7 @@ std::unique_ptr<TlsStream> ClientTlsContext::connect(net::Fd fd, std::string_vie
         return nullptr;
     }
     auto stream = std::make_unique<TlsStream>(ssl);
-    if (SSL_set_fd(ssl, fd) != 1) {
-        ERR_clear_error();
-        return nullptr;
-    }
+    if (!stream->bindSocket(fd)) return nullptr;
     SSL_set_connect_state(ssl);
     const std::string name(!sni_override.empty() ? sni_override : !settings_.sni.empty() ? settings_.sni : host);
     const bool ip = isIpLiteral(name);

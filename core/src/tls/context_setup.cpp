@@ -27,6 +27,9 @@ Poco::Net::Context::Ptr newContext(Poco::Net::Context::Usage usage, const Cipher
     // a non-application record (a TLS 1.3 session ticket) even when application data follows it
     // in the socket, and no new edge would ever announce that data.
     SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Read-ahead: one recv fills OpenSSL's buffer with every waiting record instead of a recv for
+    // each record header and another for its body (TlsStream::socketDrained relies on it).
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);

@@ -89,13 +89,10 @@ std::unique_ptr<TlsStream> ServerTlsContext::accept(net::Fd fd) const {
         ERR_clear_error();
         return nullptr;
     }
-    if (SSL_set_fd(ssl, fd) != 1) {
-        ERR_clear_error();
-        SSL_free(ssl);
-        return nullptr;
-    }
+    auto stream = std::make_unique<TlsStream>(ssl);
+    if (!stream->bindSocket(fd)) return nullptr;
     SSL_set_accept_state(ssl);
-    return std::make_unique<TlsStream>(ssl);
+    return stream;
 }
 
 int ServerTlsContext::onServerName(SSL* ssl, int* alert, void* arg) {

@@ -5,6 +5,10 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstring>
+#ifndef _WIN32
+#include <sys/socket.h>
+#endif
 
 #include "tls/openssl_util.h"
 #ifdef _WIN32
@@ -17,6 +21,99 @@ namespace postern::tls {
 // SSL_get_error() is reliable without an ERR_clear_error() before each call on the data path.
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }
+
+#ifndef _WIN32
+// A socket BIO of our own, the size of OpenSSL's but for two things the event loop needs: it
+// records whether a read drained the socket (a short read, or EAGAIN), and it sends with
+// MSG_NOSIGNAL. With read-ahead on (context_setup), one recv takes every record waiting, and a
+// short one ends the read loop without the extra recv that would only say EAGAIN: a TLS
+// keep-alive request costs one read instead of three (header, body, EAGAIN).
+struct SocketBio {
+    static int read(BIO* b, char* out, int len) {
+        auto* s = static_cast<TlsStream*>(BIO_get_data(b));
+        BIO_clear_retry_flags(b);
+        // EINTR is retried here: reported as "retry", it would end in WANT_READ, and the caller
+        // would wait for an edge that bytes already in the socket never raise.
+        ssize_t n;
+        do n = ::recv(s->fd_, out, static_cast<std::size_t>(len), 0);
+        while (n < 0 && errno == EINTR);
+        if (n > 0) {
+            s->drained_ = n < len;
+            return static_cast<int>(n);
+        }
+        s->drained_ = true;
+        if (n == 0) {
+            s->eof_ = true;
+            return 0;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(b);
+        return -1;  // errno stays for SSL_ERROR_SYSCALL (classify)
+    }
+
+    static int write(BIO* b, const char* in, int len) {
+        auto* s = static_cast<TlsStream*>(BIO_get_data(b));
+        BIO_clear_retry_flags(b);
+        ssize_t n;
+        do n = ::send(s->fd_, in, static_cast<std::size_t>(len), MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n >= 0) return static_cast<int>(n);
+        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(b);
+        return -1;
+    }
+
+    static int puts(BIO* b, const char* str) { return write(b, str, static_cast<int>(std::strlen(str))); }
+
+    static long ctrl(BIO* b, int cmd, long, void* ptr) {
+        auto* s = static_cast<TlsStream*>(BIO_get_data(b));
+        switch (cmd) {
+            case BIO_CTRL_FLUSH: return 1;
+            case BIO_CTRL_EOF: return s->eof_ ? 1 : 0;
+            case BIO_C_GET_FD:
+                if (ptr) *static_cast<int*>(ptr) = s->fd_;
+                return s->fd_;
+            default: return 0;
+        }
+    }
+
+    static const BIO_METHOD* method() {
+        static BIO_METHOD* const m = [] {
+            BIO_METHOD* meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                            "postern socket");
+            if (meth) {
+                BIO_meth_set_read(meth, &SocketBio::read);
+                BIO_meth_set_write(meth, &SocketBio::write);
+                BIO_meth_set_puts(meth, &SocketBio::puts);
+                BIO_meth_set_ctrl(meth, &SocketBio::ctrl);
+            }
+            return meth;  // lives for the process, like OpenSSL's own methods
+        }();
+        return m;
+    }
+};
+
+bool TlsStream::bindSocket(net::Fd fd) {
+    fd_ = fd;
+    const BIO_METHOD* m = SocketBio::method();
+    BIO* bio = m ? BIO_new(m) : nullptr;
+    if (!bio) {
+        ERR_clear_error();
+        return false;
+    }
+    BIO_set_data(bio, this);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(ssl_, bio, bio);  // one reference, owned by ssl_ for both directions
+    return true;
+}
+#else
+bool TlsStream::bindSocket(net::Fd fd) {
+    fd_ = fd;
+    if (SSL_set_fd(ssl_, static_cast<int>(fd)) != 1) {
+        ERR_clear_error();
+        return false;
+    }
+    return true;
+}
+#endif
 
 net::IoStatus TlsStream::classify(int ret, const char* what) {
     const int saved_errno = errno;

@@ -1,5 +1,6 @@
-// One TLS connection over a non-blocking socket the caller owns and polls (OpenSSL's socket BIO
-// on the fd, BIO_NOCLOSE): the caller's event loop drives handshake(), read(), write() and
+// One TLS connection over a non-blocking socket the caller owns and polls (on POSIX our own
+// socket BIO, which tells whether a read drained the socket; on Windows OpenSSL's socket BIO;
+// never closing the fd): the caller's event loop drives handshake(), read(), write() and
 // shutdown(), and after a WouldBlock looks at want() to know which readiness the call waits for
 // (a read may need the socket writable and, in principle, a write readable). Partial writes are
 // on and the write buffer may move, so a caller can keep unsent bytes in its own buffer and retry
@@ -22,8 +23,23 @@ class TlsStream {
 public:
     enum class Want : std::uint8_t { Nothing, Read, Write };
 
-    /** Takes ownership of `ssl` (already bound to its fd and set to accept or connect). */
+    /** Takes ownership of `ssl`; bindSocket() next, then set it to accept or connect. */
     explicit TlsStream(SSL* ssl) : ssl_(ssl) {}
+
+    /** Reads and writes `fd` (not owned). False (OpenSSL's error queue cleared) on failure. */
+    bool bindSocket(net::Fd fd);
+    /** The caller saw the socket become readable: forget that an earlier read drained it. */
+    void noteReadable() { drained_ = false; }
+    /** Nothing left to read without a new readable edge: the last socket read since the latest
+     * noteReadable() came back short (or would block), and OpenSSL holds no buffered bytes. With
+     * read-ahead, one recv usually takes every waiting record, so the caller can stop without a
+     * read that only returns EAGAIN. Always false where the BIO cannot tell (Windows). */
+    bool socketDrained() const { return drained_ && !buffered(); }
+    /** OpenSSL holds bytes read from the socket and not yet returned (whole or partial records:
+     * SSL_has_pending, not SSL_pending, which counts only a decrypted record's rest). With
+     * read-ahead, a handshake step can end with the peer's first records in here and the socket
+     * drained, so no readable edge will announce them. */
+    bool buffered() const { return SSL_has_pending(ssl_) == 1; }
     ~TlsStream();
     TlsStream(const TlsStream&) = delete;
     TlsStream& operator=(const TlsStream&) = delete;
@@ -64,7 +80,12 @@ private:
     /** Maps a failed call (`ret` <= 0) to a status; `what` names the operation for failure(). */
     net::IoStatus classify(int ret, const char* what);
 
+    friend struct SocketBio;
+
     SSL* ssl_;
+    net::Fd fd_ = net::kInvalidFd;
+    bool drained_ = false;     ///< a socket read since the last noteReadable() came back short
+    bool eof_ = false;         ///< the socket read returned end of stream (BIO_CTRL_EOF)
     Want want_ = Want::Nothing;
     bool fatal_ = false;       ///< a fatal error happened: no close_notify may follow
     bool close_sent_ = false;  ///< our close_notify is out

@@ -99,8 +99,13 @@ void PosternProcess::start(const std::vector<std::string>& args,
     for (auto& a : argv_store) argv.push_back(a.data());
     argv.push_back(nullptr);
 
+    std::vector<char*> envp;
+    for (char** e = environ; *e; ++e) envp.push_back(*e);
+    for (auto& e : env_) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
     pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, argv_store[0].c_str(), &actions, &attr, argv.data(), environ);
+    const int rc = ::posix_spawn(&pid, argv_store[0].c_str(), &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (rc != 0)

@@ -14,6 +14,7 @@
 #include <ostream>
 #include <regex>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -41,6 +42,8 @@ public:
                const std::filesystem::path& working_dir = {});
     /** writeConfig(toml) + start({"run", "-c", <path>}). */
     void run(std::string_view toml);
+    /** Adds `entry` ("NAME=value") to the environment the next start() passes on with the test's. */
+    void addEnv(std::string entry) { env_.push_back(std::move(entry)); }
 
     pid_t pid() const { return pid_; }
     const TempDir& dir() const { return dir_; }
@@ -91,6 +94,7 @@ private:
     std::filesystem::path binary_;
     TempDir dir_;
     std::vector<std::string> args_;
+    std::vector<std::string> env_;
     pid_t pid_ = -1;
     std::optional<int> exit_code_;
 };
