@@ -477,16 +477,10 @@ bool TcpSession::transfer(Side& src, Side& dst) {
     while (canRead(src) && !src.eof) {
         auto r = readFrom(src, worker_.scratch, sizeof worker_.scratch);
         if (r.status == net::IoStatus::WouldBlock) break;
-        if (r.status == net::IoStatus::Eof) {
-            src.eof = true;
-            src.readable = false;
-            if (first_fin_.empty()) first_fin_ = src.is_client ? "client_fin" : "backend_fin";
+        if (r.status != net::IoStatus::Ok) {
+            if (!readEnded(src, r)) return false;  // failed: the session is closed
             progress = true;
             break;
-        }
-        if (r.status != net::IoStatus::Ok) {
-            sideFailed(src, r.status);
-            return false;
         }
         progress = true;
         last_activity_ = worker_.loop.now();
@@ -569,16 +563,10 @@ bool TcpSession::spliceTransfer(Side& src, Side& dst) {
             src.readable = false;
             break;
         }
-        if (r.status == net::IoStatus::Eof) {
-            src.eof = true;
-            src.readable = false;
-            if (first_fin_.empty()) first_fin_ = src.is_client ? "client_fin" : "backend_fin";
+        if (r.status != net::IoStatus::Ok) {
+            if (!readEnded(src, r)) return false;  // failed: the session is closed
             progress = true;
             break;
-        }
-        if (r.status != net::IoStatus::Ok) {
-            sideFailed(src, r.status);
-            return false;
         }
         dst.pipe_len += static_cast<std::uint32_t>(r.bytes);
         if (src.is_client) bytes_in_ += r.bytes;
@@ -592,6 +580,17 @@ bool TcpSession::spliceTransfer(Side& src, Side& dst) {
     return endDirection(src, dst) || progress;
 }
 #endif
+
+bool TcpSession::readEnded(Side& src, const net::IoResult& r) {
+    if (r.status != net::IoStatus::Eof) {
+        sideFailed(src, r.status);
+        return false;
+    }
+    src.eof = true;
+    src.readable = false;
+    if (first_fin_.empty()) first_fin_ = src.is_client ? "client_fin" : "backend_fin";
+    return true;
+}
 
 bool TcpSession::endDirection(Side& src, Side& dst) {
     bool progress = false;

@@ -118,6 +118,9 @@ private:
     /** transfer() for a splicing direction: socket → pipe → socket, no copy. */
     bool spliceTransfer(Side& src, Side& dst);
 #endif
+    /** A read from src that brought no bytes and cannot be retried: its end of stream (FIN or
+     * close_notify: marked, true) or its failure (the session closes: false). */
+    bool readEnded(Side& src, const net::IoResult& r);
     /** Once src has ended and everything for dst is written: ends our sending side to dst. */
     bool endDirection(Side& src, Side& dst);
     bool flushPending(Side& dst);
