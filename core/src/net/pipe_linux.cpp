@@ -2,27 +2,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-
 #include "net/pipe.h"
 
 namespace postern::net {
 
-namespace {
-IoResult classifySplice(ssize_t n) {
-    if (n > 0) return {IoStatus::Ok, static_cast<std::size_t>(n), 0};
-    if (n == 0) return {IoStatus::Eof, 0, 0};
-    const int e = errno;
-    if (e == EAGAIN || e == EINTR) return {IoStatus::WouldBlock, 0, 0};
-    if (e == ECONNRESET || e == EPIPE || e == ECONNABORTED || e == ETIMEDOUT)
-        return {IoStatus::Reset, 0, e};
-    return {IoStatus::Error, 0, e};
-}
-}  // namespace
-
 IoResult spliceToPipe(Fd from, const Pipe& pipe, std::size_t len) {
-    return classifySplice(::splice(from, nullptr, pipe.write, nullptr, len,
-                                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
+    return ioResult(::splice(from, nullptr, pipe.write, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
 }
 
 IoResult spliceFromPipe(const Pipe& pipe, Fd to, std::size_t len) {
@@ -30,7 +15,7 @@ IoResult spliceFromPipe(const Pipe& pipe, Fd to, std::size_t len) {
     // worker runs, so a reset peer shows as EPIPE.
     const ssize_t n = ::splice(pipe.read, nullptr, to, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n == 0) return {IoStatus::WouldBlock, 0, 0};
-    return classifySplice(n);
+    return ioResult(n);
 }
 
 PipePool::~PipePool() {

@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#ifndef _WIN32
+#include <sys/types.h>
+#endif
 
 #include "net/socket_address.h"
 
@@ -47,6 +50,11 @@ IoResult recvSome(Fd fd, char* buf, std::size_t len);
 /** recvSome without taking the bytes (MSG_PEEK): the next recv returns them again. */
 IoResult peekSome(Fd fd, char* buf, std::size_t len);
 IoResult sendSome(Fd fd, const char* buf, std::size_t len);
+#ifndef _WIN32
+/** The return value of a POSIX I/O call (recv, send, splice; errno when n < 0) as an IoResult:
+ * n > 0 bytes, 0 = Eof, EAGAIN/EINTR = WouldBlock, a dropped connection = Reset, else Error. */
+IoResult ioResult(ssize_t n);
+#endif
 
 void shutdownWrite(Fd fd);
 void closeFd(Fd fd);

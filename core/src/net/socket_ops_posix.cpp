@@ -63,7 +63,7 @@ int socketError(Fd fd) {
     return err;
 }
 
-static IoResult classify(ssize_t n) {
+IoResult ioResult(ssize_t n) {
     if (n > 0) return {IoStatus::Ok, static_cast<std::size_t>(n), 0};
     if (n == 0) return {IoStatus::Eof, 0, 0};
     int e = errno;
@@ -73,16 +73,16 @@ static IoResult classify(ssize_t n) {
     return {IoStatus::Error, 0, e};
 }
 
-IoResult recvSome(Fd fd, char* buf, std::size_t len) { return classify(::recv(fd, buf, len, 0)); }
+IoResult recvSome(Fd fd, char* buf, std::size_t len) { return ioResult(::recv(fd, buf, len, 0)); }
 
 IoResult peekSome(Fd fd, char* buf, std::size_t len) {
-    return classify(::recv(fd, buf, len, MSG_PEEK));
+    return ioResult(::recv(fd, buf, len, MSG_PEEK));
 }
 
 IoResult sendSome(Fd fd, const char* buf, std::size_t len) {
     ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
     if (n == 0) return {IoStatus::WouldBlock, 0, 0};
-    return classify(n);
+    return ioResult(n);
 }
 
 void shutdownWrite(Fd fd) { ::shutdown(fd, SHUT_WR); }
