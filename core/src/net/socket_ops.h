@@ -35,9 +35,27 @@ struct IoResult {
  * non-blocking. kInvalidFd on failure with *error naming the cause (strerror). */
 Fd listenSocket(const SocketAddress& addr, bool reuse_port, int backlog, std::string* error);
 
+#ifdef __linux__
+/** Makes the kernel spread new connections of `fd`'s SO_REUSEPORT group over the group's first
+ * `count` sockets only (a classic BPF program: a random index below `count`). Sockets that join
+ * the group later — another program of the same user binding the same address with
+ * SO_REUSEPORT — sit at higher indices and get no connection. Call once the group's own sockets
+ * are all listening. False with *error on failure. */
+bool restrictReusePortGroup(Fd fd, unsigned count, std::string* error);
+#endif
+
 /** Accepts one connection (non-blocking, cloexec). kInvalidFd when none is pending (or on a
  * transient error); *peer filled on success. */
 Fd acceptConnection(Fd listener, SocketAddress* peer, int* error);
+
+/** What a failed acceptConnection() means for the listening socket. */
+enum class AcceptFailure {
+    NothingPending,  ///< the backlog is empty (EAGAIN): wait for the next readiness
+    ConnectionLost,  ///< that one connection failed before we took it (aborted, network error)
+    OutOfResources,  ///< out of descriptors, buffers or memory: retrying at once would spin
+    Unexpected,      ///< anything else (treated as OutOfResources: never retried in a loop)
+};
+AcceptFailure classifyAcceptError(int err);
 
 /** Starts a non-blocking connect. Returns the fd (connect in progress or done); kInvalidFd on
  * immediate failure with *error = errno. */
@@ -55,6 +73,14 @@ IoResult sendSome(Fd fd, const char* buf, std::size_t len);
  * n > 0 bytes, 0 = Eof, EAGAIN/EINTR = WouldBlock, a dropped connection = Reset, else Error. */
 IoResult ioResult(ssize_t n);
 #endif
+
+/** Bytes received on `fd` not read yet, and bytes sent on it not yet acknowledged by the peer
+ * (0 where the OS cannot tell). What a deadline checks to tell a busy stream from an idle one. */
+struct QueuedBytes {
+    std::size_t unread = 0;
+    std::size_t unacked = 0;
+};
+QueuedBytes queuedBytes(Fd fd);
 
 void shutdownWrite(Fd fd);
 void closeFd(Fd fd);

@@ -1,6 +1,9 @@
 #ifndef _WIN32
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +33,24 @@ Fd listenSocket(const SocketAddress& addr, bool reuse_port, int backlog, std::st
     return fd;
 }
 
+#ifdef __linux__
+bool restrictReusePortGroup(Fd fd, unsigned count, std::string* error) {
+    // A = random u32; A %= count; return A. The returned value indexes the group's sockets in
+    // the order they joined it (listen()), so only the first `count` can be chosen.
+    sock_filter code[] = {
+        {BPF_LD | BPF_W | BPF_ABS, 0, 0, static_cast<__u32>(SKF_AD_OFF + SKF_AD_RANDOM)},
+        {BPF_ALU | BPF_MOD | BPF_K, 0, 0, count},
+        {BPF_RET | BPF_A, 0, 0, 0},
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+    if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) != 0) {
+        if (error) *error = errorText(errno);
+        return false;
+    }
+    return true;
+}
+#endif
+
 Fd acceptConnection(Fd listener, SocketAddress* peer, int* error) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
@@ -40,6 +61,37 @@ Fd acceptConnection(Fd listener, SocketAddress* peer, int* error) {
     }
     if (peer) *peer = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
     return fd;
+}
+
+AcceptFailure classifyAcceptError(int err) {
+    switch (err) {
+        case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+        case EWOULDBLOCK:
+#endif
+            return AcceptFailure::NothingPending;
+        // accept(2): Linux passes a pending connection's network errors on to accept(); they
+        // concern that connection only. EINTR and EPERM (a firewall rule) likewise.
+        case EINTR:
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM:
+        case ENETDOWN:
+        case ENOPROTOOPT:
+        case EHOSTDOWN:
+        case ENONET:
+        case EHOSTUNREACH:
+        case EOPNOTSUPP:
+        case ENETUNREACH:
+            return AcceptFailure::ConnectionLost;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            return AcceptFailure::OutOfResources;
+        default:
+            return AcceptFailure::Unexpected;
+    }
 }
 
 Fd connectStart(const SocketAddress& to, int* error) {
@@ -83,6 +135,15 @@ IoResult sendSome(Fd fd, const char* buf, std::size_t len) {
     ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
     if (n == 0) return {IoStatus::WouldBlock, 0, 0};
     return ioResult(n);
+}
+
+QueuedBytes queuedBytes(Fd fd) {
+    QueuedBytes q;
+    int n = 0;
+    if (::ioctl(fd, FIONREAD, &n) == 0 && n > 0) q.unread = static_cast<std::size_t>(n);
+    n = 0;
+    if (::ioctl(fd, SIOCOUTQ, &n) == 0 && n > 0) q.unacked = static_cast<std::size_t>(n);
+    return q;
 }
 
 void shutdownWrite(Fd fd) { ::shutdown(fd, SHUT_WR); }

@@ -104,9 +104,7 @@ Fd acceptConnection(Fd listener, SocketAddress* peer, int* error) {
     int len = sizeof ss;
     SOCKET s = ::accept(listener, reinterpret_cast<sockaddr*>(&ss), &len);
     if (s == INVALID_SOCKET) {
-        int e = ::WSAGetLastError();
-        // The worker recognises descriptor exhaustion by its POSIX name.
-        if (error) *error = e == WSAEMFILE ? EMFILE : e == WSAENOBUFS ? ENFILE : e;
+        if (error) *error = ::WSAGetLastError();
         return kInvalidFd;
     }
     setNonBlockingNoInherit(s);
@@ -190,6 +188,30 @@ IoResult sendSome(Fd fd, const char* buf, std::size_t len) {
     }
     if (isReset(e)) return {IoStatus::Reset, 0, e};
     return {IoStatus::Error, 0, e};
+}
+
+AcceptFailure classifyAcceptError(int err) {
+    switch (err) {
+        case WSAEWOULDBLOCK:
+            return AcceptFailure::NothingPending;
+        case WSAEINTR:
+        case WSAECONNRESET:
+        case WSAECONNABORTED:
+        case WSAENETDOWN:
+            return AcceptFailure::ConnectionLost;
+        case WSAEMFILE:
+        case WSAENOBUFS:
+            return AcceptFailure::OutOfResources;
+        default:
+            return AcceptFailure::Unexpected;
+    }
+}
+
+QueuedBytes queuedBytes(Fd fd) {
+    QueuedBytes q;
+    u_long n = 0;
+    if (::ioctlsocket(fd, FIONREAD, &n) == 0) q.unread = n;
+    return q;  // Winsock does not report unacknowledged bytes
 }
 
 void shutdownWrite(Fd fd) { ::shutdown(fd, SD_SEND); }

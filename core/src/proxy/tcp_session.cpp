@@ -198,6 +198,8 @@ void TcpSession::connectNext() {
         int err = 0;
         backend_.fd = net::connectStart(backend_ref_->address, &err);
         if (backend_.fd == net::kInvalidFd) {
+            if (net::classifyAcceptError(err) == net::AcceptFailure::OutOfResources)
+                return outOfResources(err);
             connectFailed("connect", err);
             continue;  // connectFailed() either released and retries here, or finished
         }
@@ -206,6 +208,20 @@ void TcpSession::connectNext() {
         worker_.loop.armAfter(phase_timer_, backend_cfg.connect_timeout);
         return;
     }
+}
+
+void TcpSession::outOfResources(int err) {
+    // Our own limit, not the backend's fault: no failure counted against it, no retry elsewhere
+    // (the next socket would fail the same way). The worker pauses accepting, so the clients
+    // behind this one wait in the backlog instead of being closed one by one.
+    POSTERN_LOG(Debug, "cannot open a backend socket",
+                "listener=" + common::logfmtValue(listener_.config->name) +
+                    " error=" + common::logfmtValue(net::errorText(err)));
+    listener_.pool->release(*snapshot_, backend_index_, *backend_ref_);
+    backend_ref_.reset();
+    worker_.resources_exhausted = err;
+    listener_.stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
+    finish("no_resources");
 }
 
 void TcpSession::onTcpConnected() {
@@ -621,7 +637,25 @@ void TcpSession::sideFailed(Side& side, net::IoStatus status) {
 }
 
 void TcpSession::abortForShutdown() {
-    if (state_ != State::Closed) finish("shutdown");
+    if (state_ != State::Closed) cutAtDeadline("shutdown");
+}
+
+void TcpSession::cutAtDeadline(std::string_view cause) {
+    // A FIN would tell a client mid-download that the stream is complete: while bytes are in
+    // flight the cut is a reset, as a backend reset is passed on; an idle connection gets a FIN.
+    reset_on_close_ = bytesInFlight();
+    finish(cause);
+}
+
+bool TcpSession::bytesInFlight() const {
+    for (const Side* s : {&client_, &backend_}) {
+        if (s->pending_len > 0 || s->pipe_len > 0) return true;
+        if (s->tls && s->tls->buffered()) return true;
+        if (s->fd == net::kInvalidFd) continue;
+        const auto q = net::queuedBytes(s->fd);
+        if (q.unread > 0 || q.unacked > 0) return true;
+    }
+    return false;
 }
 
 void TcpSession::finish(std::string_view cause) {
@@ -632,18 +666,21 @@ void TcpSession::finish(std::string_view cause) {
     worker_.loop.cancel(idle_timer_);
     // Resets and TLS failures end abruptly; any other end of a TLS side says close_notify first
     // (one non-blocking attempt: an unsent alert is not worth waiting for).
-    const bool abrupt = cause == "backend_reset" || cause == "client_reset" || cause == "tls_failed";
+    const bool abrupt = reset_on_close_ || cause == "backend_reset" || cause == "client_reset" ||
+                        cause == "tls_failed";
     if (backend_.fd != net::kInvalidFd) {
         if (backend_.tls && !abrupt && !backend_.shut) backend_.tls->shutdown();
         worker_.loop.removeBeforeClose(backend_.fd);
-        net::closeFd(backend_.fd);
+        if (reset_on_close_) net::closeWithReset(backend_.fd);
+        else net::closeFd(backend_.fd);
         backend_.fd = net::kInvalidFd;
     }
     if (client_.fd != net::kInvalidFd) {
         if (client_.tls && !abrupt && !client_.shut) client_.tls->shutdown();
         worker_.loop.removeBeforeClose(client_.fd);
-        // A backend reset must not look like a clean end of stream to the client.
-        if (cause == "backend_reset") net::closeWithReset(client_.fd);
+        // A backend reset, or a stream cut mid-flight, must not look like a clean end of stream
+        // to the client.
+        if (cause == "backend_reset" || reset_on_close_) net::closeWithReset(client_.fd);
         else net::closeFd(client_.fd);
         client_.fd = net::kInvalidFd;
     }

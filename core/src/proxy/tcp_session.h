@@ -50,7 +50,8 @@ public:
     /** Starts the client phase (TLS handshake on TLS listeners), then picks a backend and
      * connects (or closes at once when none can take it). */
     void start();
-    /** Closes both sides now (worker shutdown after the drain deadline). */
+    /** Closes both sides now (worker shutdown after the drain deadline): with a reset when bytes
+     * are in flight (cutAtDeadline), else with a FIN. */
     void abortForShutdown();
 
     void onTimer(std::uint32_t tag) override;
@@ -109,6 +110,8 @@ private:
     void backendHandshakeStep();
     void onBackendReady();
     void connectFailed(const char* why, int err, std::string_view detail = {});
+    /** The backend socket could not be created (EMFILE, ENFILE, ENOBUFS, ENOMEM). */
+    void outOfResources(int err);
 
     // Relay.
     void pump();
@@ -137,6 +140,11 @@ private:
     /** Whether the readiness a waiting handshake needs has been seen since. */
     static bool handshakeMayProceed(const Side& s);
     void sideFailed(Side& side, net::IoStatus status);
+    /** Ends the session because a deadline passed (drain, shutdown): reset if bytesInFlight(). */
+    void cutAtDeadline(std::string_view cause);
+    /** Bytes read but not delivered (buffers, pipes, TLS records), unread in a socket, or sent
+     * and not yet acknowledged: the stream is not at rest. */
+    bool bytesInFlight() const;
     void finish(std::string_view cause);
     std::int64_t msSinceStart() const;
 
@@ -148,7 +156,8 @@ private:
     net::Timer phase_timer_;
     net::Timer idle_timer_;
     State state_ = State::Connecting;
-    bool tcp_connected_ = false;  ///< Connecting: the TCP connect to the current backend is done
+    bool tcp_connected_ = false;   ///< Connecting: the TCP connect to the current backend is done
+    bool reset_on_close_ = false;  ///< finish() resets both sides (cut mid-stream at a deadline)
 
     std::shared_ptr<const upstream::Snapshot> snapshot_;
     std::shared_ptr<upstream::Backend> backend_ref_;

@@ -53,6 +53,10 @@ struct WorkerContext {
     }
     std::uint64_t rng = 0x9E3779B97F4A7C15ull;
 
+    /** Set by a session that could not open its backend socket for want of descriptors or
+     * memory (the errno): the worker then pauses accepting, as when accept() itself fails. */
+    int resources_exhausted = 0;
+
     /** Backend TLS failures are logged as warnings at most once a second per worker. */
     net::Clock::time_point next_tls_warning{};
 

@@ -83,6 +83,12 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
                 if (first == net::kInvalidFd) first = fd;
                 w->addListener(listener_contexts_[li].get(), fd);
             }
+#ifdef __linux__
+            // Only our sockets get this address's connections, even if another program of the
+            // same user joins the group later (the kernel allows that to the same user).
+            if (!net::restrictReusePortGroup(first, static_cast<unsigned>(workers_.size()), &err))
+                return fail("cannot restrict the SO_REUSEPORT group to postern's sockets: " + err);
+#endif
             POSTERN_LOG(Info, "listening",
                         "listener=" + common::logfmtValue(lc.name) + " address=" + addr->toString() +
                             " pool=" + common::logfmtValue(lc.pool));

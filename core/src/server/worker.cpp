@@ -1,5 +1,6 @@
 #include "server/worker.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "common/log.h"
@@ -37,12 +38,14 @@ void Worker::start() {
 
 void Worker::stopAccepting() {
     loop_.post([this] {
+        loop_.cancel(accept_timer_);
         for (auto& a : acceptors_) {
             if (a->fd == net::kInvalidFd) continue;
-            loop_.remove(a->fd);
+            if (!accepts_paused_) loop_.remove(a->fd);
             net::closeFd(a->fd);
             a->fd = net::kInvalidFd;
         }
+        accepts_paused_ = false;
     });
 }
 
@@ -78,16 +81,27 @@ void Worker::refuse(const proxy::ListenerContext& listener, net::Fd fd, const ne
 void Worker::acceptBatch(Acceptor& a) {
     // Bounded batch: other connections on this loop get their turn; level-triggered, so the
     // remaining backlog raises the event again.
-    for (int i = 0; i < 64 && a.fd != net::kInvalidFd; ++i) {
+    for (int i = 0; i < 64 && a.fd != net::kInvalidFd && !accepts_paused_; ++i) {
+        if (context_->resources_exhausted) {  // a session could not open its backend socket
+            const int e = context_->resources_exhausted;
+            context_->resources_exhausted = 0;
+            return pauseAccepting(a, e);
+        }
         net::SocketAddress peer;
         int err = 0;
         net::Fd fd = net::acceptConnection(a.fd, &peer, &err);
         if (fd == net::kInvalidFd) {
-            if (err == EMFILE || err == ENFILE)
-                POSTERN_LOG(Error, "cannot accept: out of file descriptors",
-                            "listener=" + common::logfmtValue(a.listener->config->name));
-            return;
+            switch (net::classifyAcceptError(err)) {
+                case net::AcceptFailure::NothingPending:
+                    return;
+                case net::AcceptFailure::ConnectionLost:
+                    continue;
+                case net::AcceptFailure::OutOfResources:
+                case net::AcceptFailure::Unexpected:
+                    return pauseAccepting(a, err);
+            }
         }
+        if (accept_episode_) endAcceptEpisode();
         auto& stats = *a.listener->stats;
         stats.total.fetch_add(1, std::memory_order_relaxed);
         if (global_active_->fetch_add(1, std::memory_order_relaxed) >= global_max_) {
@@ -104,6 +118,44 @@ void Worker::acceptBatch(Acceptor& a) {
         auto* session = new proxy::TcpSession(*context_, *a.listener, fd, peer);
         session->start();
     }
+}
+
+void Worker::pauseAccepting(const Acceptor& a, int err) {
+    ++episode_failures_;
+    if (!accept_episode_) {
+        accept_episode_ = true;
+        episode_started_ = loop_.now();
+        accept_pause_ = kFirstAcceptPause;
+        POSTERN_LOG(Error, "cannot accept: pausing accepts on this worker",
+                    "worker=" + std::to_string(index_) +
+                        " listener=" + common::logfmtValue(a.listener->config->name) +
+                        " error=" + common::logfmtValue(net::errorText(err)) +
+                        " pause_ms=" + std::to_string(accept_pause_.count()));
+    } else {
+        accept_pause_ = std::min(accept_pause_ * 2, kMaxAcceptPause);
+    }
+    for (auto& other : acceptors_)
+        if (other->fd != net::kInvalidFd) loop_.remove(other->fd);
+    accepts_paused_ = true;
+    loop_.armAfter(accept_timer_, accept_pause_);
+}
+
+void Worker::onTimer(std::uint32_t) {
+    // Back in the loop: level-triggered, so a waiting backlog is reported at once.
+    accepts_paused_ = false;
+    for (auto& a : acceptors_)
+        if (a->fd != net::kInvalidFd) loop_.addLevelReadable(a->fd, a.get());
+}
+
+void Worker::endAcceptEpisode() {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(loop_.now() - episode_started_);
+    POSTERN_LOG(Warn, "accepting again",
+                "worker=" + std::to_string(index_) +
+                    " failed_accepts=" + std::to_string(episode_failures_) +
+                    " paused_for_ms=" + std::to_string(ms.count()));
+    accept_episode_ = false;
+    episode_failures_ = 0;
 }
 
 }  // namespace postern::server

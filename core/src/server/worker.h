@@ -2,9 +2,17 @@
 // kernel spreads connections across workers) and every session accepted on them for their whole
 // life. No locks on the data path. Public methods other than the constructor, addListener() and
 // start() may be called from any thread; they post to the loop.
+//
+// Out of descriptors (or buffers, or memory), accept() fails with the connection still in the
+// backlog and the listener still readable: retrying would spin. The worker then takes its
+// listeners out of its loop for a pause that grows while the failures go on (kFirstAcceptPause
+// doubling up to kMaxAcceptPause; nginx pauses 500 ms), logs once when such an episode starts
+// and once when an accept succeeds again (with the count). Clients meanwhile wait in the kernel's
+// listen backlog and are served as descriptors free up.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -15,8 +23,11 @@
 
 namespace postern::server {
 
-class Worker {
+class Worker final : public net::TimerHandler {
 public:
+    static constexpr std::chrono::milliseconds kFirstAcceptPause{50};
+    static constexpr std::chrono::milliseconds kMaxAcceptPause{1000};
+
     Worker(unsigned index, proxy::AccessLog* access_log, std::atomic<std::uint64_t>* global_active,
            std::uint64_t global_max, bool splice);
     ~Worker();
@@ -34,6 +45,8 @@ public:
     /** Ends the thread (after abortSessions) and joins it. */
     void stopAndJoin();
 
+    void onTimer(std::uint32_t tag) override;
+
 private:
     struct Acceptor final : net::IoHandler {
         Worker* worker = nullptr;
@@ -43,6 +56,10 @@ private:
     };
     void acceptBatch(Acceptor& acceptor);
     void refuse(const proxy::ListenerContext& listener, net::Fd fd, const net::SocketAddress& peer);
+    /** accept() failed for want of resources: unregister every listener for a growing pause. */
+    void pauseAccepting(const Acceptor& a, int err);
+    /** The first accept after an episode of pauses: logs its end. */
+    void endAcceptEpisode();
 
     unsigned index_;
     net::EventLoop loop_;
@@ -51,6 +68,14 @@ private:
     std::atomic<std::uint64_t>* global_active_;
     std::uint64_t global_max_;
     std::thread thread_;
+
+    // Accept pauses (loop thread only).
+    net::Timer accept_timer_{this, 0};
+    bool accepts_paused_ = false;  ///< the listeners are out of the loop until accept_timer_
+    bool accept_episode_ = false;  ///< failures since the last successful accept
+    std::uint64_t episode_failures_ = 0;
+    std::chrono::milliseconds accept_pause_{0};
+    net::Clock::time_point episode_started_{};
 };
 
 }  // namespace postern::server

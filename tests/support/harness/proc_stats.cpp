@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -51,12 +52,29 @@ std::optional<ProcStats> readProcStats(pid_t pid) {
         if (i == 14) utime = std::stoull(field);
         if (i == 15) stime = std::stoull(field);
     }
-    s.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    s.cpu_seconds =
+        static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
     return s;
 }
 
+std::vector<int> openFdNumbers(pid_t pid) {
+    std::vector<int> out;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(procPath(pid, "fd"), ec), end; !ec && it != end;
+         it.increment(ec)) {
+        try {
+            out.push_back(std::stoi(it->path().filename().string()));
+        } catch (const std::exception&) {
+        }
+    }
+    return out;
+}
+
 bool setDescriptorLimit(pid_t pid, std::uint64_t limit) {
-    rlimit lim{limit, limit};
+    // The soft limit only: raising it again later needs no privilege (the hard one would).
+    rlimit lim{};
+    if (::prlimit(pid, RLIMIT_NOFILE, nullptr, &lim) != 0) return false;
+    lim.rlim_cur = std::min<rlim_t>(limit, lim.rlim_max);
     return ::prlimit(pid, RLIMIT_NOFILE, &lim, nullptr) == 0;
 }
 

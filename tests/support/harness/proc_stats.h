@@ -7,19 +7,24 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace postern::test {
 
 struct ProcStats {
-    std::uint64_t open_fds = 0;    ///< entries of /proc/<pid>/fd
-    std::uint64_t rss_bytes = 0;   ///< VmRSS of /proc/<pid>/status
-    double cpu_seconds = 0;        ///< user + system time of /proc/<pid>/stat, all threads
+    std::uint64_t open_fds = 0;   ///< entries of /proc/<pid>/fd
+    std::uint64_t rss_bytes = 0;  ///< VmRSS of /proc/<pid>/status
+    double cpu_seconds = 0;       ///< user + system time of /proc/<pid>/stat, all threads
 };
 
 /** Reads the three figures; nullopt when the process is gone (or /proc unreadable). */
 std::optional<ProcStats> readProcStats(pid_t pid);
 
-/** Sets RLIMIT_NOFILE (soft and hard) of a running process; false with errno on failure. */
+/** The numbers of the descriptors open in `pid` (empty when it is gone). */
+std::vector<int> openFdNumbers(pid_t pid);
+
+/** Sets the soft RLIMIT_NOFILE of a running process (at most its hard limit); false with errno
+ * on failure. */
 bool setDescriptorLimit(pid_t pid, std::uint64_t limit);
 
 /** CPU share (0..workers) of `pid` measured over `window` of wall time; nullopt if it exited. */
