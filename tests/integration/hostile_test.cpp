@@ -1,6 +1,8 @@
 // Hostile conditions the gateway must ride out (issue 12): running out of descriptors, a drain
-// deadline that cuts streams in flight, another program binding the listener's port.
+// deadline that cuts streams in flight, another program binding the listener's port, the memory
+// a storm of TLS handshakes leaves behind.
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,7 +12,9 @@
 #include <future>
 #include <thread>
 
+#include "certs/test_pki.h"
 #include "harness/proc_stats.h"
+#include "harness/temp_dir.h"
 #include "integration_fixture.h"
 
 namespace postern::test {
@@ -190,6 +194,84 @@ TEST_F(HostileTest, StartRefusedWhenAnotherReusePortSocketListensOnTheAddress) {
     EXPECT_EQ(*code, 1);
     EXPECT_NE(p.stderrText().find(taken->toString()), std::string::npos)
         << "stderr must name " << taken->toString();
+}
+
+/** The first flight of a TLS client (its ClientHello), from an OpenSSL client on memory BIOs. */
+std::string clientHello(const std::string& server_name) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+    BIO* in = BIO_new(BIO_s_mem());
+    BIO* out = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl.get(), in, out);  // ssl owns both
+    SSL_set_tlsext_host_name(ssl.get(), server_name.c_str());
+    SSL_set_connect_state(ssl.get());
+    SSL_do_handshake(ssl.get());  // wants to read the ServerHello: the hello is in `out`
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(out, &data);
+    return n > 0 ? std::string(data, static_cast<std::size_t>(n)) : std::string();
+}
+
+TEST_F(HostileTest, MemoryOfATlsHandshakeStormIsGivenBack) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "a sanitizer's allocator keeps freed memory by design (quarantine)";
+#endif
+    TempDir certs("postern-storm-certs");
+    auto ca = TestCa::createRoot(certs.path(), "storm-root");
+    const auto cert = ca->issue("storm.example", {"storm.example", {"storm.example"}, {}, KeyType::EcdsaP256, 90});
+    TestBackend b(BackendMode::Echo);
+    const std::string tls_listener =
+        "[[listener]]\nname = \"front\"\nbind = [\"127.0.0.1:0\"]\nprotocol = \"tls\"\npool = \"echo\"\n"
+        "[listener.tls]\ncertificates = [{ cert = \"" + cert.cert.string() + "\", key = \"" +
+        cert.key.string() + "\" }]\nhandshake_timeout = \"3s\"\n\n";
+    auto& p = runPostern(gatewayToml(2) + tls_listener + poolToml("echo", addressesOf({&b})));
+    const auto port = p.listeningPort("front", kStartTimeout);
+    ASSERT_NE(port, 0);
+    ASSERT_TRUE(p.waitReady(kStartTimeout));
+    const auto hello = clientHello("storm.example");
+    ASSERT_FALSE(hello.empty());
+    const auto base = readProcStats(p.pid());
+    ASSERT_TRUE(base);
+
+    // 1,500 clients send their ClientHello and never answer the server's flight: each holds a
+    // half-done handshake (SSL object, buffers, key share) until handshake_timeout.
+    constexpr int kClients = 1500;
+    std::vector<BlockingClient> clients;
+    clients.reserve(kClients);
+    for (int i = 0; i < kClients; ++i) {
+        clients.push_back(BlockingClient::connect("127.0.0.1", port, kIoTimeout));
+        ASSERT_TRUE(clients.back().connected()) << "client " << i;
+        ASSERT_EQ(clients.back().sendAll(hello, kIoTimeout), IoStatus::Ok);
+    }
+    // The peak while they wait, until every one of them has ended at handshake_timeout.
+    auto storm = readProcStats(p.pid());
+    ASSERT_TRUE(storm);
+    const auto waiting = std::chrono::steady_clock::now();
+    const auto failed = logLine({{"cause", "tls_failed"}});
+    while (p.matchingLines(failed, Stream::Stdout).size() < static_cast<std::size_t>(kClients)) {
+        ASSERT_LT(msSince(waiting), 60000.0) << "not every stalled handshake ended at handshake_timeout";
+        auto now = readProcStats(p.pid());
+        ASSERT_TRUE(now);
+        storm->rss_bytes = std::max(storm->rss_bytes, now->rss_bytes);
+        std::this_thread::sleep_for(50ms);
+    }
+    clients.clear();
+
+    // The storm raised RSS (else this test proves nothing); once it is over, the freed memory
+    // goes back to the system, within a few trim intervals.
+    EXPECT_GT(storm->rss_bytes, base->rss_bytes + 30u * 1024 * 1024)
+        << "the storm did not raise RSS: " << base->rss_bytes << " -> " << storm->rss_bytes;
+    const auto start = std::chrono::steady_clock::now();
+    std::uint64_t rss = storm->rss_bytes;
+    while (msSince(start) < 30000.0) {
+        auto now = readProcStats(p.pid());
+        ASSERT_TRUE(now);
+        rss = now->rss_bytes;
+        if (rss < base->rss_bytes + 15u * 1024 * 1024) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    std::cerr << "RSS before " << base->rss_bytes / 1024 << " KiB, during the storm "
+              << storm->rss_bytes / 1024 << " KiB, after " << rss / 1024 << " KiB\n";
+    EXPECT_LT(rss, base->rss_bytes + 15u * 1024 * 1024) << "memory freed after the storm is kept";
 }
 
 }  // namespace

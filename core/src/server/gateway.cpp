@@ -95,6 +95,13 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         }
     }
 
+    trimmer_ = std::make_unique<MemoryTrimmer>(control_loop_, [this] {
+        std::uint64_t ended = 0;
+        for (const auto& st : listener_stats_)
+            ended += st->total.load(std::memory_order_relaxed) - st->active.load(std::memory_order_relaxed);
+        return ended;
+    });
+    trimmer_->start();
     control_thread_ = std::thread([this] { control_loop_.run(); });
     for (auto& w : workers_) w->start();
     started_ = true;
@@ -124,6 +131,7 @@ void Gateway::shutdown() {
     workers_.clear();
     control_loop_.stop();
     if (control_thread_.joinable()) control_thread_.join();
+    trimmer_.reset();
     // Health checkers and discovery runners touch the control loop: destroy them before it.
     pools_.clear();
     POSTERN_LOG(Info, "stopped", "");

@@ -15,6 +15,7 @@
 #include "proxy/access_log.h"
 #include "proxy/listener_stats.h"
 #include "proxy/worker_context.h"
+#include "server/memory_trimmer.h"
 #include "server/worker.h"
 #include "upstream/discovery_runner.h"
 #include "upstream/health_checker.h"
@@ -59,6 +60,7 @@ private:
     std::vector<std::unique_ptr<proxy::ListenerStats>> listener_stats_;
     std::vector<std::unique_ptr<proxy::ListenerContext>> listener_contexts_;
     std::vector<std::unique_ptr<Worker>> workers_;
+    std::unique_ptr<MemoryTrimmer> trimmer_;  ///< on the control loop
     std::atomic<std::uint64_t> global_active_{0};
     bool started_ = false;
 };
