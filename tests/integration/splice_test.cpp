@@ -159,6 +159,9 @@ TEST_F(IntegrationTest, SpliceBackendResetMidTransferEndsTheSessionWithoutLosing
         // Leaking either kind would grow this with every round.
         EXPECT_LE(now.pipes - base.pipes, 2u) << "pipe descriptors grew";
     }
+    // The backend counts a reset after its close(), which postern may log first: wait for it.
+    const auto start = std::chrono::steady_clock::now();
+    while (b.resets() < kRounds && msSince(start) < 5000.0) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(b.resets(), kRounds);
 }
 
