@@ -82,6 +82,8 @@ TEST_F(AccessControlTest, DenyListRefusesOnlyListedClients) {
     EXPECT_TRUE(refused(attempt(port, "127.0.0.3"), "refused_acl"));
     EXPECT_TRUE(refused(attempt(port, "127.0.5.77"), "refused_acl"));
     EXPECT_TRUE(served(attempt(port, "127.0.6.77")));
+    // The backend counts an accept just after it sent its id line.
+    EXPECT_TRUE(backend_.waitForAccepted(2, kIoTimeout));
     EXPECT_EQ(backend_.acceptedConnections(), 2u);
 }
 

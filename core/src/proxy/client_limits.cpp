@@ -19,6 +19,8 @@ constexpr std::size_t kMaxBuckets = std::size_t{1}
 /** A CAS that keeps losing to other threads gives up after this many rounds and lets the
  * connection in untracked: admit() is bounded whatever the contention. */
 constexpr int kMaxRounds = 64;
+/** How far apart the clocks of two callers may be (workers pass their loop's cached time). */
+constexpr std::uint64_t kClockSlackUs = 60'000'000;
 
 std::uint64_t rotl(std::uint64_t x, unsigned b) { return (x << b) | (x >> (64 - b)); }
 
@@ -187,9 +189,11 @@ bool ClientLimits::takeSlot(std::uint64_t h, std::uint32_t* slot, bool* untracke
 bool ClientLimits::takeToken(std::uint64_t h, std::uint64_t now, bool* untracked) noexcept {
     const std::size_t base = (h & bucket_mask_) * kEntriesPerBucket;
     const std::uint64_t tag = h >> kTimeBits;
-    // After an admission the arrival time is at most now + τ + T: anything further ahead is an
-    // entry left over from a previous turn of the 40-bit clock, as good as free.
-    const auto horizon = static_cast<std::int64_t>(tolerance_us_ + interval_us_);
+    // After an admission the arrival time is at most now + τ + T, give or take the skew between
+    // the callers' clocks (each worker passes its loop's time, taken when it woke): anything
+    // further ahead is an entry left over from a previous turn of the 40-bit clock, as good as
+    // free.
+    const auto horizon = static_cast<std::int64_t>(tolerance_us_ + interval_us_ + kClockSlackUs);
     for (int round = 0; round < kMaxRounds; ++round) {
         std::size_t index = kEntriesPerBucket;
         std::uint64_t word = 0;

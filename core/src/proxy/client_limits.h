@@ -11,8 +11,10 @@
 // entry only when bucket and tag both collide.
 //   concurrency entry: tag (44 bits) | count (20 bits); count 0 = free (the tag is stale).
 //   rate entry:        tag (24 bits) | GCRA theoretical arrival time (40 bits, µs of the steady
-//                      clock modulo 2^40 ≈ 12.7 days). Free when that time is not in the next
-//                      second (a client not seen for a second holds nothing).
+//                      clock modulo 2^40 ≈ 12.7 days). Free when that time is past (a client
+//                      not seen for a second holds nothing) or more than a second and a minute
+//                      ahead (left over from an earlier turn of the 40-bit clock; the minute
+//                      absorbs the skew between the workers' cached loop clocks).
 // Rate: GCRA with emission interval T = 1 s / rate and a burst of one second's worth (`rate`
 // connections back to back), i.e. a token bucket of `rate` tokens refilled at `rate` per second.
 //

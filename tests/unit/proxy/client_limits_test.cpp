@@ -81,6 +81,18 @@ TEST(ClientLimits, RateIsATokenBucketOfOneSecond) {
             << i;
 }
 
+TEST(ClientLimits, RateHoldsAcrossSkewedCallerClocks) {
+    // Workers pass their loop's cached time: one that woke a little earlier is a little behind.
+    ClientLimits limits(0, 5);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < 5; ++i)
+        ASSERT_EQ(limits.admit(ip("10.0.0.2"), t0).verdict, Verdict::Admitted);
+    EXPECT_EQ(limits.admit(ip("10.0.0.2"), t0 - milliseconds(5)).verdict, Verdict::RateExceeded);
+    EXPECT_EQ(limits.admit(ip("10.0.0.2"), t0 - milliseconds(30000)).verdict,
+              Verdict::RateExceeded);
+    EXPECT_EQ(limits.admit(ip("10.0.0.2"), t0 + milliseconds(100)).verdict, Verdict::RateExceeded);
+}
+
 TEST(ClientLimits, RateThenConcurrency) {
     ClientLimits limits(1, 2);
     const auto t0 = Clock::now();
