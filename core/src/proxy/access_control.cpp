@@ -19,11 +19,6 @@ std::string_view causeName(AccessRefusal refusal) {
     return {};
 }
 
-bool hasAccessControl(const config::ListenerConfig& l) {
-    return !l.allow.empty() || !l.deny.empty() || l.max_connections_per_client != 0 ||
-           l.new_connections_per_client != 0;
-}
-
 ClientAdmission admitClient(const ListenerContext& listener, const net::SocketAddress& client,
                             std::chrono::steady_clock::time_point now) noexcept {
     ClientAdmission out;

@@ -13,10 +13,6 @@
 #include "net/socket_address.h"
 #include "proxy/client_limits.h"
 
-namespace postern::config {
-struct ListenerConfig;
-}
-
 namespace postern::proxy {
 
 struct ListenerContext;
@@ -33,10 +29,6 @@ struct ClientAdmission {
      * releaseClient() when the connection ends or a later check refuses it. */
     std::uint32_t slot = ClientLimits::kNoSlot;
 };
-
-/** Whether the listener has any of allow, deny, max_connections_per_client,
- * new_connections_per_client. */
-bool hasAccessControl(const config::ListenerConfig& listener);
 
 /** Checks `client` against the listener's lists and limits; counts a refusal (by reason) and an
  * untracked admission in the listener's stats. */
