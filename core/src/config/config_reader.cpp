@@ -302,25 +302,38 @@ void ConfigReader::readListener(const toml::table& table) {
     if (auto max = r.integer("max_connections", 1))
         l.max_connections = static_cast<std::uint64_t>(*max);
 
-    if (auto accept = r.boolean("accept_proxy")) l.accept_proxy = *accept;
-    bool trusted_valid = true;
-    if (auto trusted = r.stringArray("trusted_proxies")) {
-        for (const auto& item : *trusted) {
-            std::string why;
-            if (auto cidr = net::Cidr::parse(item.value, &why)) {
-                l.trusted_proxies.add(*cidr);
-            } else {
-                trusted_valid = false;
-                diag_.error(item.pos,
-                            "invalid 'trusted_proxies' entry \"" + item.value + "\": " + why);
+    // A CIDR list key; false when an entry was invalid (each reported at its position).
+    auto readCidrs = [&](std::string_view key, net::CidrList& list) {
+        bool valid = true;
+        if (auto items = r.stringArray(key)) {
+            for (const auto& item : *items) {
+                std::string why;
+                if (auto cidr = net::Cidr::parse(item.value, &why)) {
+                    list.add(*cidr);
+                } else {
+                    valid = false;
+                    diag_.error(item.pos, "invalid '" + std::string(key) + "' entry \"" +
+                                              item.value + "\": " + why);
+                }
             }
         }
-    }
+        return valid;
+    };
+    if (auto accept = r.boolean("accept_proxy")) l.accept_proxy = *accept;
+    const bool trusted_valid = readCidrs("trusted_proxies", l.trusted_proxies);
     // Accepting a header from anyone would let any client claim any address.
     if (l.accept_proxy && l.trusted_proxies.empty() && trusted_valid)
         diag_.error(r.valuePos("accept_proxy"),
                     "'accept_proxy' = true needs 'trusted_proxies': the addresses allowed to send "
                     "a PROXY header");
+
+    // Access control (SPEC §3): on the client address, the carried one with accept_proxy.
+    readCidrs("allow", l.allow);
+    readCidrs("deny", l.deny);
+    if (auto max = r.integer("max_connections_per_client", 0, kMaxConnectionsPerClient))
+        l.max_connections_per_client = static_cast<std::uint32_t>(*max);
+    if (auto rate = r.integer("new_connections_per_client", 0, kMaxNewConnectionsPerClient))
+        l.new_connections_per_client = static_cast<std::uint32_t>(*rate);
 
     tls_.readListener(r, l, index);
     for (std::string_view key : {"request_timeout", "ws_idle_timeout", "route"})

@@ -65,6 +65,10 @@ struct ListenerTlsConfig {
     std::shared_ptr<const tls::ServerTlsContext> context;
 };
 
+/** Upper bounds of the per-client limits (the widths of the per-client table's fields). */
+inline constexpr std::uint32_t kMaxConnectionsPerClient = (1u << 20) - 1;
+inline constexpr std::uint32_t kMaxNewConnectionsPerClient = 1'000'000;
+
 struct ListenerConfig {
     std::string name;
     std::vector<BindAddress> binds;
@@ -75,6 +79,11 @@ struct ListenerConfig {
     std::uint64_t max_connections = 10000;
     bool accept_proxy = false;      ///< parse an incoming PROXY v1/v2 header
     net::CidrList trusted_proxies;  ///< peers allowed to send one
+    // Access control (SPEC §3), on the client address (the PROXY-carried one when accepted).
+    net::CidrList allow;                           ///< non-empty: only these clients
+    net::CidrList deny;                            ///< refused, whatever allow says
+    std::uint32_t max_connections_per_client = 0;  ///< concurrent, per client IP; 0 = unlimited
+    std::uint32_t new_connections_per_client = 0;  ///< per second, per client IP; 0 = unlimited
     std::optional<ListenerTlsConfig> tls;  ///< set exactly when protocol is Tls
     SourcePos pos;
 };

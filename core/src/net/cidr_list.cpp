@@ -14,8 +14,18 @@ namespace {
 
 constexpr std::uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
 
-/** The 16-byte (IPv6 or v4-mapped) form of an IP socket address; false for anything else. */
-bool asV6Bytes(const SocketAddress& a, std::uint8_t out[16]) {
+bool prefixMatches(const std::uint8_t* a, const std::uint8_t* b, unsigned prefix) {
+    const unsigned whole = prefix / 8;
+    if (std::memcmp(a, b, whole) != 0) return false;
+    const unsigned rest = prefix % 8;
+    if (rest == 0) return true;
+    const std::uint8_t mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
+    return (a[whole] & mask) == (b[whole] & mask);
+}
+
+}  // namespace
+
+bool ipv6Bytes(const SocketAddress& a, std::uint8_t out[16]) {
     if (a.family() == AF_INET) {
         std::memcpy(out, kV4MappedPrefix, sizeof kV4MappedPrefix);
         std::memcpy(out + 12, &reinterpret_cast<const sockaddr_in*>(a.sockaddrPtr())->sin_addr, 4);
@@ -27,17 +37,6 @@ bool asV6Bytes(const SocketAddress& a, std::uint8_t out[16]) {
     }
     return false;
 }
-
-bool prefixMatches(const std::uint8_t* a, const std::uint8_t* b, unsigned prefix) {
-    const unsigned whole = prefix / 8;
-    if (std::memcmp(a, b, whole) != 0) return false;
-    const unsigned rest = prefix % 8;
-    if (rest == 0) return true;
-    const std::uint8_t mask = static_cast<std::uint8_t>(0xFF << (8 - rest));
-    return (a[whole] & mask) == (b[whole] & mask);
-}
-
-}  // namespace
 
 std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
     auto fail = [&](std::string why) -> std::optional<Cidr> {
@@ -99,7 +98,7 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
 
 bool Cidr::contains(const SocketAddress& addr) const {
     std::uint8_t a[16];
-    if (!asV6Bytes(addr, a)) return false;
+    if (!ipv6Bytes(addr, a)) return false;
     return prefixMatches(a, bytes_, prefix_);
 }
 

@@ -13,6 +13,11 @@
 
 namespace postern::net {
 
+/** The 16-byte IPv6 form of an IP address, IPv4 as v4-mapped (::ffff:a.b.c.d), so that an IPv4
+ * peer and the same peer reported v4-mapped by a dual-stack socket give the same bytes. False
+ * (and `out` untouched) for anything that is not IPv4 or IPv6. */
+bool ipv6Bytes(const SocketAddress& addr, std::uint8_t out[16]);
+
 class Cidr {
 public:
     /** Parses "a.b.c.d/n" (n ≤ 32), "v6/n" (n ≤ 128) or a bare address (/32 or /128). Host bits

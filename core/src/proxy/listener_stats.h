@@ -20,6 +20,13 @@ struct ListenerStats {
     std::atomic<std::uint64_t> proxy_invalid{0};    ///< malformed, oversized or truncated header
     std::atomic<std::uint64_t> proxy_timeout{0};    ///< no complete header in time
     std::atomic<std::uint64_t> tls_handshake_failures{0};  ///< client handshakes that failed
+    // Access control: connections refused by allow/deny, by new_connections_per_client, by
+    // max_connections_per_client; and ones let in untracked because the client's bucket of the
+    // per-client table was full of other clients (see ClientLimits).
+    std::atomic<std::uint64_t> refused_acl{0};
+    std::atomic<std::uint64_t> refused_client_rate{0};
+    std::atomic<std::uint64_t> refused_client_limit{0};
+    std::atomic<std::uint64_t> client_untracked{0};
 };
 
 }  // namespace postern::proxy

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "proxy/access_control.h"
 #include "proxy/proxy_preface.h"
 #include "tls/client_tls_context.h"
 #include "tls/server_tls_context.h"
@@ -14,10 +15,11 @@ using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 TcpSession::TcpSession(WorkerContext& worker, const ListenerContext& listener, net::Fd client_fd,
-                       const net::SocketAddress& client)
+                       const net::SocketAddress& client, std::uint32_t client_slot)
     : worker_(worker),
       listener_(listener),
       client_addr_(client),
+      client_slot_(client_slot),
       phase_timer_(this, kPhaseTimer),
       idle_timer_(this, kIdleTimer) {
     client_.session = this;
@@ -97,6 +99,10 @@ void TcpSession::readProxyHeader() {
         proxy_destination_ = info.destination;
     }
     proxy_reader_.reset();
+    // Access control applies to the carried address, so it waits for the header.
+    const ClientAdmission admission = admitClient(listener_, client_addr_, worker_.loop.now());
+    if (admission.refused != AccessRefusal::None) return finish(causeName(admission.refused));
+    client_slot_ = admission.slot;
     client_.readable = true;  // the payload may already wait behind the header
     afterClientPreface();
 }
@@ -687,6 +693,8 @@ void TcpSession::finish(std::string_view cause) {
     if (backend_ref_) {
         listener_.pool->release(*snapshot_, backend_index_, *backend_ref_);
     }
+    releaseClient(listener_, client_slot_);
+    client_slot_ = ClientLimits::kNoSlot;
     auto& stats = *listener_.stats;
     stats.active.fetch_sub(1, std::memory_order_relaxed);
     stats.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);

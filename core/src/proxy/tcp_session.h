@@ -43,8 +43,10 @@ namespace postern::proxy {
 
 class TcpSession final : public net::Deferred, public net::TimerHandler {
 public:
+    /** `client_slot`: the per-client concurrency entry taken at accept (ClientLimits::kNoSlot:
+     * none), given back when the session ends. */
     TcpSession(WorkerContext& worker, const ListenerContext& listener, net::Fd client_fd,
-               const net::SocketAddress& client);
+               const net::SocketAddress& client, std::uint32_t client_slot = ClientLimits::kNoSlot);
     ~TcpSession() override;
 
     /** Starts the client phase (TLS handshake on TLS listeners), then picks a backend and
@@ -151,6 +153,7 @@ private:
     WorkerContext& worker_;
     const ListenerContext& listener_;
     net::SocketAddress client_addr_;
+    std::uint32_t client_slot_;  ///< per-client concurrency entry held, or ClientLimits::kNoSlot
     Side client_;
     Side backend_;
     net::Timer phase_timer_;

@@ -4,12 +4,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "config/model.h"
 #include "net/event_loop.h"
 #include "net/pipe.h"
 #include "proxy/access_log.h"
 #include "proxy/buffer_pool.h"
+#include "proxy/client_limits.h"
 #include "proxy/listener_stats.h"
 #include "upstream/pool.h"
 
@@ -29,6 +31,8 @@ struct ListenerContext {
     ListenerStats* stats = nullptr;
     const tls::ServerTlsContext* tls = nullptr;          ///< TLS listener; null = plain TCP
     const tls::ClientTlsContext* backend_tls = nullptr;  ///< TLS to the pool's backends; null = plain
+    /** Per-client limits, shared by every worker; null unless the listener sets one. */
+    std::unique_ptr<ClientLimits> client_limits;
 };
 
 struct WorkerContext {

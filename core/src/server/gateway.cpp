@@ -40,6 +40,9 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         ctx->tls = lc.tls ? lc.tls->context.get() : nullptr;
         const auto& backend = cfg.pools.at(lc.pool_index).backend;
         if (backend.protocol == config::BackendProtocol::Tls) ctx->backend_tls = backend.tls_context.get();
+        if (lc.max_connections_per_client || lc.new_connections_per_client)
+            ctx->client_limits = std::make_unique<proxy::ClientLimits>(
+                lc.max_connections_per_client, lc.new_connections_per_client);
         listener_contexts_.push_back(std::move(ctx));
     }
 

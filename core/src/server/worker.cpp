@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "common/log.h"
+#include "proxy/access_control.h"
 
 namespace postern::server {
 
@@ -66,6 +67,11 @@ void Worker::Acceptor::onIo(std::uint32_t) { worker->acceptBatch(*this); }
 
 void Worker::refuse(const proxy::ListenerContext& listener, net::Fd fd, const net::SocketAddress& peer) {
     listener.stats->refused_max_connections.fetch_add(1, std::memory_order_relaxed);
+    closeRefused(listener, fd, peer, "refused_max_connections");
+}
+
+void Worker::closeRefused(const proxy::ListenerContext& listener, net::Fd fd,
+                          const net::SocketAddress& peer, std::string_view cause) {
     net::closeFd(fd);
     if (context_->access_log && context_->access_log->enabled()) {
         std::string client = peer.toString();
@@ -73,7 +79,7 @@ void Worker::refuse(const proxy::ListenerContext& listener, net::Fd fd, const ne
         rec.listener = listener.config->name;
         rec.client = client;
         rec.pool = listener.pool->name();
-        rec.cause = "refused_max_connections";
+        rec.cause = cause;
         context_->access_log->write(rec);
     }
 }
@@ -104,18 +110,27 @@ void Worker::acceptBatch(Acceptor& a) {
         if (accept_episode_) endAcceptEpisode();
         auto& stats = *a.listener->stats;
         stats.total.fetch_add(1, std::memory_order_relaxed);
+        // allow/deny and per-client limits first (accept_proxy listeners: after the header).
+        const proxy::ClientAdmission admission =
+            proxy::admitAtAccept(*a.listener, peer, loop_.now());
+        if (admission.refused != proxy::AccessRefusal::None) {
+            closeRefused(*a.listener, fd, peer, proxy::causeName(admission.refused));
+            continue;
+        }
         if (global_active_->fetch_add(1, std::memory_order_relaxed) >= global_max_) {
             global_active_->fetch_sub(1, std::memory_order_relaxed);
+            proxy::releaseClient(*a.listener, admission.slot);
             refuse(*a.listener, fd, peer);
             continue;
         }
         if (stats.active.fetch_add(1, std::memory_order_relaxed) >= a.listener->config->max_connections) {
             stats.active.fetch_sub(1, std::memory_order_relaxed);
             global_active_->fetch_sub(1, std::memory_order_relaxed);
+            proxy::releaseClient(*a.listener, admission.slot);
             refuse(*a.listener, fd, peer);
             continue;
         }
-        auto* session = new proxy::TcpSession(*context_, *a.listener, fd, peer);
+        auto* session = new proxy::TcpSession(*context_, *a.listener, fd, peer, admission.slot);
         session->start();
     }
 }

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -60,6 +61,9 @@ private:
     void pauseAccepting(const Acceptor& a, int err);
     /** The first accept after an episode of pauses: logs its end. */
     void endAcceptEpisode();
+    /** Closes a refused connection at once and writes its access-log line. */
+    void closeRefused(const proxy::ListenerContext& listener, net::Fd fd,
+                      const net::SocketAddress& peer, std::string_view cause);
 
     unsigned index_;
     net::EventLoop loop_;

@@ -1,0 +1,62 @@
+#include "proxy/access_control.h"
+
+#include "config/model.h"
+#include "proxy/worker_context.h"
+
+namespace postern::proxy {
+
+std::string_view causeName(AccessRefusal refusal) {
+    switch (refusal) {
+        case AccessRefusal::Acl:
+            return "refused_acl";
+        case AccessRefusal::ClientRate:
+            return "refused_client_rate";
+        case AccessRefusal::ClientLimit:
+            return "refused_client_limit";
+        case AccessRefusal::None:
+            break;
+    }
+    return {};
+}
+
+ClientAdmission admitClient(const ListenerContext& listener, const net::SocketAddress& client,
+                            std::chrono::steady_clock::time_point now) noexcept {
+    ClientAdmission out;
+    const config::ListenerConfig& cfg = *listener.config;
+    ListenerStats& stats = *listener.stats;
+    if (cfg.deny.contains(client) || (!cfg.allow.empty() && !cfg.allow.contains(client))) {
+        stats.refused_acl.fetch_add(1, std::memory_order_relaxed);
+        out.refused = AccessRefusal::Acl;
+        return out;
+    }
+    if (!listener.client_limits) return out;
+    const ClientLimits::Admission a = listener.client_limits->admit(client, now);
+    if (a.untracked) stats.client_untracked.fetch_add(1, std::memory_order_relaxed);
+    switch (a.verdict) {
+        case ClientLimits::Verdict::Admitted:
+            out.slot = a.slot;
+            break;
+        case ClientLimits::Verdict::RateExceeded:
+            stats.refused_client_rate.fetch_add(1, std::memory_order_relaxed);
+            out.refused = AccessRefusal::ClientRate;
+            break;
+        case ClientLimits::Verdict::ConcurrencyExceeded:
+            stats.refused_client_limit.fetch_add(1, std::memory_order_relaxed);
+            out.refused = AccessRefusal::ClientLimit;
+            break;
+    }
+    return out;
+}
+
+ClientAdmission admitAtAccept(const ListenerContext& listener, const net::SocketAddress& peer,
+                              std::chrono::steady_clock::time_point now) noexcept {
+    if (listener.config->accept_proxy) return {};
+    return admitClient(listener, peer, now);
+}
+
+void releaseClient(const ListenerContext& listener, std::uint32_t slot) noexcept {
+    if (slot != ClientLimits::kNoSlot && listener.client_limits)
+        listener.client_limits->release(slot);
+}
+
+}  // namespace postern::proxy

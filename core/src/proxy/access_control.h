@@ -1,0 +1,45 @@
+// A listener's access control (SPEC §3): its `deny` and `allow` CIDR lists and its per-client
+// limits (ClientLimits), applied to the client address — the PROXY-carried one on accept_proxy
+// listeners, which therefore check after the header instead of at accept. Order: deny/allow,
+// then the per-client rate, then per-client concurrency (the listener's and the global
+// max_connections come after, in the worker). Any worker thread; no lock, allocation or
+// exception.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "net/socket_address.h"
+#include "proxy/client_limits.h"
+
+namespace postern::proxy {
+
+struct ListenerContext;
+
+enum class AccessRefusal : std::uint8_t { None, Acl, ClientRate, ClientLimit };
+
+/** The access-log cause of a refusal: "refused_acl", "refused_client_rate",
+ * "refused_client_limit" ("" for None). */
+std::string_view causeName(AccessRefusal refusal);
+
+struct ClientAdmission {
+    AccessRefusal refused = AccessRefusal::None;
+    /** The per-client concurrency entry taken (ClientLimits::kNoSlot: none); give it back with
+     * releaseClient() when the connection ends or a later check refuses it. */
+    std::uint32_t slot = ClientLimits::kNoSlot;
+};
+
+/** Checks `client` against the listener's lists and limits; counts a refusal (by reason) and an
+ * untracked admission in the listener's stats. */
+ClientAdmission admitClient(const ListenerContext& listener, const net::SocketAddress& client,
+                            std::chrono::steady_clock::time_point now) noexcept;
+
+/** admitClient() at accept time, for listeners that do not wait for a PROXY header (those
+ * check in the session, on the carried address). */
+ClientAdmission admitAtAccept(const ListenerContext& listener, const net::SocketAddress& peer,
+                              std::chrono::steady_clock::time_point now) noexcept;
+
+void releaseClient(const ListenerContext& listener, std::uint32_t slot) noexcept;
+
+}  // namespace postern::proxy
