@@ -539,9 +539,9 @@ def main(argv):
     ap.add_argument("--down-for", type=float, default=1.5, help="s a killed backend stays down")
     ap.add_argument("--bulk-mib", type=int, default=24, help="largest bulk stream, MiB")
     ap.add_argument("--stall-timeout", type=float, default=20, help="s without progress = a stalled stream")
-    ap.add_argument("--rss-tolerance-mib", type=float, default=8, help="end RSS may exceed warm-up RSS by "
-                    "max(this, --rss-tolerance-pct) (default 8)")
-    ap.add_argument("--rss-tolerance-pct", type=float, default=15)
+    ap.add_argument("--rss-tolerance-mib", type=float, default=4, help="end RSS may exceed warm-up RSS by "
+                    "max(this, --rss-tolerance-pct of it) (default 4)")
+    ap.add_argument("--rss-tolerance-pct", type=float, default=10)
     ap.add_argument("--keep-tmp", action="store_true")
     a = ap.parse_args(argv)
     if a.seconds < 20:
@@ -752,6 +752,11 @@ def main(argv):
         return 1 if failures else 0
     except Exception as e:  # report what broke, then clean up below
         log(f"error: {e}")
+        err = os.path.join(tmp, "postern.err")
+        if os.path.exists(err):
+            with open(err, errors="replace") as f:
+                log("postern's log ends with:\n" + "".join(f.readlines()[-10:]))
+        a.keep_tmp = True
         return 2
     finally:
         for c in children:
