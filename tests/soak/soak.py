@@ -680,6 +680,14 @@ def main(argv):
         warm_fds, end_fds = median([r[2] for r in warm]), median([r[2] for r in end])
         warm_sockets, end_sockets = max([r[3] for r in warm] or [0]), max([r[3] for r in end] or [0])
         avg_cpu = 100.0 * cpu_load / load_seconds
+        # Least-squares RSS slope after the warm-up (a leak per connection shows as a steady one).
+        pts = [(r[0], r[1]) for r in rows if r[0] >= warmup]
+        slope = 0.0
+        if len(pts) >= 2:
+            mx = sum(x for x, _ in pts) / len(pts)
+            my = sum(y for _, y in pts) / len(pts)
+            var = sum((x - mx) ** 2 for x, _ in pts)
+            slope = 60 * sum((x - mx) * (y - my) for x, y in pts) / var if var else 0.0
         tol_kib = max(a.rss_tolerance_mib * 1024, warm_rss * a.rss_tolerance_pct / 100)
         concurrent = len(plan)
         causes = {}
@@ -731,7 +739,8 @@ def main(argv):
             f"backend kills: {len(kills)} (every {kill_every:.0f} s, down {a.down_for} s each)",
             f"RSS: before the load {base_rss / 1024:.1f} MiB, warm-up (t={warmup:.0f}-{warmup + 10:.0f} s) "
             f"{warm_rss / 1024:.1f} MiB, end {end_rss / 1024:.1f} MiB (tolerance +{tol_kib / 1024:.1f} MiB), "
-            f"after {after_rss / 1024:.1f} MiB, peak {max((r[1] for r in rows), default=0) / 1024:.1f} MiB",
+            f"after {after_rss / 1024:.1f} MiB, peak {max((r[1] for r in rows), default=0) / 1024:.1f} MiB; "
+            f"slope after the warm-up {slope:+.1f} KiB/min",
             f"fds: warm-up median {warm_fds:.0f}, end median {end_fds:.0f}; sockets before {base_sockets}, "
             f"after the load {settled[0] if settled else '?'}; pipe fds before {base_pipes}, after "
             f"{settled[1] if settled else '?'} (pool bound {pipe_bound})",
