@@ -24,7 +24,7 @@ while (($#)); do
 done
 
 if [ -z "$postern" ]; then
-  # shellcheck source=../../scripts/lib.sh
+  # shellcheck source=scripts/lib.sh
   source "$REPO_DIR/scripts/lib.sh"
   build_dir="${POSTERN_BUILD_DIR:-$REPO_DIR/build}"
   postern_log "building postern into $build_dir"
