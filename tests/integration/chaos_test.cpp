@@ -82,8 +82,8 @@ public:
               while (!stop_.load()) {
                   if (const auto s = readProcStats(pid))
                       peak_ = std::max(peak_.load(), s->rss_bytes);
-                  std::this_thread::sleep_for(
-                      20ms);  // the sampling period, not a wait for an event
+                  // The sampling period, not a wait for an event.
+                  std::this_thread::sleep_for(20ms);
               }
           }) {}
     ~PeakRss() { stop(); }
@@ -182,8 +182,8 @@ protected:
             if (f && f->sockets == fds_before_.sockets && f->pipes <= pipe_bound &&
                 f->other == fds_before_.other)
                 break;
-            std::this_thread::sleep_for(
-                20ms);  // polling /proc: the count settles as sessions close
+            // Polling /proc: the count settles as the sessions close.
+            std::this_thread::sleep_for(20ms);
         }
         const double settled_ms = msSince(start);
         ASSERT_TRUE(f) << "postern gone";
