@@ -330,7 +330,15 @@ void TcpSession::onIo(Side& side, std::uint32_t events) {
     if (events & net::kWritable) side.writable = true;
     if (events & net::kPeerClosed) side.peer_closed = true;
     switch (state_) {
-        case State::Relaying: return pump();
+        case State::Relaying:
+            pump();
+            // A client that resets while its upload is stalled (the backend takes nothing, so we
+            // do not read the client) and while we have nothing to write to it is not seen by
+            // any recv or send: this error event is the only news of it. Without this check the
+            // session kept both connections until idle_timeout.
+            if (state_ == State::Relaying && &side == &client_ && (events & net::kError))
+                sideFailed(client_, net::IoStatus::Reset);
+            return;
         case State::ProxyHeader:
             if (&side == &client_) readProxyHeader();
             return;
