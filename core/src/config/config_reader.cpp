@@ -499,7 +499,7 @@ std::optional<PluginUse> ConfigReader::readProbe(const toml::table& table, Probe
     if (auto unhealthy = r.integer("unhealthy_threshold", 1, kMaxUint32))
         p.unhealthy_threshold = static_cast<std::uint32_t>(*unhealthy);
     if (auto port = r.integer("port", 0, 65535)) p.port = static_cast<std::uint16_t>(*port);
-    if (auto pp = r.boolean("proxy_protocol")) p.proxy_protocol = *pp;
+    if (auto pp = r.boolean("proxy_protocol")) p.proxy_protocol_explicit = *pp;
     if (!name) return std::nullopt;
     p.plugin = *name;
     return PluginUse{p.plugin,

@@ -40,7 +40,9 @@ public:
             int err = net::socketError(fd_);
             if (err != 0) return finish(false, "connect: " + net::errorText(err));
             connected_ = true;
-            if (probe().proxy_protocol && !sendProxyHeader()) return;
+            if (probe().sendsProxy(owner_.pool_.config().backend, backend_->port) &&
+                !sendProxyHeader())
+                return;
             if (probe().instance->transport().tls && !startTls()) return;
         }
         // TLS probes: the session starts once the handshake (and certificate check) is done.
