@@ -472,6 +472,8 @@ void ConfigReader::readBackend(const toml::table* table, SourcePos pos, BackendS
             diag_.error(r.valuePos("proxy_protocol_crc"),
                         "'proxy_protocol_crc' = true needs proxy_protocol = \"v2\"");
     }
+    if (auto n = r.integer("passive_failures", 0, kMaxUint32))
+        b.passive_failures = static_cast<std::uint32_t>(*n);
     tls_.readBackend(r, b, config_->pools.size() - 1);
     r.finish();
 }

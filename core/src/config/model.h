@@ -91,6 +91,9 @@ struct BackendSettings {
     ProxyProtocol proxy_protocol = ProxyProtocol::Off;
     bool proxy_protocol_crc = false;  ///< v2: add a CRC32C TLV
     BackendProtocol protocol = BackendProtocol::Tcp;
+    /** Consecutive connect failures (TCP connect or timeout, PROXY preface, TLS handshake) that
+     * mark a backend down at once (passive health); 0 = off. */
+    std::uint32_t passive_failures = 3;
     tls::ClientTlsSettings tls;  ///< the tls_* keys
     /** Built when the configuration is loaded if protocol is Tls or the probe asks for TLS;
      * null otherwise. */
