@@ -485,6 +485,8 @@ void ConfigReader::readBackend(const toml::table* table, SourcePos pos, BackendS
             diag_.error(r.valuePos("proxy_protocol_crc"),
                         "'proxy_protocol_crc' = true needs proxy_protocol = \"v2\"");
     }
+    if (auto n = r.integer("passive_failures", 0, kMaxUint32))
+        b.passive_failures = static_cast<std::uint32_t>(*n);
     tls_.readBackend(r, b, config_->pools.size() - 1);
     r.finish();
 }
@@ -512,7 +514,7 @@ std::optional<PluginUse> ConfigReader::readProbe(const toml::table& table, Probe
     if (auto unhealthy = r.integer("unhealthy_threshold", 1, kMaxUint32))
         p.unhealthy_threshold = static_cast<std::uint32_t>(*unhealthy);
     if (auto port = r.integer("port", 0, 65535)) p.port = static_cast<std::uint16_t>(*port);
-    if (auto pp = r.boolean("proxy_protocol")) p.proxy_protocol = *pp;
+    if (auto pp = r.boolean("proxy_protocol")) p.proxy_protocol_explicit = *pp;
     if (!name) return std::nullopt;
     p.plugin = *name;
     return PluginUse{p.plugin,

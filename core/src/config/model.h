@@ -100,6 +100,9 @@ struct BackendSettings {
     ProxyProtocol proxy_protocol = ProxyProtocol::Off;
     bool proxy_protocol_crc = false;  ///< v2: add a CRC32C TLV
     BackendProtocol protocol = BackendProtocol::Tcp;
+    /** Consecutive connect failures (TCP connect or timeout, PROXY preface, TLS handshake) that
+     * mark a backend down at once (passive health); 0 = off. */
+    std::uint32_t passive_failures = 3;
     tls::ClientTlsSettings tls;  ///< the tls_* keys
     /** Built when the configuration is loaded if protocol is Tls or the probe asks for TLS;
      * null otherwise. */
@@ -119,8 +122,17 @@ struct ProbeConfig {
     std::uint32_t healthy_threshold = 2;
     std::uint32_t unhealthy_threshold = 3;
     std::uint16_t port = 0;  ///< 0 = the backend's own port
-    bool proxy_protocol = false;  ///< probes start with PROXY UNKNOWN (v1) / a v2 LOCAL header
+    /** `proxy_protocol` as written; nullopt = not written, see sendsProxy(). */
+    std::optional<bool> proxy_protocol_explicit;
     std::shared_ptr<plugin::Probe> instance;
+
+    /** Whether a probe of a backend listening on `backend_port` starts with PROXY UNKNOWN (v1) /
+     * a v2 LOCAL header: as written, else when the pool's backends get PROXY and the probe goes
+     * to their own port (HAProxy's default for checks) — an agent on another port gets none. */
+    bool sendsProxy(const BackendSettings& backend, std::uint16_t backend_port) const {
+        if (proxy_protocol_explicit) return *proxy_protocol_explicit;
+        return backend.proxy_protocol != ProxyProtocol::Off && (port == 0 || port == backend_port);
+    }
 };
 
 enum class Affinity { None, ClientIp };

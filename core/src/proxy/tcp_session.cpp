@@ -302,6 +302,7 @@ void TcpSession::connectFailed(const char* why, int err, std::string_view detail
     preface_sent_ = 0;
     worker_.loop.cancel(phase_timer_);
     listener_.pool->release(*snapshot_, backend_index_, b);
+    listener_.pool->noteConnectFailure(backend_ref_);
     backend_ref_.reset();
     if (attempts_ > listener_.pool->config().backend.retries) {
         listener_.stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
@@ -314,6 +315,7 @@ void TcpSession::onBackendReady() {
     state_ = State::Relaying;
     connect_ms_ = msSinceStart();
     backend_ref_->connections_total.fetch_add(1, std::memory_order_relaxed);
+    listener_.pool->noteConnectSuccess(*backend_ref_);
     last_activity_ = worker_.loop.now();
     worker_.loop.arm(idle_timer_, last_activity_ + listener_.config->idle_timeout);
     pump();

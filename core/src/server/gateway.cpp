@@ -25,6 +25,11 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         PoolRuntime rt;
         rt.pool = std::make_unique<upstream::Pool>(pc, config_);
         if (pc.probe) rt.health = std::make_unique<upstream::HealthChecker>(control_loop_, *rt.pool);
+        if (pc.backend.passive_failures) {
+            rt.passive =
+                std::make_unique<upstream::PassiveHealth>(control_loop_, *rt.pool, rt.health.get());
+            rt.pool->setPassiveHealth(rt.passive.get());
+        }
         rt.discovery = std::make_unique<upstream::DiscoveryRunner>(control_loop_, *rt.pool, rt.health.get());
         pools_.push_back(std::move(rt));
     }

@@ -19,6 +19,7 @@
 #include "server/worker.h"
 #include "upstream/discovery_runner.h"
 #include "upstream/health_checker.h"
+#include "upstream/passive_health.h"
 #include "upstream/pool.h"
 
 namespace postern::server {
@@ -48,6 +49,7 @@ private:
     struct PoolRuntime {
         std::unique_ptr<upstream::Pool> pool;
         std::unique_ptr<upstream::HealthChecker> health;
+        std::unique_ptr<upstream::PassiveHealth> passive;  ///< null: passive_failures = 0
         std::unique_ptr<upstream::DiscoveryRunner> discovery;
     };
 

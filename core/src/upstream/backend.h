@@ -36,6 +36,13 @@ struct Backend {
     std::atomic<double> utilization{-1.0};
     std::atomic<std::uint64_t> connections_total{0};
     std::atomic<std::uint64_t> connect_failures{0};
+    /** Connect failures in a row since the last successful connect (passive health, see
+     * upstream/passive_health.h). */
+    std::atomic<std::uint32_t> connect_failure_streak{0};
+    /** Set by the worker whose failure reached `passive_failures`, so that every worker skips
+     * the backend at once, before the control loop has marked it down (up = false, snapshot,
+     * log), which clears it again. */
+    std::atomic<bool> passive_down{false};
 
     // Health bookkeeping (control thread only).
     bool probed_once = false;

@@ -1,5 +1,6 @@
 #include "upstream/health_checker.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -40,7 +41,9 @@ public:
             int err = net::socketError(fd_);
             if (err != 0) return finish(false, "connect: " + net::errorText(err));
             connected_ = true;
-            if (probe().proxy_protocol && !sendProxyHeader()) return;
+            if (probe().sendsProxy(owner_.pool_.config().backend, backend_->port) &&
+                !sendProxyHeader())
+                return;
             if (probe().instance->transport().tls && !startTls()) return;
         }
         // TLS probes: the session starts once the handshake (and certificate check) is done.
@@ -240,6 +243,12 @@ void HealthChecker::sync() {
     }
 }
 
+void HealthChecker::notePassiveDown(Backend& b) {
+    b.probed_once = true;  // not "first success marks it up"
+    b.consecutive_ok = 0;
+    b.consecutive_fail = std::max(b.consecutive_fail, pool_.config().probe->unhealthy_threshold);
+}
+
 void HealthChecker::record(Backend& b, const Outcome& outcome) {
     const auto& probe = *pool_.config().probe;
     const bool ok = outcome.ok;
@@ -271,6 +280,8 @@ void HealthChecker::record(Backend& b, const Outcome& outcome) {
     bool first = !b.probed_once;
     b.probed_once = true;
     if (now_up != was_up) b.up.store(now_up);
+    // Passive health counts connect failures from here on (see passive_health.h).
+    if (now_up && !was_up) b.connect_failure_streak.store(0, std::memory_order_relaxed);
     if (now_up != was_up || drain_changed) pool_.republish();
     if (utilization_crossed)
         POSTERN_LOG(Info, outcome.utilization > limit ? "backend over max_utilization" : "backend under max_utilization",

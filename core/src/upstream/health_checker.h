@@ -30,6 +30,11 @@ public:
     /** Starts probing backends new to the pool (at once) and stops probing removed ones. */
     void sync();
 
+    /** `backend` was just marked down by passive health (PassiveHealth): from here it is a
+     * backend the probes marked down, which `healthy_threshold` consecutive successes bring
+     * back. */
+    void notePassiveDown(Backend& backend);
+
 private:
     class Task;
     friend class Task;

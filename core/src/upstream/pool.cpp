@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/log.h"
+#include "upstream/passive_health.h"
 
 namespace postern::upstream {
 
@@ -193,7 +194,8 @@ bool Pool::tryTake(const Snapshot& snap, const Snapshot::Tier& tier, std::uint32
                    std::span<const Backend* const> tried, bool* saw_full) const {
     Backend& b = *snap.backends[i];
     // The snapshot may be a moment older than the health state: check the live flags too.
-    if (!b.up.load(kRelaxed) || b.draining.load(kRelaxed) || b.probe_drain.load(kRelaxed))
+    if (!b.up.load(kRelaxed) || b.draining.load(kRelaxed) || b.probe_drain.load(kRelaxed) ||
+        b.passive_down.load(kRelaxed))
         return false;
     if (std::find(tried.begin(), tried.end(), &b) != tried.end()) return false;
     if (config_->balancing_mode == config::BalancingMode::Utilization &&
@@ -265,6 +267,36 @@ void Pool::release(const Snapshot& snap, std::uint32_t index, Backend& backend) 
             return;
         }
     }
+}
+
+void Pool::noteConnectFailure(const std::shared_ptr<Backend>& backend) const {
+    if (!passive_) return;
+    // Exactly one failure of a streak reaches the threshold: one report per streak.
+    const std::uint32_t limit = config_->backend.passive_failures;
+    if (!limit || backend->connect_failure_streak.fetch_add(1, kRelaxed) + 1 != limit) return;
+    // Skipped by every worker from now on, not only once the control loop has run (a loaded
+    // machine may take a while to schedule it). Without a probe the last usable backend is kept
+    // (see passive_health.h); the control loop decides again, with the whole pool.
+    bool hold = config_->probe.has_value();
+    if (!hold) {
+        const auto snap = snapshot();
+        for (const auto& other : snap->backends) {
+            if (other.get() != backend.get() && other->up.load(kRelaxed) &&
+                !other->draining.load(kRelaxed) && !other->probe_drain.load(kRelaxed) &&
+                !other->passive_down.load(kRelaxed)) {
+                hold = true;
+                break;
+            }
+        }
+    }
+    if (hold) backend->passive_down.store(true, kRelaxed);
+    passive_->report(backend);
+}
+
+void Pool::noteConnectSuccess(Backend& backend) const {
+    // Read first: a healthy backend's counter stays 0 and its cache line is not written.
+    if (passive_ && backend.connect_failure_streak.load(kRelaxed) != 0)
+        backend.connect_failure_streak.store(0, kRelaxed);
 }
 
 }  // namespace postern::upstream

@@ -27,6 +27,8 @@
 
 namespace postern::upstream {
 
+class PassiveHealth;
+
 /** Backends eligible for new connections (up, not draining), grouped by locality tier (nearest
  * first), and the selector built for each tier. Immutable once published. */
 struct Snapshot {
@@ -84,6 +86,13 @@ public:
     /** Worker: releases a slot taken by pick() (`index` as pick() returned it, in `snap`). */
     void release(const Snapshot& snap, std::uint32_t index, Backend& backend) const;
 
+    /** Worker: a connect to `backend` (TCP, PROXY preface, TLS handshake) failed / succeeded.
+     * Passive health: counts failures in a row on the backend (no lock) and reports the one that
+     * reaches `passive_failures` to the PassiveHealth, which marks the backend down on the
+     * control loop. No-ops when passive health is off. */
+    void noteConnectFailure(const std::shared_ptr<Backend>& backend) const;
+    void noteConnectSuccess(Backend& backend) const;
+
     /** The tier rank of a backend region under this pool's locality settings: 0 = [gateway]
      * region (or everything when no locality is configured), then the order of `region_order`,
      * then every other region. Any thread. */
@@ -99,6 +108,8 @@ public:
     std::vector<std::shared_ptr<Backend>>& backends() { return backends_; }
     /** Rebuilds and publishes the snapshot from the current backends and their health. */
     void republish();
+    /** Before workers start: where noteConnectFailure() reports (null = passive health off). */
+    void setPassiveHealth(PassiveHealth* passive) { passive_ = passive; }
 
 private:
     /** Tries to reserve a slot on snapshot entry `i`; true on success (onOpen was called). */
@@ -110,6 +121,7 @@ private:
     std::shared_ptr<const config::Config> keep_alive_;
     std::vector<std::shared_ptr<Backend>> backends_;
     std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+    PassiveHealth* passive_ = nullptr;
 };
 
 }  // namespace postern::upstream

@@ -99,6 +99,11 @@ std::string TlsEchoServer::lastClientCommonName() const {
     return last_client_cn_;
 }
 
+bool TlsEchoServer::waitForHandshakes(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return handshake_cv_.wait_for(lock, timeout, [&] { return handshakes_.load() >= n; });
+}
+
 void TlsEchoServer::acceptLoop() {
     for (int i = 0; i < 1000000 && !stopping_; ++i) {
         pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
@@ -144,9 +149,9 @@ void TlsEchoServer::serve(Connection& c) {
     if (!ok) {
         ++failed_;
     } else {
-        ++handshakes_;
         {
             std::lock_guard<std::mutex> lock(mutex_);
+            ++handshakes_;
             const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
             last_sni_ = sni ? sni : "";
             last_client_cn_.clear();
@@ -156,6 +161,7 @@ void TlsEchoServer::serve(Connection& c) {
                     last_client_cn_ = cn;
             }
         }
+        handshake_cv_.notify_all();
         std::string out = options_.id.empty() ? std::string() : options_.id + "\n";
         char buf[16384];
         bool eof = false;

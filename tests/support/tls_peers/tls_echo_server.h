@@ -8,6 +8,8 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <list>
@@ -36,6 +38,11 @@ public:
     std::string address() const { return ip_ + ":" + std::to_string(port_); }
     std::size_t accepted() const { return accepted_.load(); }
     std::size_t handshakes() const { return handshakes_.load(); }
+    /** Waits until handshakes() >= n. The count moves on the server's connection thread once it
+     * has read the client's Finished, which may be after the client is done with its side (in TLS
+     * 1.3 the client finishes first): a peer that saw its handshake succeed must wait for this,
+     * not read handshakes() at once. */
+    bool waitForHandshakes(std::size_t n, std::chrono::milliseconds timeout);
     std::size_t failedHandshakes() const { return failed_.load(); }
     std::string lastSni() const;
     std::string lastClientCommonName() const;
@@ -58,6 +65,7 @@ private:
     std::atomic<bool> stopping_{false};
     std::thread accept_thread_;
     std::mutex mutex_;
+    std::condition_variable handshake_cv_;  ///< handshakes_ moved (with mutex_)
     std::list<std::unique_ptr<Connection>> connections_;
     std::string last_sni_, last_client_cn_;
     std::atomic<std::size_t> accepted_{0}, handshakes_{0}, failed_{0};

@@ -90,7 +90,7 @@ name = "pg"
     EXPECT_EQ(r.config->pools[0].backend.proxy_protocol, ProxyProtocol::V2);
     EXPECT_TRUE(r.config->pools[0].backend.proxy_protocol_crc);
     ASSERT_TRUE(r.config->pools[0].probe);
-    EXPECT_TRUE(r.config->pools[0].probe->proxy_protocol);
+    EXPECT_EQ(r.config->pools[0].probe->proxy_protocol_explicit, std::optional<bool>(true));
 
     LoadResult v1 =
         loadText(withListenerKeys("") + "  [pool.backend]\n  proxy_protocol = \"v1\"\n");

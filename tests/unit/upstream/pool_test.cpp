@@ -129,6 +129,17 @@ TEST(Pool, DownBackendInOldSnapshotIsSkipped) {
     EXPECT_EQ(f.pool->pick(*snap, 0, 0, {}, &idx, &why), b);
 }
 
+TEST(Pool, PassiveDownBackendIsSkippedBeforeTheSnapshotChanges) {
+    Fixture f(&kOps);
+    auto a = f.add("127.0.0.1", 1);
+    auto b = f.add("127.0.0.1", 2);
+    f.pool->republish();
+    a->passive_down.store(true);  // a worker saw `passive_failures` connect failures in a row
+    upstream::PickFailure why;
+    std::uint32_t idx;
+    EXPECT_EQ(f.pool->pick(*f.pool->snapshot(), 0, 0, {}, &idx, &why), b);
+}
+
 TEST(Pool, NoBackendAndFailingBalancerRefuse) {
     Fixture empty(&kOps);
     empty.pool->republish();
