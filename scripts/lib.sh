@@ -10,7 +10,6 @@ POSTERN_PACKAGES=(
   build-essential g++ cmake ninja-build ccache
   libpoco-dev libboost-dev libtomlplusplus-dev libssl-dev libgtest-dev libbenchmark-dev
   python3 openssl
-  nginx haproxy  # real peers of the integration tests (they parse PROXY headers for real)
 )
 
 postern_log() { printf '==> %s\n' "$*" >&2; }
