@@ -23,7 +23,7 @@ started=$SECONDS
 postern_install_missing "${POSTERN_PACKAGES[@]}"
 # Real peers of the integration tests: nginx and HAProxy as backends that parse PROXY headers for
 # real (the tests that need them are skipped where they are missing).
-postern_install_missing nginx-light haproxy
+postern_install_missing nginx haproxy
 
 run_ctest() {
   # --no-tests=error: a tree that registered no test is a failure, not a pass.
