@@ -6,6 +6,9 @@
 // Errors are expected; besides "no crash, no sanitizer report, no leak, no hang" it checks the
 // loader's contract: a config xor errors, every error positioned (line and column from 1) and
 // worded, the list sorted by position.
+//
+// POSTERN_FUZZ_VERBOSE=1 prints each input's errors (or "valid"), to check what seeds reach:
+//   POSTERN_FUZZ_VERBOSE=1 build-fuzz/bin/config_loader_fuzz tests/fuzz/corpus/config_loader/*
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -38,7 +41,8 @@ struct Fixture {
 
 /** The base directory with its certificates: server.pem/.key (ECDSA; example.com and
  * *.example.com), rsa.pem/.key, ed25519.pem/.key, client.pem/.key (clientAuth), ca.pem (the CA of
- * all of them), and a key that matches none of them (stray.key). One Registry for the process:
+ * all of them), a key that matches none of them (stray.key); plugins/ links to the built-in
+ * plugins. One Registry for the process:
  * plugin libraries stay loaded anyway, as in the service across reloads. */
 Fixture& fixture() {
     static Fixture* f = [] {
@@ -59,6 +63,8 @@ Fixture& fixture() {
         write("client", pki.issue({"client"}, KeyKind::EcdsaP256, /*server=*/false));
         postern::fuzz::writeFile(certs / "ca.pem", pki.ca().cert);
         postern::fuzz::writeFile(certs / "stray.key", pki.issue({}, KeyKind::EcdsaP256).key);
+        // plugin_dirs = ["plugins"] finds the built-in plugins, as the default directory does.
+        fs::create_directory_symlink(POSTERN_FUZZ_PLUGIN_DIR, fx->dir / "plugins");
         fx->options.default_plugin_dirs = {POSTERN_FUZZ_PLUGIN_DIR};
         fx->options.cpu_count = 2;
         return fx;
@@ -92,5 +98,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(!e.format().empty(), "format");
     }
     if (result.config) check(result.config->file.empty(), "a config from text names a file");
+    static const bool verbose = std::getenv("POSTERN_FUZZ_VERBOSE") != nullptr;
+    if (verbose) {
+        if (result.config) std::fprintf(stderr, "valid\n");
+        for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.format().c_str());
+    }
     return 0;
 }
