@@ -7,6 +7,12 @@
 // sanitizer report, no leak" it checks that the handshake ends (it cannot complete: the input
 // never carries a client Finished) with a failure reason, and that the server name and protocol
 // the stream reports are consistent with what the listener serves.
+//
+// OpenSSL is not instrumented, so libFuzzer's edge coverage sees only Postern's side (callbacks,
+// TlsStream). To steer it inside OpenSSL anyway, each run also sets an "extra counter" for what
+// OpenSSL did with the input: the handshake state it stopped in, why it failed, the certificate
+// SNI chose and whether ALPN matched; an input that makes OpenSSL stop somewhere new is kept.
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,6 +43,21 @@ void check(bool ok, const char* what) {
 }
 
 const std::vector<std::string> kAlpn = {"h2", "http/1.1", "postgresql"};
+
+// libFuzzer treats every byte of this section as coverage counters (Linux, LLVM >= 6).
+__attribute__((section("__libfuzzer_extra_counters"))) std::uint8_t g_outcome[4096];
+
+/** Marks one outcome feature: `kind` (< 8) selects a 512-counter bank, `value` hashes into it. */
+void markOutcome(unsigned kind, std::size_t value) {
+    std::uint8_t& counter = g_outcome[kind * 512 + value % 512];
+    if (counter < 255) ++counter;
+}
+
+std::size_t hashOf(std::string_view s) {
+    std::size_t h = 14695981039346656037ull;
+    for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    return h;
+}
 
 /** The listener, built once. Its PEM files live in a temporary directory only while it is built. */
 const ServerTlsContext& listener() {
@@ -135,7 +156,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         const std::string_view name = stream->serverName();
         touch(name);
-        if (!name.empty()) ctx.sni().select(name);
+        std::size_t chosen = 0;  // the default certificate
+        if (!name.empty()) {
+            const auto index = ctx.sni().select(name);
+            check(!index || *index < ctx.certificates().size(),
+                  "SNI chose a certificate that is not there");
+            chosen = index ? *index + 1 : 0;
+        }
+        SSL* ssl = stream->native();
+        const std::size_t state = static_cast<std::size_t>(SSL_get_state(ssl));
+        markOutcome(0, state);
+        markOutcome(1, hashOf(stream->failure()));
+        markOutcome(2, state * 64 + hashOf(stream->failure()) % 64);
+        markOutcome(3, chosen * 16 + (alpn.empty() ? 0 : 1 + hashOf(alpn) % 8) +
+                           static_cast<std::size_t>(SSL_version(ssl) & 0xf) * 128);
+        markOutcome(4, hashOf(stream->cipher()));
         // A close_notify after a failure must not be sent (fatal_), and must not crash.
         stream->shutdown();
     }
