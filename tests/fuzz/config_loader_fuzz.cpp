@@ -41,7 +41,8 @@ struct Fixture {
 
 /** The base directory with its certificates: server.pem/.key (ECDSA; example.com and
  * *.example.com), rsa.pem/.key, ed25519.pem/.key, client.pem/.key (clientAuth), ca.pem (the CA of
- * all of them), a key that matches none of them (stray.key); plugins/ links to the built-in
+ * all of them), a key that matches none of them (stray.key), server's chain (chain.pem: leaf + CA)
+ * and its key encrypted (encrypted.key); plugins/ links to the built-in
  * plugins. One Registry for the process:
  * plugin libraries stay loaded anyway, as in the service across reloads. */
 Fixture& fixture() {
@@ -57,7 +58,11 @@ Fixture& fixture() {
             postern::fuzz::writeFile(certs / (name + ".pem"), pair.cert);
             postern::fuzz::writeFile(certs / (name + ".key"), pair.key);
         };
-        write("server", pki.issue({"example.com", "*.example.com"}, KeyKind::EcdsaP256));
+        const auto server = pki.issue({"example.com", "*.example.com"}, KeyKind::EcdsaP256);
+        write("server", server);
+        postern::fuzz::writeFile(certs / "chain.pem", server.cert + pki.ca().cert);
+        postern::fuzz::writeFile(certs / "encrypted.key",
+                                 postern::fuzz::encryptedKey(server.key, "secret"));
         write("rsa", pki.issue({"rsa.example.org"}, KeyKind::Rsa2048));
         write("ed25519", pki.issue({"ed.example.net"}, KeyKind::Ed25519));
         write("client", pki.issue({"client"}, KeyKind::EcdsaP256, /*server=*/false));

@@ -151,6 +151,24 @@ PemPair FuzzPki::issue(const std::vector<std::string>& names, KeyKind kind, bool
     return {pemOf(cert.get()), pemOf(key.get())};
 }
 
+std::string encryptedKey(const std::string& key_pem, const std::string& passphrase) {
+    BIO* bio =
+        must(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())), "BIO_new_mem_buf");
+    KeyPtr key(
+        must(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr), "PEM_read_bio_PrivateKey"));
+    BIO_free(bio);
+    bio = must(BIO_new(BIO_s_mem()), "BIO_new");
+    if (PEM_write_bio_PrivateKey(bio, key.get(), EVP_aes_256_cbc(),
+                                 reinterpret_cast<const unsigned char*>(passphrase.data()),
+                                 static_cast<int>(passphrase.size()), nullptr, nullptr) != 1)
+        fail("PEM_write_bio_PrivateKey (encrypted)");
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(n));
+    BIO_free(bio);
+    return out;
+}
+
 std::filesystem::path makeTempDir(const char* prefix) {
     const char* tmp = std::getenv("TMPDIR");
     std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";

@@ -17,6 +17,9 @@ struct PemPair {
     std::string key;   ///< PEM private key (PKCS#8, unencrypted)
 };
 
+/** `key_pem` encrypted with AES-256-CBC under `passphrase` (a key Postern must refuse). */
+std::string encryptedKey(const std::string& key_pem, const std::string& passphrase);
+
 class FuzzPki {
 public:
     FuzzPki();  ///< makes the root CA "postern fuzz CA"
