@@ -62,7 +62,8 @@ if [ "${POSTERN_SKIP_ASAN:-0}" != "1" ]; then
   run_ctest "$asan_dir" || failed+=("tests in $asan_dir")
 fi
 
-# The PROXY protocol parser under libFuzzer (clang), bounded: POSTERN_FUZZ_TIME seconds (60).
+# libFuzzer (clang, ASan + UBSan), bounded: the PROXY protocol parser, the config loader and a TLS
+# listener's ClientHello handling share POSTERN_FUZZ_TIME seconds (60), from tests/fuzz/corpus/.
 "$POSTERN_ROOT/scripts/fuzz.sh" "${POSTERN_FUZZ_TIME:-60}" || failed+=("fuzzing (scripts/fuzz.sh)")
 
 # Windows: MinGW cross-build, unit tests under wine, the MSI installed and run as a service under

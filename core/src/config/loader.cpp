@@ -9,6 +9,7 @@
 
 #include "config/config_reader.h"
 #include "config/diagnostics.h"
+#include "config/toml_guard.h"
 
 namespace postern::config {
 
@@ -58,6 +59,10 @@ std::optional<std::string> readFile(const std::filesystem::path& file, std::stri
 LoadResult load(std::string_view text, const std::string& display_name,
                 const std::filesystem::path& base_dir, const std::filesystem::path& config_file,
                 plugin::Registry& registry, const LoadOptions& options) {
+    // toml++ 3.3 misbehaves (undefined behaviour) on a few characters in a few places: refuse
+    // them first, reported alone like a syntax error (config/toml_guard.h).
+    if (auto hazard = findTomlParserHazard(text))
+        return failed(display_name, hazard->pos, std::move(hazard->message));
     toml::table root;
     try {
         root = toml::parse(text, std::string(display_name));
