@@ -30,6 +30,8 @@ std::FILE* openForReading(const std::filesystem::path& file) {
 }
 
 /** The whole file, or an error message (the OS's reason). */
+constexpr std::size_t kMaxConfigBytes = 16 * 1024 * 1024;
+
 std::optional<std::string> readFile(const std::filesystem::path& file, std::string& why) {
     std::error_code ec;
     if (std::filesystem::is_directory(file, ec)) {
@@ -45,7 +47,16 @@ std::optional<std::string> readFile(const std::filesystem::path& file, std::stri
     std::string text;
     char buffer[16384];
     std::size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
+    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
+        text.append(buffer, n);
+        // A config is a few KiB; this bounds what `postern check -c /dev/zero` (or a log file
+        // given by mistake) can take.
+        if (text.size() > kMaxConfigBytes) {
+            std::fclose(f);
+            why = "larger than " + std::to_string(kMaxConfigBytes / (1024 * 1024)) + " MiB";
+            return std::nullopt;
+        }
+    }
     const bool read_error = std::ferror(f) != 0;
     const int read_errno = errno;
     std::fclose(f);

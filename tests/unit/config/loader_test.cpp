@@ -341,6 +341,14 @@ TEST_F(ConfigFileTest, DirectoryIsNotAConfigFile) {
                                                       ":1:1: cannot read file: it is a directory"});
 }
 
+TEST_F(ConfigFileTest, AnEndlessFileIsRefusedNotReadToTheEnd) {
+    plugin::Registry registry;
+    LoadResult r = loadConfigFile("/dev/zero", registry, test::testOptions());
+    EXPECT_FALSE(r.config);
+    EXPECT_EQ(errorLines(r),
+              std::vector<std::string>{"/dev/zero:1:1: cannot read file: larger than 16 MiB"});
+}
+
 TEST_F(ConfigFileTest, SyntaxErrorIsOneErrorAtTheParserPosition) {
     fs::path file = write("bad.toml", "[gateway]\nworkers = 2\nworkers = 3\n");
     plugin::Registry registry;
