@@ -66,6 +66,11 @@ if [ "${POSTERN_SKIP_ASAN:-0}" != "1" ]; then
 fi
 
 if [ "${POSTERN_SKIP_TSAN:-0}" != "1" ]; then
+  # ThreadSanitizer over the whole suite (unit, integration, service), not a subset: on 2 cores it
+  # costs about 7 CPU-minutes to build without ccache and 2 to 3 minutes to run (the integration
+  # tests mostly wait on sockets and timers, which TSan does not slow), and only the whole suite
+  # has every thread interaction: workers, control thread (discovery, probes, snapshot swaps),
+  # TLS, splice, the access log and graceful shutdown.
   # tests/tsan.supp: only reports provably outside our code (libstdc++'s atomic<shared_ptr>), each
   # explained there. Reports do not stop a process (all of them are printed); one makes a unit
   # test exit 66, and the integration harness fails a test whose postern printed one.
