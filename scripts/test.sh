@@ -71,8 +71,8 @@ if [ "${POSTERN_SKIP_TSAN:-0}" != "1" ]; then
   # tests mostly wait on sockets and timers, which TSan does not slow), and only the whole suite
   # has every thread interaction: workers, control thread (discovery, probes, snapshot swaps),
   # TLS, splice, the access log and graceful shutdown.
-  # tests/tsan.supp: only reports provably outside our code (libstdc++'s atomic<shared_ptr>), each
-  # explained there. Reports do not stop a process (all of them are printed); one makes a unit
+  # tests/tsan.supp: only reports provably outside our code (libstdc++'s atomic<shared_ptr>,
+  # OpenSSL's certificate cache), each explained there. Reports do not stop a process (all of them are printed); one makes a unit
   # test exit 66, and the integration harness fails a test whose postern printed one.
   export TSAN_OPTIONS="suppressions=$POSTERN_ROOT/tests/tsan.supp:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
   postern_log "build: $tsan_dir (ThreadSanitizer)"
