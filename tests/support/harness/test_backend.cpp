@@ -116,20 +116,24 @@ void TestBackend::acceptLoop(int listen_fd, int wake_fd) {
         const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) continue;
         reapFinished();
-        auto conn = std::make_unique<Connection>();
-        conn->fd = fd;
-        Connection* raw = conn.get();
+        // Counted before the connection's thread exists: once a client has a byte from this
+        // backend, acceptedConnections() and activeConnections() include its connection (counted
+        // after, a slow accept thread, e.g. under TSan, could still be one short when a test
+        // checks).
         active_.fetch_add(1);
-        {
-            std::lock_guard lock(connections_mutex_);
-            connections_.push_back(std::move(conn));
-            raw->thread = std::thread([this, raw] { serve(*raw); });
-        }
         {
             std::lock_guard lock(accepted_mutex_);
             accepted_.fetch_add(1);
         }
         accepted_cv_.notify_all();
+        auto conn = std::make_unique<Connection>();
+        conn->fd = fd;
+        Connection* raw = conn.get();
+        {
+            std::lock_guard lock(connections_mutex_);
+            connections_.push_back(std::move(conn));
+            raw->thread = std::thread([this, raw] { serve(*raw); });
+        }
     }
 }
 

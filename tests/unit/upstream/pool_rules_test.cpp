@@ -3,10 +3,13 @@
 // "drain", client IP affinity, locality tiers, retries.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "balancer_least_connections/least_connections.h"
 #include "balancer_maglev/maglev.h"
@@ -403,6 +406,56 @@ TEST_P(PoolRules, TiersOfTheLocalRegionAlone) {
     EXPECT_EQ(order_only.pool->tierOf("x"), 1u);
     EXPECT_EQ(order_only.pool->tierOf("y"), 2u);
     EXPECT_EQ(order_only.pool->tierOf("z"), 3u);
+}
+
+// As in the gateway: workers pick and release on their own threads while the control thread
+// marks backends down, up and draining and republishes. The snapshot swap, the selectors' shared
+// state, the affinity memo and the per-backend counters are then used from several threads at
+// once: the ThreadSanitizer pass of scripts/test.sh checks that for races, every build checks
+// that no connection slot leaks.
+TEST_P(PoolRules, WorkersPickWhileTheControlThreadRepublishes) {
+    PoolFixture f(GetParam(), [](config::PoolConfig& pc) {
+        pc.affinity = config::Affinity::ClientIp;
+        pc.max_connections_per_backend = 2;
+    });
+    constexpr std::uint16_t kBackends = 6;
+    for (std::uint16_t port = 1; port <= kBackends; ++port) f.add(port);
+    f.pool->republish();
+
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> picked{0};
+    std::vector<std::thread> workers;
+    for (std::uint64_t w = 0; w < 3; ++w) {
+        workers.emplace_back([&f, &stop, &picked, w] {
+            std::vector<PoolFixture::Conn> open(3);  // a few connections held open at a time
+            for (std::uint64_t i = 0; !stop.load(std::memory_order_acquire); ++i) {
+                auto& slot = open[i % open.size()];
+                f.close(slot);
+                slot = f.open(w * 1000 + i % 50, i * 7919 + w);
+                if (slot.backend) picked.fetch_add(1, std::memory_order_relaxed);
+            }
+            for (auto& c : open) f.close(c);
+        });
+    }
+    auto& backends = f.pool->backends();
+    // 40 rounds: each republish builds maglev's 65537-slot table, slow under the sanitizers.
+    for (std::uint32_t round = 0; round < 40; ++round) {
+        auto& b = *backends[round % kBackends];
+        if (round % 3 == 0)
+            b.up.store(!b.up.load());
+        else
+            b.probe_drain.store(!b.probe_drain.load());
+        f.pool->republish();
+        std::this_thread::yield();
+    }
+    // Bounded: the workers stop once every round is published and each has made some picks.
+    for (int i = 0; i < 5000 && picked.load() < 300; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    stop.store(true, std::memory_order_release);
+    for (auto& t : workers) t.join();
+
+    EXPECT_GT(picked.load(), 0u);
+    for (const auto& b : backends) EXPECT_EQ(b->active.load(), 0u) << "backend " << b->port;
 }
 
 INSTANTIATE_TEST_SUITE_P(Balancers, PoolRules, ::testing::ValuesIn(kBalancers),
