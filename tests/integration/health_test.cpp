@@ -11,26 +11,6 @@ namespace {
 
 class HealthTest : public IntegrationTest {
 protected:
-    /** Connects until every id in `ids` has answered (backends are probed before they get
-     * traffic, so the first connections may be refused). Bounded in count and time. */
-    ::testing::AssertionResult waitUntilAllServe(std::uint16_t port,
-                                                 const std::set<std::string>& ids) {
-        std::set<std::string> seen;
-        const auto deadline = std::chrono::steady_clock::now() + 10s;
-        for (int attempt = 0; attempt < 200 && std::chrono::steady_clock::now() < deadline;
-             ++attempt) {
-            if (const auto id = connectAndReadId("127.0.0.1", port, 2s)) {
-                seen.insert(*id);
-                if (seen == ids) return ::testing::AssertionSuccess();
-            } else {
-                std::this_thread::sleep_for(50ms);  // not up yet: the next probe round decides
-            }
-        }
-        auto f = ::testing::AssertionFailure() << "only these backends answered within 10 s:";
-        for (const auto& s : seen) f << ' ' << s;
-        return f;
-    }
-
     static LinePattern backendLine(std::string_view msg, std::string_view pool,
                                   const TestBackend& b) {
         return logLine({{"msg", std::string(msg)}, {"pool", std::string(pool)},

@@ -20,7 +20,18 @@
 namespace postern::test {
 namespace {
 
-class HostileTest : public IntegrationTest {};
+class HostileTest : public IntegrationTest {
+protected:
+    /** postern with `workers` workers, one tcp listener "front" over `backend`; its port, or 0. */
+    std::uint16_t startFront(const TestBackend& backend, int workers,
+                             std::string_view pool_extra = {}) {
+        front_ = &runPostern(gatewayToml(workers) + listenerToml("front", "echo") +
+                             poolToml("echo", addressesOf({&backend}), pool_extra));
+        const auto port = front_->listeningPort("front", kStartTimeout);
+        return port != 0 && front_->waitReady(kStartTimeout) ? port : 0;
+    }
+    PosternProcess* front_ = nullptr;
+};
 
 /** Waits until `pid` has at most `limit` descriptors open; the last count seen. */
 std::uint64_t waitForFdsAtMost(pid_t pid, std::uint64_t limit, Millis timeout) {
@@ -37,11 +48,9 @@ std::uint64_t waitForFdsAtMost(pid_t pid, std::uint64_t limit, Millis timeout) {
 
 TEST_F(HostileTest, OutOfDescriptorsPausesAcceptsInsteadOfSpinningAndRecovers) {
     TestBackend b(BackendMode::Echo);
-    auto& p = runPostern(gatewayToml(2) + listenerToml("front", "echo") +
-                         poolToml("echo", addressesOf({&b})));
-    const auto port = p.listeningPort("front", kStartTimeout);
+    const auto port = startFront(b, 2);
     ASSERT_NE(port, 0);
-    ASSERT_TRUE(p.waitReady(kStartTimeout));
+    auto& p = *front_;
     {
         auto warm = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
         ASSERT_TRUE(echoRoundTrip(warm, "warm-up"));
@@ -92,11 +101,9 @@ TEST_F(HostileTest, OutOfDescriptorsPausesAcceptsInsteadOfSpinningAndRecovers) {
 
 TEST_F(HostileTest, DrainDeadlineResetsAStreamInFlightAndEndsAnIdleOneWithFin) {
     TestBackend b(BackendMode::Echo);
-    auto& p = runPostern(gatewayToml(1) + listenerToml("front", "echo") +
-                         poolToml("echo", addressesOf({&b}), "drain_timeout = \"1s\""));
-    const auto port = p.listeningPort("front", kStartTimeout);
+    const auto port = startFront(b, 1, "drain_timeout = \"1s\"");
     ASSERT_NE(port, 0);
-    ASSERT_TRUE(p.waitReady(kStartTimeout));
+    auto& p = *front_;
 
     auto idle = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
     ASSERT_TRUE(echoRoundTrip(idle, "hello"));
@@ -149,11 +156,8 @@ int reusePortListener(std::uint16_t port) {
 
 TEST_F(HostileTest, AnotherSocketJoiningTheListenersPortGetsNoClients) {
     TestBackend b(BackendMode::Echo);
-    auto& p = runPostern(gatewayToml(2) + listenerToml("front", "echo") +
-                         poolToml("echo", addressesOf({&b})));
-    const auto port = p.listeningPort("front", kStartTimeout);
+    const auto port = startFront(b, 2);
     ASSERT_NE(port, 0);
-    ASSERT_TRUE(p.waitReady(kStartTimeout));
 
     // Same user, SO_REUSEPORT: the kernel lets it join postern's group of listening sockets.
     const int intruder = reusePortListener(port);
@@ -198,7 +202,8 @@ TEST_F(HostileTest, StartRefusedWhenAnotherReusePortSocketListensOnTheAddress) {
 
 /** The first flight of a TLS client (its ClientHello), from an OpenSSL client on memory BIOs. */
 std::string clientHello(const std::string& server_name) {
-    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                          SSL_CTX_free);
     std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
     BIO* in = BIO_new(BIO_s_mem());
     BIO* out = BIO_new(BIO_s_mem());
@@ -217,12 +222,15 @@ TEST_F(HostileTest, MemoryOfATlsHandshakeStormIsGivenBack) {
 #endif
     TempDir certs("postern-storm-certs");
     auto ca = TestCa::createRoot(certs.path(), "storm-root");
-    const auto cert = ca->issue("storm.example", {"storm.example", {"storm.example"}, {}, KeyType::EcdsaP256, 90});
+    const auto cert = ca->issue("storm.example",
+                                {"storm.example", {"storm.example"}, {}, KeyType::EcdsaP256, 90});
     TestBackend b(BackendMode::Echo);
     const std::string tls_listener =
-        "[[listener]]\nname = \"front\"\nbind = [\"127.0.0.1:0\"]\nprotocol = \"tls\"\npool = \"echo\"\n"
-        "[listener.tls]\ncertificates = [{ cert = \"" + cert.cert.string() + "\", key = \"" +
-        cert.key.string() + "\" }]\nhandshake_timeout = \"3s\"\n\n";
+        "[[listener]]\nname = \"front\"\nbind = [\"127.0.0.1:0\"]\nprotocol = \"tls\"\npool = "
+        "\"echo\"\n"
+        "[listener.tls]\ncertificates = [{ cert = \"" +
+        cert.cert.string() + "\", key = \"" + cert.key.string() +
+        "\" }]\nhandshake_timeout = \"3s\"\n\n";
     auto& p = runPostern(gatewayToml(2) + tls_listener + poolToml("echo", addressesOf({&b})));
     const auto port = p.listeningPort("front", kStartTimeout);
     ASSERT_NE(port, 0);
@@ -248,7 +256,8 @@ TEST_F(HostileTest, MemoryOfATlsHandshakeStormIsGivenBack) {
     const auto waiting = std::chrono::steady_clock::now();
     const auto failed = logLine({{"cause", "tls_failed"}});
     while (p.matchingLines(failed, Stream::Stdout).size() < static_cast<std::size_t>(kClients)) {
-        ASSERT_LT(msSince(waiting), 60000.0) << "not every stalled handshake ended at handshake_timeout";
+        ASSERT_LT(msSince(waiting), 60000.0)
+            << "not every stalled handshake ended at handshake_timeout";
         auto now = readProcStats(p.pid());
         ASSERT_TRUE(now);
         storm->rss_bytes = std::max(storm->rss_bytes, now->rss_bytes);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <thread>
 
 #include "harness/socket_address.h"
 
@@ -103,6 +104,22 @@ std::optional<std::string> connectAndReadId(std::string_view ip, std::uint16_t p
                << data.size() << " bytes";
     if (r.data != data) return ::testing::AssertionFailure() << "echo differs";
     return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult waitUntilAllServe(std::uint16_t port, const std::set<std::string>& ids) {
+    std::set<std::string> seen;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (int attempt = 0; attempt < 200 && std::chrono::steady_clock::now() < deadline; ++attempt) {
+        if (const auto id = connectAndReadId("127.0.0.1", port, 2s)) {
+            seen.insert(*id);
+            if (seen == ids) return ::testing::AssertionSuccess();
+        } else {
+            std::this_thread::sleep_for(50ms);  // not up yet: the next probe round decides
+        }
+    }
+    auto f = ::testing::AssertionFailure() << "only these backends answered within 10 s:";
+    for (const auto& s : seen) f << ' ' << s;
+    return f;
 }
 
 std::uint16_t deadPort() {

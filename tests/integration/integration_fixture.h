@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,9 @@ std::optional<std::string> readLine(BlockingClient& c, Millis timeout);
 /** Sends `data` and expects it echoed back. */
 ::testing::AssertionResult echoRoundTrip(BlockingClient& c, std::string_view data,
                                          Millis timeout = kIoTimeout);
+/** Connects until every id in `ids` (IdThenEcho backends) has answered: backends are probed
+ * before they get traffic, so the first connections may be refused. Bounded in count and time. */
+::testing::AssertionResult waitUntilAllServe(std::uint16_t port, const std::set<std::string>& ids);
 /** A loopback port on which nothing listens (bound, then closed). */
 std::uint16_t deadPort();
 /** Milliseconds since `start`, as a double. */

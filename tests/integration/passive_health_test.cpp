@@ -13,25 +13,6 @@ namespace {
 
 class PassiveHealthTest : public IntegrationTest {
 protected:
-    /** Connects until every id in `ids` has answered. Bounded in count and time. */
-    ::testing::AssertionResult waitUntilAllServe(std::uint16_t port,
-                                                 const std::set<std::string>& ids) {
-        std::set<std::string> seen;
-        const auto deadline = std::chrono::steady_clock::now() + 10s;
-        for (int attempt = 0; attempt < 200 && std::chrono::steady_clock::now() < deadline;
-             ++attempt) {
-            if (const auto id = connectAndReadId("127.0.0.1", port, 2s)) {
-                seen.insert(*id);
-                if (seen == ids) return ::testing::AssertionSuccess();
-            } else {
-                std::this_thread::sleep_for(50ms);  // not up yet: the next probe round decides
-            }
-        }
-        auto f = ::testing::AssertionFailure() << "only these backends answered within 10 s:";
-        for (const auto& s : seen) f << ' ' << s;
-        return f;
-    }
-
     /** Access log lines of listener `front` so far. */
     static std::size_t accessLines(const PosternProcess& p) {
         return p.matchingLines(logLine({{"listener", "front"}}), Stream::Stdout).size();

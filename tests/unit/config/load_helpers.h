@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "net/socket_address.h"
 #include "plugin/registry.h"
 
 namespace postern::config::test {
@@ -56,5 +57,18 @@ name = "pg"
   [pool.discovery]
   targets = ["10.0.0.4:5432"]
 )";
+
+/** A [[listener]] "pg" with `keys` in its table, and kMinimalPool. */
+inline std::string withListenerKeys(std::string_view keys) {
+    return std::string(R"([[listener]]
+name = "pg"
+bind = ["127.0.0.1:0"]
+pool = "pg"
+)") + std::string(keys) +
+           "\n" + std::string(kMinimalPool);
+}
+
+/** `text` (an IP literal) on port 5000. */
+inline net::SocketAddress ip(const char* text) { return *net::SocketAddress::fromIp(text, 5000); }
 
 }  // namespace postern::config::test

@@ -13,19 +13,11 @@ namespace postern::config {
 namespace {
 
 using test::errorLines;
+using test::ip;
 using test::kMinimalPool;
 using test::loadText;
+using test::withListenerKeys;
 
-std::string withListenerKeys(std::string_view keys) {
-    return std::string(R"([[listener]]
-name = "pg"
-bind = ["127.0.0.1:0"]
-pool = "pg"
-)") + std::string(keys) +
-           "\n" + std::string(kMinimalPool);
-}
-
-net::SocketAddress ip(const char* text) { return *net::SocketAddress::fromIp(text, 5000); }
 
 TEST(ProxyProtocolConfig, TrustedProxiesParsed) {
     LoadResult r =
