@@ -47,6 +47,12 @@ std::uint64_t waitForFdsAtMost(pid_t pid, std::uint64_t limit, Millis timeout) {
 }
 
 TEST_F(HostileTest, OutOfDescriptorsPausesAcceptsInsteadOfSpinningAndRecovers) {
+#if defined(__SANITIZE_ADDRESS__)
+    // UBSan's vptr check probes memory through a pipe of its own (IsAccessibleMemoryRange): with
+    // no descriptor left it reports every first virtual call of a type as "invalid vptr". The
+    // normal and ThreadSanitizer builds run this test.
+    GTEST_SKIP() << "the sanitizer runtime needs descriptors of its own";
+#endif
     TestBackend b(BackendMode::Echo);
     const auto port = startFront(b, 2);
     ASSERT_NE(port, 0);
