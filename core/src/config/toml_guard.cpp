@@ -54,6 +54,10 @@ public:
             const char c = text_[i_];
             if (c == '#') {
                 skipUntilNewline();
+            } else if ((c == '"' || c == '\'') && !atTokenStart()) {
+                // Inside a bare token (`x = 7Tr'…`): toml++ reads the quote as part of that
+                // token, not as the start of a string, and classifies what follows.
+                step(1);
             } else if (startsWith("\"\"\"")) {
                 step(3);
                 if (auto p = multiLineBasic()) return p;
@@ -77,6 +81,26 @@ public:
 
 private:
     bool startsWith(std::string_view s) const { return text_.substr(i_, s.size()) == s; }
+
+    /** Whether a quote here can open a string: it follows the start of the text, a space or
+     * line end, or what precedes a key or value (`=`, `[`, `{`, `,`, `.`). */
+    bool atTokenStart() const {
+        if (i_ == 0) return true;
+        switch (text_[i_ - 1]) {
+            case ' ':
+            case '\t':
+            case '\n':
+            case '\r':
+            case '=':
+            case '[':
+            case '{':
+            case ',':
+            case '.':
+                return true;
+            default:
+                return false;
+        }
+    }
 
     /** Moves over `bytes` bytes of ASCII (or over one whole code point: see stepChar). */
     void step(std::size_t bytes) {

@@ -92,6 +92,11 @@ TEST(TomlGuard, StringBoundariesAreTracked) {
     // A line-ending backslash followed by an ASCII line is fine; malformed UTF-8 is toml++'s.
     EXPECT_FALSE(findTomlParserHazard("s = \"\"\"\\\n  x\u00fc\"\"\"\n"));
     EXPECT_FALSE(findTomlParserHazard("a = 1 \xc3\n"));
+    // A quote inside a bare token is part of it (toml++ scans the token on, classifying each
+    // character): config_loader_fuzz crash-daf8357d, `protect_reads = 7Tr''''-''' ... U+023D`.
+    EXPECT_TRUE(findTomlParserHazard("p = 7Tr''''-'''''''\u023d\t'\n"));
+    EXPECT_TRUE(findTomlParserHazard("p = x\"\u023d\"\n"));
+    EXPECT_FALSE(findTomlParserHazard("p = ['\u023d',\"\u023d\",{a.'\u023d'=\"\u023d\"}]\n"));
     EXPECT_FALSE(
         findTomlParserHazard("\xef\xbb\xbf"
                              "a = 1\n"));  // a BOM
