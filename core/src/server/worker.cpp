@@ -107,7 +107,7 @@ void Worker::acceptBatch(Acceptor& a) {
                     return pauseAccepting(a, err);
             }
         }
-        if (accept_episode_) endAcceptEpisode();
+        if (episode_failures_ > 0) endAcceptEpisode();
         auto& stats = *a.listener->stats;
         stats.total.fetch_add(1, std::memory_order_relaxed);
         // allow/deny and per-client limits first (accept_proxy listeners: after the header).
@@ -136,9 +136,7 @@ void Worker::acceptBatch(Acceptor& a) {
 }
 
 void Worker::pauseAccepting(const Acceptor& a, int err) {
-    ++episode_failures_;
-    if (!accept_episode_) {
-        accept_episode_ = true;
+    if (episode_failures_++ == 0) {
         episode_started_ = loop_.now();
         accept_pause_ = kFirstAcceptPause;
         POSTERN_LOG(Error, "cannot accept: pausing accepts on this worker",
@@ -169,7 +167,6 @@ void Worker::endAcceptEpisode() {
                 "worker=" + std::to_string(index_) +
                     " failed_accepts=" + std::to_string(episode_failures_) +
                     " paused_for_ms=" + std::to_string(ms.count()));
-    accept_episode_ = false;
     episode_failures_ = 0;
 }
 

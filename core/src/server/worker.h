@@ -76,8 +76,7 @@ private:
     // Accept pauses (loop thread only).
     net::Timer accept_timer_{this, 0};
     bool accepts_paused_ = false;  ///< the listeners are out of the loop until accept_timer_
-    bool accept_episode_ = false;  ///< failures since the last successful accept
-    std::uint64_t episode_failures_ = 0;
+    std::uint64_t episode_failures_ = 0;  ///< since the last successful accept (0: no episode)
     std::chrono::milliseconds accept_pause_{0};
     net::Clock::time_point episode_started_{};
 };

@@ -44,6 +44,13 @@ struct Backend {
      * log), which clears it again. */
     std::atomic<bool> passive_down{false};
 
+    /** Up and not drained by discovery, a probe or passive health: may get new connections
+     * (capacity aside). Any thread; relaxed reads (the snapshot may be a moment older). */
+    bool takesNewConnections() const {
+        constexpr auto r = std::memory_order_relaxed;
+        return up.load(r) && !draining.load(r) && !probe_drain.load(r) && !passive_down.load(r);
+    }
+
     // Health bookkeeping (control thread only).
     bool probed_once = false;
     std::uint32_t consecutive_ok = 0;

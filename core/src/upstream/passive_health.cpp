@@ -39,8 +39,7 @@ void PassiveHealth::markDown(const std::shared_ptr<Backend>& backend) {
     if (!health_) {
         const auto& all = pool_.backends();
         const bool another_up = std::any_of(all.begin(), all.end(), [&](const auto& x) {
-            return x.get() != &b && x->up.load() && !x->draining.load() && !x->probe_drain.load() &&
-                   !x->passive_down.load();
+            return x.get() != &b && x->takesNewConnections();
         });
         if (!another_up) {
             b.passive_down.store(false);

@@ -194,9 +194,7 @@ bool Pool::tryTake(const Snapshot& snap, const Snapshot::Tier& tier, std::uint32
                    std::span<const Backend* const> tried, bool* saw_full) const {
     Backend& b = *snap.backends[i];
     // The snapshot may be a moment older than the health state: check the live flags too.
-    if (!b.up.load(kRelaxed) || b.draining.load(kRelaxed) || b.probe_drain.load(kRelaxed) ||
-        b.passive_down.load(kRelaxed))
-        return false;
+    if (!b.takesNewConnections()) return false;
     if (std::find(tried.begin(), tried.end(), &b) != tried.end()) return false;
     if (config_->balancing_mode == config::BalancingMode::Utilization &&
         b.utilization.load(kRelaxed) > config_->max_utilization) {
@@ -281,9 +279,7 @@ void Pool::noteConnectFailure(const std::shared_ptr<Backend>& backend) const {
     if (!hold) {
         const auto snap = snapshot();
         for (const auto& other : snap->backends) {
-            if (other.get() != backend.get() && other->up.load(kRelaxed) &&
-                !other->draining.load(kRelaxed) && !other->probe_drain.load(kRelaxed) &&
-                !other->passive_down.load(kRelaxed)) {
+            if (other.get() != backend.get() && other->takesNewConnections()) {
                 hold = true;
                 break;
             }
