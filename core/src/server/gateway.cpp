@@ -133,7 +133,8 @@ void Gateway::shutdown() {
     auto deadline = std::chrono::steady_clock::now();
     bool unlimited = drain == config::kUnlimited;
     if (!unlimited) deadline += drain;
-    while (global_active_.load() > 0 && (unlimited || std::chrono::steady_clock::now() < deadline))
+    while (global_active_.load() > 0 && !abort_drain_.load() &&
+           (unlimited || std::chrono::steady_clock::now() < deadline))
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     for (auto& w : workers_) w->stopAndJoin();
     workers_.clear();
@@ -143,6 +144,14 @@ void Gateway::shutdown() {
     // Health checkers and discovery runners touch the control loop: destroy them before it.
     pools_.clear();
     POSTERN_LOG(Info, "stopped", "");
+}
+
+ReloadResult Gateway::reload(const std::filesystem::path&, const config::LoadOptions&) {
+    // Until in-place reload lands (issue 13), the running config stays and the caller is told.
+    ReloadResult r;
+    r.errors.push_back("reload is not supported by this build yet; the running configuration is unchanged");
+    r.generation = 1;
+    return r;
 }
 
 }  // namespace postern::server

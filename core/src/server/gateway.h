@@ -4,11 +4,14 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "config/loader.h"
 #include "config/model.h"
 #include "net/event_loop.h"
 #include "plugin/registry.h"
@@ -23,6 +26,14 @@
 #include "upstream/pool.h"
 
 namespace postern::server {
+
+/** What a reload did: applied, or rejected with every error (`file:line:col: message`, the form of
+ * `postern check`). A rejected reload changed nothing. */
+struct ReloadResult {
+    bool applied = false;
+    std::vector<std::string> errors;
+    std::uint64_t generation = 0;  ///< the generation serving after the call (1 = the first config)
+};
 
 class Gateway {
 public:
@@ -41,6 +52,14 @@ public:
     /** Graceful stop: listeners close at once; open connections get up to the largest pool
      * drain_timeout to finish, then are closed (cause=shutdown); threads end. */
     void shutdown();
+
+    /** Re-reads `file` (the options as at start) and applies it in place: the whole new config or
+     * nothing. Main thread (the one that called start()). */
+    ReloadResult reload(const std::filesystem::path& file, const config::LoadOptions& options);
+
+    /** Any thread (e.g. the signal thread on a second SIGTERM): a shutdown() in progress stops
+     * waiting for connections to drain and closes them now. */
+    void abortDrain() { abort_drain_.store(true); }
 
     /** Connections open right now, over all listeners. Any thread. */
     std::uint64_t activeConnections() const { return global_active_.load(); }
@@ -64,6 +83,7 @@ private:
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<MemoryTrimmer> trimmer_;  ///< on the control loop
     std::atomic<std::uint64_t> global_active_{0};
+    std::atomic<bool> abort_drain_{false};
     bool started_ = false;
 };
 

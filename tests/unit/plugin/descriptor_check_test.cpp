@@ -67,11 +67,11 @@ TEST(DescriptorCheck, AcceptsOneValidDescriptorOfEachKind) {
 
 TEST(DescriptorCheck, AbiVersionIsCheckedFirst) {
     auto desc = valid(POSTERN_KIND_BALANCER, nullptr, nullptr, nullptr);  // also broken otherwise
-    desc.abi_version = 2;
+    desc.abi_version = POSTERN_PLUGIN_ABI_VERSION + 1;
     desc.descriptor_size = 4;
-    EXPECT_EQ(problem(desc), "built for plugin ABI 2 (this postern uses 1)");
+    EXPECT_EQ(problem(desc), "built for plugin ABI 3 (this postern uses 2)");
     desc.abi_version = 0;
-    EXPECT_EQ(problem(desc), "built for plugin ABI 0 (this postern uses 1)");
+    EXPECT_EQ(problem(desc), "built for plugin ABI 0 (this postern uses 2)");
 }
 
 TEST(DescriptorCheck, RefusesATruncatedDescriptor) {

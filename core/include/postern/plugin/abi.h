@@ -1,5 +1,5 @@
 /*
- * postern/plugin/abi.h — the Postern plugin ABI, version 1 (plain C).
+ * postern/plugin/abi.h — the Postern plugin ABI, version 2 (plain C).
  *
  * This is the only thing that crosses the boundary between the postern host and a plugin library.
  * Everything here is C: fixed-width integers, pointers, plain structs and function pointers, so a
@@ -23,7 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define POSTERN_PLUGIN_ABI_VERSION 1u
+/* Version history: 1 = the first release; 2 = postern_target gained `priority` (DNS SRV
+ * priority groups) and discovery runs on a thread of its own per pool. */
+#define POSTERN_PLUGIN_ABI_VERSION 2u
 
 #if defined(_WIN32) || defined(__CYGWIN__)
 #define POSTERN_PLUGIN_EXPORT __declspec(dllexport)
@@ -171,6 +173,8 @@ typedef struct postern_target {
     uint32_t weight;          /* 0 is treated as 1 */
     uint32_t max_connections; /* 0 = unlimited */
     postern_str region;       /* may be empty */
+    uint32_t priority;        /* 0 = best; a group of a higher value gets new connections only
+                                 when no backend of a better group can take them (DNS SRV) */
 } postern_target;
 
 typedef struct postern_discovery_sink {
@@ -182,8 +186,8 @@ typedef struct postern_discovery_sink {
 typedef struct postern_discovery_ops {
     void* (*create)(const postern_config* config, const postern_host* host) POSTERN_NOEXCEPT;
     void (*destroy)(void* instance) POSTERN_NOEXCEPT;
-    /** One complete round. Runs on the core's control thread, one call at a time per instance;
-     * may block for at most `budget_ms`. */
+    /** One complete round. Runs on a discovery thread of its own per pool (never a worker or the
+     * probe loop), one call at a time per instance; should return within `budget_ms`. */
     void (*discover)(void* instance, const postern_discovery_sink* sink,
                      int64_t budget_ms) POSTERN_NOEXCEPT;
     /** Optional (may be NULL): earliest useful next round in ms (e.g. a DNS TTL); 0 = `refresh`. */

@@ -34,6 +34,9 @@ struct Target {
     std::uint32_t weight = 1;          ///< relative share for weighted balancers (0 is taken as 1)
     std::uint32_t max_connections = 0; ///< 0 = unlimited
     std::string_view region;           ///< may be empty
+    /** 0 = best. Backends of a higher value get new connections only when none of a better
+     * group can take them (like DNS SRV priorities; within a group, weights apply). */
+    std::uint32_t priority = 0;
 };
 
 /** Where a discovery round reports its result. Implemented by the core; valid only during the
@@ -43,16 +46,16 @@ public:
     /** Wraps the core's sink table (`sink` may be NULL: everything is dropped). */
     explicit Sink(const postern_discovery_sink* sink) noexcept : sink_(sink) {}
 
-    /** Reports one current target. Call once per target, every round. Control thread, inside
+    /** Reports one current target. Call once per target, every round. Discovery thread, inside
      * discover(). */
     void add(const Target& target) noexcept {
         if (sink_ == nullptr || sink_->add == nullptr) return;
         postern_target t{str(target.host), target.port, target.weight, target.max_connections,
-                         str(target.region)};
+                         str(target.region), target.priority};
         sink_->add(sink_->ctx, &t);
     }
     /** Reports that this round failed (the core keeps the last good set, logs `reason` and counts
-     * it). Targets already added in this round are discarded. Control thread, inside discover().
+     * it). Targets already added in this round are discarded. Discovery thread, inside discover().
      */
     void fail(std::string_view reason) noexcept {
         if (sink_ != nullptr && sink_->fail != nullptr) sink_->fail(sink_->ctx, str(reason));
@@ -63,18 +66,18 @@ private:
 };
 
 /** One per pool, created from the pool's `[pool.discovery]` table by the plugin's static
- * `create(Config&, Host&) noexcept`. Every method runs on the core's control thread, one call at a
+ * `create(Config&, Host&) noexcept`. Every method runs on the pool's discovery thread, one call at a
  * time per instance. */
 class Discovery {
 public:
     virtual ~Discovery() = default;
 
     /** One complete round: add() every current target, or fail(). May block (e.g. on DNS) for at
-     * most `budget_ms` milliseconds. Control thread. */
+     * most `budget_ms` milliseconds. Discovery thread. */
     virtual void discover(Sink& sink, std::int64_t budget_ms) noexcept = 0;
 
     /** Earliest useful next round in milliseconds (e.g. the smallest DNS TTL seen in the last
-     * round); 0 = use the pool's configured `refresh`. Called after each discover(). Control
+     * round); 0 = use the pool's configured `refresh`. Called after each discover(). Discovery
      * thread. Default: 0. */
     virtual std::int64_t nextRefreshMs() const noexcept { return 0; }
 };
