@@ -133,7 +133,25 @@ int runGateway(const std::string& config_path, bool have_path, Platform& platfor
             "  printf 'hello\\n' | nc -q1 127.0.0.1 8080\n"
             "Stop with Ctrl-C.\n\n");
     }
-    platform.waitForStop();
+    const std::filesystem::path reload_path =
+        demo ? std::filesystem::path() : have_path ? std::filesystem::path(config_path) : default_config;
+    platform.waitForStop([&] {
+        if (demo) {
+            POSTERN_LOG(Warn, "reload ignored: the built-in demo config has no file to re-read", "");
+            return;
+        }
+        const server::ReloadResult r = gateway.reload(reload_path, options);
+        if (r.applied) {
+            POSTERN_LOG(Info, "configuration reloaded",
+                        "file=" + common::logfmtValue(reload_path.string()) +
+                            " generation=" + std::to_string(r.generation));
+            return;
+        }
+        POSTERN_LOG(Error, "configuration reload rejected; the running configuration is unchanged",
+                    "file=" + common::logfmtValue(reload_path.string()) +
+                        " errors=" + std::to_string(r.errors.size()));
+        for (const auto& e : r.errors) POSTERN_LOG(Error, "reload error", "error=" + common::logfmtValue(e));
+    });
     platform.stopping();
     gateway.shutdown();
     return 0;

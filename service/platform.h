@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -26,8 +27,9 @@ public:
 
     /** Listeners are bound and workers run. False (with *error) aborts the start: exit 1. */
     virtual bool started(const config::Config& config, std::string* error) = 0;
-    /** Blocks until a stop is requested (SIGTERM/SIGINT, service stop, Ctrl-C). */
-    virtual void waitForStop() = 0;
+    /** Blocks until a stop is requested (SIGTERM/SIGINT, service stop, Ctrl-C). A reload request
+     * met meanwhile (SIGHUP) runs `reload` on the waiting thread and waiting goes on. */
+    virtual void waitForStop(const std::function<void()>& reload) = 0;
     /** Shutdown begins (listeners close, connections drain). */
     virtual void stopping() = 0;
 

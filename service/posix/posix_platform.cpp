@@ -83,12 +83,12 @@ bool PosixPlatform::started(const config::Config& config, std::string* error) {
     return true;
 }
 
-void PosixPlatform::waitForStop() {
+void PosixPlatform::waitForStop(const std::function<void()>& reload) {
     for (;;) {
         int sig = waitForSignal();
         if (sig == SIGHUP) {
-            POSTERN_LOG(Warn, "SIGHUP received: configuration reload is not supported yet; ignored",
-                        "");
+            POSTERN_LOG(Info, "SIGHUP received: reloading the configuration", "");
+            reload();
             continue;
         }
         POSTERN_LOG(Info, "signal received", std::string("signal=") + ::strsignal(sig));

@@ -14,7 +14,7 @@ public:
 
     std::filesystem::path defaultConfigPath() const override;
     bool started(const config::Config& config, std::string* error) override;
-    void waitForStop() override;
+    void waitForStop(const std::function<void()>& reload) override;
     void stopping() override;
 
 private:

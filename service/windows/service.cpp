@@ -132,7 +132,7 @@ public:
         return true;
     }
 
-    void waitForStop() override {
+    void waitForStop(const std::function<void()>&) override {
         ::WaitForSingleObject(g_service.stop_requested, INFINITE);
         POSTERN_LOG(Info, "service stop requested", "");
     }
@@ -228,7 +228,7 @@ public:
 
     bool started(const config::Config&, std::string*) override { return true; }
 
-    void waitForStop() override {
+    void waitForStop(const std::function<void()>&) override {
         app_.waitForStopRequest();
         POSTERN_LOG(Info, "console stop requested", "");
     }

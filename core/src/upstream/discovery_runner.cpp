@@ -106,7 +106,7 @@ bool DiscoveryRunner::runRound() {
     }
     for (auto& b : pool_.backends()) {
         if (std::find(next.begin(), next.end(), b) == next.end()) {
-            b->draining.store(true);
+            pool_.retire(b);
             changed = true;
             POSTERN_LOG(Info, "backend removed", pool_field + " backend=" + b->address_text);
         }

@@ -130,6 +130,8 @@ void Pool::republish() {
     snapshot_.store(std::move(snap), std::memory_order_release);
 }
 
+void Pool::retire(const std::shared_ptr<Backend>& backend) { backend->draining.store(true); }
+
 std::uint32_t Pool::limitOf(const Backend& b) const {
     std::uint32_t limit = b.max_connections;
     const std::uint32_t pool_limit = config_->max_connections_per_backend;

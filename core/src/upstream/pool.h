@@ -108,6 +108,10 @@ public:
     std::vector<std::shared_ptr<Backend>>& backends() { return backends_; }
     /** Rebuilds and publishes the snapshot from the current backends and their health. */
     void republish();
+    /** A backend leaves the pool (discovery no longer reports it, or a reload removed it): it gets
+     * no new connections from now on and its open ones drain (SPEC §3 "Draining"). The caller
+     * also removes it from backends() and republishes. */
+    void retire(const std::shared_ptr<Backend>& backend);
     /** Before workers start: where noteConnectFailure() reports (null = passive health off). */
     void setPassiveHealth(PassiveHealth* passive) { passive_ = passive; }
 
