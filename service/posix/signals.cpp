@@ -13,7 +13,7 @@ namespace {
 sigset_t handledSet(bool with_pipe) {
     sigset_t set;
     sigemptyset(&set);
-    for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&set, s);
+    for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
     if (with_pipe) sigaddset(&set, SIGPIPE);
     return set;
 }
