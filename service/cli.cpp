@@ -110,7 +110,7 @@ int reloadInstance(const std::string& config_path, bool have_config, const std::
                 // The file being reloaded may be the broken one: the running instance reports
                 // its errors. Only its control_socket key is unknown: try the default.
                 path = config::kDefaultControlSocket;
-                origin = "the default (" + why + ")";
+                origin = "the default; [gateway] control_socket could not be read from " + why;
             } else if (found->off) {
                 platform.error("postern: " + file.string() +
                                " sets [gateway] control_socket = \"off\": the running instance "
