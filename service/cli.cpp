@@ -277,6 +277,8 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
     bool have_config = false;
     std::string socket;
     bool have_socket = false;
+    std::string service;
+    bool have_service = false;
     for (std::size_t i = 1; i < args.size(); ++i) {
         const std::string& a = args[i];
         if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
@@ -291,6 +293,9 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
         } else if (cmd == "reload" && a.rfind("--socket=", 0) == 0) {
             socket = a.substr(9);
             have_socket = true;
+        } else if (cmd == "reload" && a == "--service") {
+            service = i + 1 < args.size() && args[i + 1].rfind("-", 0) != 0 ? args[++i] : "postern";
+            have_service = true;
         } else if (a == "-h" || a == "--help") {
             return usage(stdout, 0, platform);
         } else {
@@ -312,6 +317,7 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
             std::printf("postern %s\n", POSTERN_VERSION);
             return 0;
         }
+        if (cmd == "reload" && have_service) return platform.reloadService(service);
         if (cmd == "reload") return reloadInstance(config, have_config, socket, have_socket, platform);
         if (cmd == "help" || cmd == "-h" || cmd == "--help") return usage(stdout, 0, platform);
     } catch (const std::exception& e) {

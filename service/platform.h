@@ -48,6 +48,15 @@ public:
                                                       std::string_view request,
                                                       std::string* error, bool* no_instance) = 0;
 
+    /** `postern reload --service NAME` (Windows): the service's PARAMCHANGE control through the
+     * service control manager, which does not wait for the result (it goes to the Event Log).
+     * Returns the exit code. */
+    virtual int reloadService(const std::string& name) {
+        error("postern: reload --service " + name +
+              " is for Windows services (here: postern reload, or SIGHUP)");
+        return 2;
+    }
+
     /** A line the user must see (config errors, fatal errors): stderr, or the Event Log when
      * running as a Windows service. */
     virtual void error(std::string_view line);

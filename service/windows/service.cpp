@@ -249,6 +249,41 @@ bool runAsService() {
 
 // ---- the console (postern run/check/..., /registerService, /unregisterService) ---------------
 
+/** `postern reload --service NAME`: PARAMCHANGE through the service control manager. */
+int sendParamChange(const std::string& name, Platform& platform) {
+    const std::wstring wname(name.begin(), name.end());
+    auto fail = [&](const std::string& what, DWORD e) {
+        platform.error("postern: " + what + " (error " + std::to_string(e) + ")");
+        return 1;
+    };
+    SC_HANDLE manager = ::OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT);
+    if (!manager) return fail("cannot open the service control manager", ::GetLastError());
+    SC_HANDLE svc = ::OpenServiceW(manager, wname.c_str(), SERVICE_PAUSE_CONTINUE);
+    if (!svc) {
+        const DWORD e = ::GetLastError();
+        ::CloseServiceHandle(manager);
+        if (e == ERROR_SERVICE_DOES_NOT_EXIST) return fail("no service named " + name, e);
+        if (e == ERROR_ACCESS_DENIED)
+            return fail("not allowed to control the service " + name + " (run it elevated)", e);
+        return fail("cannot open the service " + name, e);
+    }
+    SERVICE_STATUS status{};
+    const BOOL sent = ::ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &status);
+    const DWORD e = ::GetLastError();
+    ::CloseServiceHandle(svc);
+    ::CloseServiceHandle(manager);
+    if (!sent) {
+        if (e == ERROR_SERVICE_NOT_ACTIVE)
+            return fail("no running instance: the service " + name + " is not running", e);
+        return fail("the service " + name + " did not take the PARAMCHANGE control", e);
+    }
+    std::printf("PARAMCHANGE sent to the service %s: it re-reads its configuration; the result is "
+                "in the Event Log (Application, source Postern). `postern reload` without "
+                "--service waits for the result and reports it.\n",
+                name.c_str());
+    return 0;
+}
+
 class PosternApp final : public Poco::Util::ServerApplication {
 public:
     /** Ctrl-C, Ctrl-Break or closing the console. */
@@ -264,8 +299,13 @@ public:
 
     fs::path defaultConfigPath() const override { return dataDir() / L"postern.toml"; }
 
+    int reloadService(const std::string& name) override { return sendParamChange(name, *this); }
+
     std::string_view usageExtra() const override {
         return "Windows service (as Administrator):\n"
+               "  reload --service [NAME]  send the service (default: postern) its PARAMCHANGE\n"
+               "                      control, as `sc control postern paramchange` does: it\n"
+               "                      reloads; the result goes to the Event Log\n"
                "  /registerService [/displayName=NAME] [/description=TEXT] [/startup=auto|manual]\n"
                "  /unregisterService\n"
                "  The service reads %ProgramData%\\Postern\\postern.toml (created from\n"
