@@ -169,7 +169,9 @@ reload_test() {
     notify_pid=$!
     for ((i = 0; i < 50; i++)); do [ -S "$work/notify/sock" ] && break; sleep 0.1; done
     # shellcheck disable=SC2086
-    runuser -u postern -- env NOTIFY_SOCKET="$work/notify/sock" $exec_start >"$work/run.log" 2>&1 &
+    # setpriv execs (runuser would stay the parent and turn our SIGTERM into its own exit 143).
+    NOTIFY_SOCKET="$work/notify/sock" setpriv --reuid postern --regid postern --init-groups -- \
+      $exec_start >"$work/run.log" 2>&1 &
     pid=$!
     for ((i = 0; i < 100; i++)); do grep -q '^READY=1' "$work/notify.log" 2>/dev/null && break; sleep 0.1; done
     check "ExecStart as user postern: READY=1" grep -q '^READY=1' "$work/notify.log"
@@ -205,6 +207,8 @@ reload_test() {
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" && rc=0 || rc=$?
     check "SIGTERM: exit 0" test "$rc" = 0
+    check "its log: each reload and its result" \
+      test "$(grep -c 'msg="configuration reload rejected\|msg="configuration reloaded' "$work/run.log")" = 2
     check "the control socket file is removed at the stop" test ! -e /run/postern/postern.sock
     kill "$notify_pid" 2>/dev/null || true
     wait "$notify_pid" 2>/dev/null || true
