@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -323,6 +325,79 @@ TEST_F(ControlTest, SigquitStopsAtOnce) {
     ASSERT_TRUE(p.sendSignal(SIGQUIT));
     EXPECT_TRUE(stopsAtOnce(p, open, sent));
     EXPECT_TRUE(p.waitForLine(LinePattern::containing("SIGQUIT received: stopping at once"), 1s));
+}
+
+/** The service manager's side of sd_notify: a datagram socket the test reads. */
+class NotifySocket {
+public:
+    explicit NotifySocket(const fs::path& path) : path_(path) {
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+        bound_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    }
+    ~NotifySocket() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    bool bound() const { return bound_; }
+    /** The next message, or nullopt after `timeout`. */
+    std::optional<std::string> next(Millis timeout) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return std::nullopt;
+        char buf[4096];
+        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n <= 0) return std::nullopt;
+        return std::string(buf, static_cast<std::size_t>(n));
+    }
+
+private:
+    fs::path path_;
+    int fd_ = -1;
+    bool bound_ = false;
+};
+
+TEST_F(ControlTest, EveryReloadIsFramedByReloadingAndReady) {
+    TestBackend b(BackendMode::Echo);
+    TempDir dir;
+    NotifySocket notify(dir.path() / "notify.sock");
+    ASSERT_TRUE(notify.bound());
+    PosternProcess& p = newProcess();
+    p.addEnv("NOTIFY_SOCKET=" + (dir.path() / "notify.sock").string());
+    socket_ = p.dir().path() / "ctl.sock";
+    config_ = p.writeConfig("[gateway]\nworkers = 1\ncontrol_socket = \"" + socket_.string() +
+                            "\"\n" + listenerToml("front", "echo") +
+                            poolToml("echo", addressesOf({&b})));
+    p.start({"run", "-c", config_.string()});
+    auto ready = notify.next(kStartTimeout);
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->rfind("READY=1\nSTATUS=listening", 0), 0u) << *ready;
+
+    // One reload through the control socket, one through SIGHUP: the same frame each time.
+    auto r = reload();
+    ASSERT_TRUE(r.exit_code);
+    ASSERT_TRUE(p.sendSignal(SIGHUP));
+    for (int round = 0; round < 2; ++round) {
+        auto reloading = notify.next(10s);
+        ASSERT_TRUE(reloading) << "round " << round;
+        EXPECT_EQ(reloading->rfind("RELOADING=1\n", 0), 0u) << *reloading;
+        EXPECT_NE(reloading->find("\nMONOTONIC_USEC="), std::string::npos) << *reloading;
+        auto after = notify.next(10s);
+        ASSERT_TRUE(after) << "round " << round;
+        EXPECT_EQ(after->rfind("READY=1\nSTATUS=", 0), 0u) << *after;
+        const bool applied = after->find("STATUS=reloaded: configuration generation ") !=
+                             std::string::npos;
+        const bool rejected = after->find("STATUS=reload rejected (") != std::string::npos;
+        EXPECT_TRUE(applied || rejected) << *after;
+        if (round == 0) {
+            EXPECT_EQ(applied, *r.exit_code == 0) << *after;
+        }
+    }
+    ASSERT_TRUE(p.sendSignal(SIGTERM));
+    auto stopping = notify.next(10s);
+    ASSERT_TRUE(stopping);
+    EXPECT_EQ(stopping->rfind("STOPPING=1", 0), 0u) << *stopping;
+    EXPECT_TRUE(p.waitExit(10s));
 }
 
 }  // namespace
