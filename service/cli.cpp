@@ -128,12 +128,14 @@ int reloadInstance(const std::string& config_path, bool have_config, const std::
     }
     std::string error;
     bool no_instance = false;
-    auto text = platform.controlRequest(
-        path, std::string(server::kControlReloadRequest) + "\n", &error, &no_instance);
+    auto text = platform.controlRequest(path, std::string(server::kControlReloadRequest) + "\n",
+                                        &error, &no_instance);
     if (!text) {
         if (no_instance)
-            platform.error("postern: no running instance found: nothing answers on the control "
-                           "socket " + path + " (" + origin + "): " + error);
+            platform.error(
+                "postern: no running instance found: nothing answers on the control "
+                "socket " +
+                path + " (" + origin + "): " + error);
         else
             platform.error("postern: cannot reach the running instance on the control socket " +
                            path + " (" + origin + "): " + error);
@@ -245,7 +247,8 @@ int runGateway(const std::string& config_path, bool have_path, Platform& platfor
             POSTERN_LOG(Info, "configuration reloaded", fields);
         } else {
             reply.status = server::ControlReply::Status::Rejected;
-            POSTERN_LOG(Error, "configuration reload rejected; the running configuration is unchanged",
+            POSTERN_LOG(Error,
+                        "configuration reload rejected; the running configuration is unchanged",
                         fields + " errors=" + std::to_string(r.errors.size()));
             for (const auto& e : r.errors)
                 POSTERN_LOG(Error, "reload error", "error=" + common::logfmtValue(e));
@@ -318,7 +321,8 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
             return 0;
         }
         if (cmd == "reload" && have_service) return platform.reloadService(service);
-        if (cmd == "reload") return reloadInstance(config, have_config, socket, have_socket, platform);
+        if (cmd == "reload")
+            return reloadInstance(config, have_config, socket, have_socket, platform);
         if (cmd == "help" || cmd == "-h" || cmd == "--help") return usage(stdout, 0, platform);
     } catch (const std::exception& e) {
         platform.error(std::string("postern: fatal: ") + e.what());

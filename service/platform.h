@@ -45,8 +45,8 @@ public:
     /** `postern reload`: sends `request` to the instance serving `socket` and returns the whole
      * reply; nullopt with *error, and *no_instance set when nothing serves there. */
     virtual std::optional<std::string> controlRequest(const std::string& socket,
-                                                      std::string_view request,
-                                                      std::string* error, bool* no_instance) = 0;
+                                                      std::string_view request, std::string* error,
+                                                      bool* no_instance) = 0;
 
     /** `postern reload --service NAME` (Windows): the service's PARAMCHANGE control through the
      * service control manager, which does not wait for the result (it goes to the Event Log).

@@ -168,7 +168,8 @@ ControlSocketServer::~ControlSocketServer() {
 
 void ControlSocketServer::start(RequestQueue& queue) {
     thread_ = std::thread([this, &queue] { run(queue); });
-    POSTERN_LOG(Info, "control socket ready (postern reload)", "path=" + common::logfmtValue(path_));
+    POSTERN_LOG(Info, "control socket ready (postern reload)",
+                "path=" + common::logfmtValue(path_));
 }
 
 void ControlSocketServer::stop() {
@@ -197,8 +198,9 @@ void ControlSocketServer::run(RequestQueue& queue) {
         const int n = ::poll(fds, 2, -1);
         if (n < 0) {
             if (errno == EINTR) continue;
-            POSTERN_LOG(Error, "control socket: poll failed; postern reload cannot reach this "
-                               "instance any more (SIGHUP still reloads)",
+            POSTERN_LOG(Error,
+                        "control socket: poll failed; postern reload cannot reach this "
+                        "instance any more (SIGHUP still reloads)",
                         "error=" + common::logfmtValue(errnoText(errno)));
             return;
         }

@@ -53,7 +53,7 @@ private:
     std::string path_;
     int listen_fd_ = -1;
     int lock_fd_ = -1;
-    bool bound_ = false;  ///< the socket file is ours to remove
+    bool bound_ = false;      ///< the socket file is ours to remove
     int wake_[2] = {-1, -1};  ///< stop() writes to wake_[1]
     std::thread thread_;
 };

@@ -118,7 +118,8 @@ void PosixPlatform::waitForStop(const RunControl& control) {
         [this] {
             std::string e;
             if (!notifier_.reloading(&e))
-                POSTERN_LOG(Warn, "reloading notification failed", "error=" + common::logfmtValue(e));
+                POSTERN_LOG(Warn, "reloading notification failed",
+                            "error=" + common::logfmtValue(e));
         },
         [this](const server::ControlReply& reply) {
             // READY=1 after success and failure alike: the service is up either way; the STATUS
@@ -131,7 +132,8 @@ void PosixPlatform::waitForStop(const RunControl& control) {
                           std::to_string(reply.generation);
             std::string e;
             if (!notifier_.ready(status, &e))
-                POSTERN_LOG(Warn, "readiness notification failed", "error=" + common::logfmtValue(e));
+                POSTERN_LOG(Warn, "readiness notification failed",
+                            "error=" + common::logfmtValue(e));
         });
 }
 
@@ -169,7 +171,8 @@ void PosixPlatform::signalLoop(const RunControl& control) {
                 break;
             default:  // SIGTERM, SIGINT
                 if (stop_posted) {
-                    POSTERN_LOG(Info, "second stop signal: stopping at once (open connections closed)",
+                    POSTERN_LOG(Info,
+                                "second stop signal: stopping at once (open connections closed)",
                                 name);
                     control.abort_drain();
                     break;

@@ -22,9 +22,9 @@ std::wstring widen(std::string_view s) {
 
 std::string systemMessage(DWORD code) {
     char* text = nullptr;
-    DWORD n = ::FormatMessageA(FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM |
-                                   FORMAT_MESSAGE_IGNORE_INSERTS,
-                               nullptr, code, 0, reinterpret_cast<char*>(&text), 0, nullptr);
+    DWORD n = ::FormatMessageA(
+        FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+        nullptr, code, 0, reinterpret_cast<char*>(&text), 0, nullptr);
     std::string out = n && text ? std::string(text, n) : "error " + std::to_string(code);
     if (text) ::LocalFree(text);
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == '.'))
@@ -52,7 +52,8 @@ std::unique_ptr<ControlPipeServer> ControlPipeServer::open(const std::string& na
     std::unique_ptr<ControlPipeServer> s(new ControlPipeServer());
     s->name_ = name;
     HANDLE pipe = ::CreateNamedPipeW(
-        widen(name).c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE | FILE_FLAG_OVERLAPPED,
+        widen(name).c_str(),
+        PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE | FILE_FLAG_OVERLAPPED,
         PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 4096, 4096,
         0, nullptr);
     if (pipe == INVALID_HANDLE_VALUE) {
@@ -179,8 +180,8 @@ std::optional<std::string> controlPipeRequest(const std::string& name, std::stri
     const std::wstring wname = widen(name);
     HANDLE pipe = INVALID_HANDLE_VALUE;
     for (int attempt = 0; attempt < 20; ++attempt) {  // busy: another client is being served
-        pipe = ::CreateFileW(wname.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
-                             OPEN_EXISTING, 0, nullptr);
+        pipe = ::CreateFileW(wname.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+                             0, nullptr);
         if (pipe != INVALID_HANDLE_VALUE) break;
         const DWORD e = ::GetLastError();
         if (e != ERROR_PIPE_BUSY) {

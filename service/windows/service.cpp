@@ -98,10 +98,10 @@ void reportStatus(DWORD state, DWORD wait_hint = 0) {
         s.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
         s.dwCurrentState = state;
         // PARAMCHANGE (`sc control postern paramchange`) reloads the configuration.
-        s.dwControlsAccepted = state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP |
-                                                              SERVICE_ACCEPT_SHUTDOWN |
-                                                              SERVICE_ACCEPT_PARAMCHANGE
-                                                        : 0;
+        s.dwControlsAccepted =
+            state == SERVICE_RUNNING
+                ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE
+                : 0;
         s.dwWaitHint = wait_hint;
         s.dwCheckPoint =
             (state == SERVICE_RUNNING || state == SERVICE_STOPPED) ? 0 : s.dwCheckPoint + 1;
@@ -277,10 +277,11 @@ int sendParamChange(const std::string& name, Platform& platform) {
             return fail("no running instance: the service " + name + " is not running", e);
         return fail("the service " + name + " did not take the PARAMCHANGE control", e);
     }
-    std::printf("PARAMCHANGE sent to the service %s: it re-reads its configuration; the result is "
-                "in the Event Log (Application, source Postern). `postern reload` without "
-                "--service waits for the result and reports it.\n",
-                name.c_str());
+    std::printf(
+        "PARAMCHANGE sent to the service %s: it re-reads its configuration; the result is "
+        "in the Event Log (Application, source Postern). `postern reload` without "
+        "--service waits for the result and reports it.\n",
+        name.c_str());
     return 0;
 }
 

@@ -6,12 +6,11 @@
 // Tests marked AFTER-RELOAD-MERGE need Gateway::reload to apply configs (the in-place reload of
 // issue 13): while this build's reload answers "not supported by this build yet" they skip, saying
 // so; once it is merged they run.
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <poll.h>
 
 #include <cstring>
 #include <filesystem>
@@ -93,8 +92,8 @@ TEST_F(ControlTest, ReloadWithNoInstanceExitsOneNamingTheSocket) {
     EXPECT_NE(r.err.find(socket.string()), std::string::npos) << r.err;
 
     // Through -c: the path comes from the file's [gateway] control_socket.
-    const fs::path config = dir.writeFile(
-        "p.toml", "[gateway]\ncontrol_socket = \"" + socket.string() + "\"\n");
+    const fs::path config =
+        dir.writeFile("p.toml", "[gateway]\ncontrol_socket = \"" + socket.string() + "\"\n");
     r = runPosternCommand({"reload", "-c", config.string()});
     ASSERT_TRUE(r.exit_code);
     EXPECT_EQ(*r.exit_code, 1) << r.err;
@@ -192,8 +191,8 @@ TEST_F(ControlTest, StaleSocketFileDoesNotBlockTheStart) {
     auto r = runPosternCommand({"reload", "--socket", socket.string()}, 60s);
     ASSERT_TRUE(r.exit_code);
     EXPECT_NE(*r.exit_code, 1) << "the instance was not reached: " << r.err;
-    EXPECT_TRUE(p.waitForLine(LinePattern::containing("reload requested over the control socket"),
-                              5s));
+    EXPECT_TRUE(
+        p.waitForLine(LinePattern::containing("reload requested over the control socket"), 5s));
     EXPECT_EQ(fs::status(socket).permissions() & fs::perms::all,
               fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
                   fs::perms::group_write);
@@ -224,8 +223,8 @@ TEST_F(ControlTest, SecondInstanceOnTheSameSocketFailsAndTheFirstKeepsIt) {
     auto r = reload();
     ASSERT_TRUE(r.exit_code);
     EXPECT_NE(*r.exit_code, 1) << r.err;
-    EXPECT_TRUE(first.waitForLine(
-        LinePattern::containing("reload requested over the control socket"), 5s));
+    EXPECT_TRUE(
+        first.waitForLine(LinePattern::containing("reload requested over the control socket"), 5s));
     EXPECT_TRUE(first.running());
 }
 
@@ -283,17 +282,16 @@ TEST_F(ControlTest, SigusrTwoIsLoggedAndIgnored) {
     if (ms > 5000.0) return ::testing::AssertionFailure() << "took " << ms << " ms";
     const auto r = open.recvAll(2s);
     if (!r.closed()) return ::testing::AssertionFailure() << "the open connection was not closed";
-    if (!p.waitForLine(logLine({{"listener", "front"}, {"cause", "shutdown"}}), 1s,
-                       Stream::Stdout))
+    if (!p.waitForLine(logLine({{"listener", "front"}, {"cause", "shutdown"}}), 1s, Stream::Stdout))
         return ::testing::AssertionFailure() << "no access log line with cause=shutdown";
     return ::testing::AssertionSuccess();
 }
 
 TEST_F(ControlTest, SecondSigtermDuringTheDrainStopsAtOnce) {
     TestBackend b(BackendMode::Echo);
-    auto& p = runPostern(gatewayToml(1, "control_socket = \"off\"") +
-                         listenerToml("front", "echo") +
-                         poolToml("echo", addressesOf({&b}), "drain_timeout = \"60s\""));
+    auto& p =
+        runPostern(gatewayToml(1, "control_socket = \"off\"") + listenerToml("front", "echo") +
+                   poolToml("echo", addressesOf({&b}), "drain_timeout = \"60s\""));
     const auto port = p.listeningPort("front", kStartTimeout);
     ASSERT_NE(port, 0);
     ASSERT_TRUE(p.waitReady(kStartTimeout));
@@ -312,9 +310,9 @@ TEST_F(ControlTest, SecondSigtermDuringTheDrainStopsAtOnce) {
 
 TEST_F(ControlTest, SigquitStopsAtOnce) {
     TestBackend b(BackendMode::Echo);
-    auto& p = runPostern(gatewayToml(1, "control_socket = \"off\"") +
-                         listenerToml("front", "echo") +
-                         poolToml("echo", addressesOf({&b}), "drain_timeout = \"60s\""));
+    auto& p =
+        runPostern(gatewayToml(1, "control_socket = \"off\"") + listenerToml("front", "echo") +
+                   poolToml("echo", addressesOf({&b}), "drain_timeout = \"60s\""));
     const auto port = p.listeningPort("front", kStartTimeout);
     ASSERT_NE(port, 0);
     ASSERT_TRUE(p.waitReady(kStartTimeout));
@@ -335,7 +333,8 @@ public:
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
         std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-        bound_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+        bound_ =
+            fd_ >= 0 && ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
     }
     ~NotifySocket() {
         if (fd_ >= 0) ::close(fd_);
@@ -365,9 +364,9 @@ TEST_F(ControlTest, EveryReloadIsFramedByReloadingAndReady) {
     PosternProcess& p = newProcess();
     p.addEnv("NOTIFY_SOCKET=" + (dir.path() / "notify.sock").string());
     socket_ = p.dir().path() / "ctl.sock";
-    config_ = p.writeConfig("[gateway]\nworkers = 1\ncontrol_socket = \"" + socket_.string() +
-                            "\"\n" + listenerToml("front", "echo") +
-                            poolToml("echo", addressesOf({&b})));
+    config_ =
+        p.writeConfig("[gateway]\nworkers = 1\ncontrol_socket = \"" + socket_.string() + "\"\n" +
+                      listenerToml("front", "echo") + poolToml("echo", addressesOf({&b})));
     p.start({"run", "-c", config_.string()});
     auto ready = notify.next(kStartTimeout);
     ASSERT_TRUE(ready);
@@ -385,8 +384,8 @@ TEST_F(ControlTest, EveryReloadIsFramedByReloadingAndReady) {
         auto after = notify.next(10s);
         ASSERT_TRUE(after) << "round " << round;
         EXPECT_EQ(after->rfind("READY=1\nSTATUS=", 0), 0u) << *after;
-        const bool applied = after->find("STATUS=reloaded: configuration generation ") !=
-                             std::string::npos;
+        const bool applied =
+            after->find("STATUS=reloaded: configuration generation ") != std::string::npos;
         const bool rejected = after->find("STATUS=reload rejected (") != std::string::npos;
         EXPECT_TRUE(applied || rejected) << *after;
         if (round == 0) {

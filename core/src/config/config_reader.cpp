@@ -161,16 +161,16 @@ void ConfigReader::readControlSocket(TableReader& r, const std::string& value, G
     }
 #ifdef _WIN32
     constexpr std::string_view kPipePrefix = "\\\\.\\pipe\\";
-    const bool is_pipe = value.size() > kPipePrefix.size() &&
-                         std::equal(kPipePrefix.begin(), kPipePrefix.end(), value.begin(),
-                                    [](char a, char b) {
-                                        return std::tolower(static_cast<unsigned char>(a)) ==
-                                               std::tolower(static_cast<unsigned char>(b));
-                                    });
+    const bool is_pipe =
+        value.size() > kPipePrefix.size() &&
+        std::equal(kPipePrefix.begin(), kPipePrefix.end(), value.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) ==
+                   std::tolower(static_cast<unsigned char>(b));
+        });
     if (!is_pipe) {
-        diag_.error(r.valuePos("control_socket"),
-                    "'control_socket' on Windows is a named pipe, \\\\.\\pipe\\NAME (got '" +
-                        value + "')");
+        diag_.error(
+            r.valuePos("control_socket"),
+            "'control_socket' on Windows is a named pipe, \\\\.\\pipe\\NAME (got '" + value + "')");
         return;
     }
     g.control_socket = value;

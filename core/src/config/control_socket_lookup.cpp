@@ -46,8 +46,8 @@ std::string gatewayTableText(const std::string& text) {
         if (first != std::string::npos && line[first] == '[') {
             std::string header = line.substr(first);
             header = header.substr(0, header.find('#'));
-            while (!header.empty() && (header.back() == ' ' || header.back() == '\t' ||
-                                       header.back() == '\r'))
+            while (!header.empty() &&
+                   (header.back() == ' ' || header.back() == '\t' || header.back() == '\r'))
                 header.pop_back();
             inside = header == "[gateway]";
         }

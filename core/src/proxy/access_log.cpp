@@ -88,8 +88,7 @@ bool AccessLog::reopen(std::string* error) {
     const int saved = errno;
     ::close(fresh);
     if (rc < 0) {
-        if (error)
-            *error = "cannot reopen access log '" + path_ + "': " + std::strerror(saved);
+        if (error) *error = "cannot reopen access log '" + path_ + "': " + std::strerror(saved);
         return false;
     }
     return true;

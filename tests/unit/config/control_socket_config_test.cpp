@@ -59,9 +59,9 @@ TEST(ControlSocketConfig, TooLongForAUnixSocketIsAnError) {
     const std::string path = "/tmp/" + std::string(103, 'x');  // 108 bytes
     LoadResult r = loadWith("control_socket = \"" + path + "\"");
     EXPECT_FALSE(r.config);
-    EXPECT_EQ(errorLines(r), std::vector<std::string>{
-                                 "t.toml:2:18: 'control_socket' path '" + path +
-                                 "' is 108 bytes long; a Unix socket path has at most 107"});
+    EXPECT_EQ(errorLines(r),
+              std::vector<std::string>{"t.toml:2:18: 'control_socket' path '" + path +
+                                       "' is 108 bytes long; a Unix socket path has at most 107"});
 }
 #else
 TEST(ControlSocketConfig, WindowsTakesANamedPipe) {

@@ -1,11 +1,12 @@
 // `postern reload -c FILE` finds the running instance from FILE's [gateway] control_socket, also
 // when FILE is the broken config being reloaded.
+#include "config/control_socket_lookup.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include "config/control_socket_lookup.h"
 #include "config/model.h"
 
 namespace postern::config {
@@ -16,9 +17,10 @@ namespace fs = std::filesystem;
 class ControlSocketLookupTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("postern-lookup-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ =
+            fs::temp_directory_path() /
+            ("postern-lookup-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+             "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::create_directories(dir_);
     }
     void TearDown() override { fs::remove_all(dir_); }

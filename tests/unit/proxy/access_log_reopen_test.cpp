@@ -29,8 +29,8 @@ protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() /
                ("postern-access-" +
-                std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-                "-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+                std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
+                std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
         fs::remove_all(dir_);
         fs::create_directories(dir_);
     }

@@ -1,8 +1,8 @@
 // The control channel's reply lines (server/control_protocol.h): what `postern reload` decodes is
 // what the running instance encoded, and a cut or garbled reply is never taken for a result.
-#include <gtest/gtest.h>
-
 #include "server/control_protocol.h"
+
+#include <gtest/gtest.h>
 
 namespace postern::server {
 namespace {
