@@ -159,7 +159,13 @@ reload_test() {
   [ -d /run/systemd/system ] && [ "$(systemctl is-system-running 2>/dev/null || true)" != offline ] && systemd_runs=1
   if [ "$systemd_runs" = 1 ]; then
     check "systemctl start postern" systemctl start postern
-    reload_cmd() { systemctl reload postern; }
+    # systemctl prints only that the job failed: ExecReload's output is in the journal.
+    reload_cmd() {
+      local rc=0
+      systemctl reload postern || rc=$?
+      journalctl -u postern -n 30 --no-pager -o cat 2>/dev/null || true
+      return "$rc"
+    }
   else
     echo "     (no running systemd: the unit's ExecStart and ExecReload as User=postern)"
     install -d -o postern -g postern -m 0750 /run/postern  # what RuntimeDirectory=postern makes
