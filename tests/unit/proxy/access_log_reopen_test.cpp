@@ -17,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> linesOf(const fs::path& p) {
+[[maybe_unused]] std::vector<std::string> linesOf(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::vector<std::string> out;
     for (std::string line; std::getline(in, line);) out.push_back(line);
@@ -38,7 +38,7 @@ protected:
     fs::path dir_;
 };
 
-AccessRecord record(std::string_view listener) {
+[[maybe_unused]] AccessRecord record(std::string_view listener) {
     AccessRecord r;
     r.listener = listener;
     r.client = "127.0.0.1:1";
