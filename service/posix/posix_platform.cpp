@@ -142,6 +142,13 @@ void PosixPlatform::signalLoop(const RunControl& control) {
     for (;;) {
         const int sig = waitForSignal();
         if (signal_thread_quit_.load()) return;  // stopped() woke us (SIGUSR2 to this thread)
+        if (sig < 0) {
+            // Never seen (sigwait fails only for an invalid set): stop cleanly rather than run on
+            // deaf to SIGTERM.
+            POSTERN_LOG(Error, "cannot wait for signals any more: stopping", "");
+            if (!stop_posted) queue_.post({RequestQueue::Kind::Stop, "sigwait failed", {}});
+            return;
+        }
         const std::string name = std::string("signal=SIG") + ::sigabbrev_np(sig);
         switch (sig) {
             case SIGHUP:

@@ -32,7 +32,7 @@ int waitForSignal() {
         int sig = 0;
         int rc = sigwait(&set, &sig);
         if (rc == 0) return sig;
-        if (rc != EINTR) return SIGTERM;  // cannot wait for signals any more: stop cleanly
+        if (rc != EINTR) return -1;  // cannot wait for signals any more
     }
 }
 

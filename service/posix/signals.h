@@ -10,7 +10,8 @@ namespace postern::service {
  * exists: threads inherit the mask, so no thread can take a signal asynchronously. */
 void blockSignals();
 
-/** Waits for the next TERM, INT, QUIT, HUP, USR1 or USR2 and returns its number. */
+/** Waits for the next TERM, INT, QUIT, HUP, USR1 or USR2 and returns its number; -1 when signals
+ * cannot be waited for (sigwait failed). */
 int waitForSignal();
 
 }  // namespace postern::service
