@@ -257,8 +257,15 @@ std::vector<Answer> CaresResolver::resolve(const std::vector<Query>& queries,
     for (std::size_t i = 0; i < queries.size(); ++i) {
         pending[i] = Pending{queries[i].type, &answers[i], &open};
         ++open;
-        ares_query(impl_->channel, queries[i].name.c_str(), kDnsClassIn, dnsType(queries[i].type),
-                   &onAnswer, &pending[i]);
+        // A dotted name is asked as it is; a single label ("db") goes through the system's
+        // search domains, as getaddrinfo would.
+        const char* name = queries[i].name.c_str();
+        if (queries[i].name.find('.') != std::string::npos)
+            ares_query(impl_->channel, name, kDnsClassIn, dnsType(queries[i].type), &onAnswer,
+                       &pending[i]);
+        else
+            ares_search(impl_->channel, name, kDnsClassIn, dnsType(queries[i].type), &onAnswer,
+                        &pending[i]);
     }
 
     // Each pass waits for a socket or c-ares' next timeout, whichever is first, never past the
