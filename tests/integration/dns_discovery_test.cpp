@@ -280,6 +280,28 @@ TEST_F(DnsDiscoveryTest, NxDomainKeepsAddressesForHoldNxThenDropsThem) {
     EXPECT_EQ(b.b3->acceptedConnections(), b3_before) << "a dropped backend gets no new connection";
 }
 
+TEST_F(DnsDiscoveryTest, ARoundWithNoAddressAndAFailedQueryFailsUntilDnsAnswers) {
+    SamePortBackends b;
+    ASSERT_TRUE(b.b3) << "could not bind three loopback backends on one port";
+    // No DNS server yet: nothing is known, a query failed, so the round fails (the core keeps its
+    // set, here empty) rather than reporting "no backends"; `refresh` sets the rhythm meanwhile.
+    auto& p = startPostern("targets = [\"web.test:" + std::to_string(b.port()) +
+                           "\"]\nfamily = \"ipv4\"\nrefresh = \"1s\"\n");
+    ASSERT_TRUE(p.waitForLine(
+        LinePattern(
+            "msg=\"discovery failed; keeping the last good backend set\".*no name has an address, "
+            "and DNS failed: web\\.test \\(A\\): "),
+        kStartTimeout));
+    const std::uint16_t front = p.listeningPort("front", kStartTimeout);
+    ASSERT_NE(front, 0);
+
+    startDns("127.0.0.2 web.test\n");
+    ASSERT_TRUE(p.waitForLine(LinePattern::containing("web.test (A) resolves again: 1 address"),
+                              kStartTimeout));
+    ASSERT_TRUE(p.waitForLine(added(*b.b1), kStartTimeout));
+    ASSERT_TRUE(waitUntilAllServe(front, {"b1"}));
+}
+
 TEST_F(DnsDiscoveryTest, SrvRecordsGiveBackendsTheirPortsAndWeights) {
     TestBackend one(BackendMode::IdThenEcho, "one", "127.0.0.2");
     TestBackend two(BackendMode::IdThenEcho, "two", "127.0.0.3");
