@@ -17,7 +17,8 @@ namespace postern::plugins::dns_discovery {
 
 namespace {
 
-/** One c-ares try waits a quarter of the round's budget (50 ms .. 2 s); two tries per server. */
+/** A query's first try waits a quarter of the round's budget (50 ms .. 2 s), the second twice that
+ * (c-ares doubles it): 3/4 of the budget with one server, inside the round's deadline. */
 int tryTimeoutMs(std::int64_t budget_ms) {
     return static_cast<int>(std::clamp<std::int64_t>(budget_ms / 4, 50, 2000));
 }
