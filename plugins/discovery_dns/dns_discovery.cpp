@@ -17,10 +17,11 @@ namespace postern::plugins::dns_discovery {
 
 namespace {
 
-/** A query's first try waits a quarter of the round's budget (50 ms .. 2 s), the second twice that
- * (c-ares doubles it): 3/4 of the budget with one server, inside the round's deadline. */
+/** A query's first try waits a quarter of the round's budget (50 ms .. 1 s, like HAProxy's 1 s
+ * `timeout retry`), the second twice that (c-ares doubles it): at most 3/4 of the budget with one
+ * server, and the round's deadline cuts the rest. */
 int tryTimeoutMs(std::int64_t budget_ms) {
-    return static_cast<int>(std::clamp<std::int64_t>(budget_ms / 4, 50, 2000));
+    return static_cast<int>(std::clamp<std::int64_t>(budget_ms / 4, 50, 1000));
 }
 constexpr int kTries = 2;
 
