@@ -88,6 +88,8 @@ public:
         ++reads_;
         return process_.sendSignal(SIGHUP) && waitRead(reads_);
     }
+    /** kill(pid, sig), e.g. SIGSTOP / SIGCONT. */
+    bool signal(int sig) { return process_.sendSignal(sig); }
     /** SIGKILL by PID, reaped. */
     void kill() { process_.kill(); }
     std::uint16_t port() const { return port_; }
@@ -243,6 +245,35 @@ TEST_F(DnsDiscoveryTest, AddressesFollowDnsWithTtlRefreshAndServeStaleWhileTheRe
     ASSERT_TRUE(p.waitForLine(added(*b.b1), kStartTimeout, Stream::Stderr, 2));
     ASSERT_TRUE(p.waitForLine(removed(*b.b3), kStartTimeout));
     ASSERT_TRUE(waitUntilAllServe(front, {"b1", "b2"}));
+}
+
+TEST_F(DnsDiscoveryTest, AResolverThatDoesNotAnswerTimesOutWithinTheBudgetAndServesStale) {
+    SamePortBackends b;
+    ASSERT_TRUE(b.b3) << "could not bind three loopback backends on one port";
+    auto& dns = startDns("127.0.0.2 web.test\n127.0.0.3 web.test\n");
+    // refresh = 2 s is also each round's budget: a try waits 500 ms, the second 1 s.
+    auto& p = startPostern("targets = [\"web.test:" + std::to_string(b.port()) +
+                           "\"]\nfamily = \"ipv4\"\nrefresh = \"2s\"\n");
+    const std::uint16_t front = p.listeningPort("front", kStartTimeout);
+    ASSERT_NE(front, 0);
+    ASSERT_TRUE(waitUntilAllServe(front, {"b1", "b2"}));
+
+    // Stopped, not killed: its socket stays open and nothing answers (a real timeout).
+    ASSERT_TRUE(dns.signal(SIGSTOP));
+    const auto stopped = Clock::now();
+    ASSERT_TRUE(p.waitForLine(
+        LinePattern::containing("web.test (A): timeout (no answer from the DNS servers); "
+                                "keeping its last 2 addresses until DNS answers again"),
+        kStartTimeout));
+    // The first round after the stop began within 1 s (TTL) and ended within its 2 s budget.
+    EXPECT_LT(msSince(stopped), 1000.0 + 2000.0 + 1500.0);  // + slack for a loaded machine
+    auto ids = spread(front, 20);
+    EXPECT_EQ(ids["b1"] + ids["b2"], 20) << "serve-stale while DNS times out";
+    EXPECT_TRUE(p.matchingLines(removed(*b.b1), Stream::Stderr).empty());
+
+    ASSERT_TRUE(dns.signal(SIGCONT));
+    ASSERT_TRUE(p.waitForLine(LinePattern::containing("web.test (A) resolves again: 2 addresses"),
+                              kStartTimeout));
 }
 
 TEST_F(DnsDiscoveryTest, NxDomainKeepsAddressesForHoldNxThenDropsThem) {
