@@ -165,7 +165,7 @@ RoundResult DnsBook::finish(std::int64_t now_ms, std::vector<LogLine>& log) {
     for (const auto& t : settings_.targets) {
         switch (t.kind) {
             case TargetKind::Literal:
-                add({t.name, t.port, t.weight, t.max_connections, t.region, 0});
+                add({t.name, t.port, t.weight, t.max_connections, t.region, t.priority});
                 break;
             case TargetKind::Address: {
                 used_hosts.insert(t.name);
@@ -177,7 +177,8 @@ RoundResult DnsBook::finish(std::int64_t now_ms, std::vector<LogLine>& log) {
                                                    : settings_.family == Family::Ipv4 ? "A"
                                                                                       : "AAAA") +
                                        "); it adds no backend"});
-                for (auto& ip : ips) add({ip, t.port, t.weight, t.max_connections, t.region, 0});
+                for (auto& ip : ips)
+                    add({ip, t.port, t.weight, t.max_connections, t.region, t.priority});
                 break;
             }
             case TargetKind::Srv: {

@@ -131,13 +131,14 @@ std::optional<std::int64_t> readDuration(const Node& node, std::string_view key,
     return ms;
 }
 
-// { address = "...", weight = N, max_connections = N, region = "..." }. Every known key is looked
-// up even after a problem, so the host reports only truly unknown keys.
+// { address = "...", weight = N, max_connections = N, region = "...", priority = N }. Every known
+// key is looked up even after a problem, so the host reports only truly unknown keys.
 std::optional<DnsTarget> readTable(const Node& element) {
     const Node address = element.get("address");
     const Node weight = element.get("weight");
     const Node max_connections = element.get("max_connections");
     const Node region = element.get("region");
+    const Node priority = element.get("priority");
     bool ok = true;
 
     std::optional<DnsTarget> target;
@@ -202,7 +203,28 @@ std::optional<DnsTarget> readTable(const Node& element) {
         }
     }
 
+    std::uint32_t prio = 0;
+    if (priority) {
+        auto v = priority.asInteger();
+        if (!v) {
+            priority.error("priority must be an integer, not " +
+                           str(sdk::describe(priority.type())));
+            ok = false;
+        } else if (*v < 0 || *v > kMaxPriority) {
+            priority.error("priority must be from 0 (best) to " + std::to_string(kMaxPriority) +
+                           ", got " + std::to_string(*v));
+            ok = false;
+        } else if (target && target->kind == TargetKind::Srv) {
+            priority.error(
+                "an SRV target takes its priorities from the SRV records; remove 'priority'");
+            ok = false;
+        } else {
+            prio = static_cast<std::uint32_t>(*v);
+        }
+    }
+
     if (!ok || !target) return std::nullopt;
+    target->priority = prio;
     target->weight = w;
     target->max_connections = mc;
     target->region = std::move(reg);
@@ -329,7 +351,7 @@ std::optional<DnsSettings> readSettings(const postern::sdk::Config& config) {
                 element.error(
                     "a target must be a string (\"name:port\", \"_service._tcp.name\") or a "
                     "table { address = \"name:port\", weight = N, max_connections = N, "
-                    "region = \"...\" }, not " +
+                    "region = \"...\", priority = N }, not " +
                     str(sdk::describe(element.type())));
             }
             if (!target) {

@@ -15,6 +15,7 @@
 namespace postern::plugins::dns_discovery {
 
 inline constexpr std::int64_t kMaxWeight = 1000000;
+inline constexpr std::int64_t kMaxPriority = 65535;
 inline constexpr std::int64_t kDefaultMinRefreshMs = 1000;
 inline constexpr std::int64_t kDefaultMaxRefreshMs = 5 * 60 * 1000;
 inline constexpr std::int64_t kDefaultHoldNxMs = 30 * 1000;
@@ -35,6 +36,7 @@ struct DnsTarget {
     std::uint32_t weight = 1;  ///< per address; SRV targets take theirs from the records
     std::uint32_t max_connections = 0;
     std::string region;
+    std::uint32_t priority = 0;  ///< 0 = best; SRV targets take theirs from the records
 };
 
 /** A DNS server to ask, instead of the system's. */

@@ -235,6 +235,18 @@ TEST(DnsDiscoveryRound, AddressTargetsAndTtlRefresh) {
     EXPECT_EQ(r.next_refresh_ms, dns::kDefaultMaxRefreshMs);
 }
 
+TEST(DnsDiscoveryRound, AnAddressTargetsPriorityGoesToEachAddress) {
+    auto s = settings({"db.example:80", "10.9.9.9:1"});
+    s.targets[0].priority = 1;
+    s.targets[1].priority = 2;
+    dns::DnsBook book(s);
+    auto r = round(book, 0, [](const Query&) { return addresses({"10.0.0.1", "10.0.0.2"}); });
+    ASSERT_EQ(r.targets.size(), 3u);
+    EXPECT_EQ(r.targets[0].priority, 1u);
+    EXPECT_EQ(r.targets[1].priority, 1u);
+    EXPECT_EQ(r.targets[2].priority, 2u);
+}
+
 TEST(DnsDiscoveryRound, EmptyAaaaNextToARecordsIsNotNx) {
     dns::DnsBook book(settings({"db.example:80"}, dns::Family::Any));
     std::vector<dns::LogLine> log;
@@ -400,7 +412,8 @@ TEST(DnsDiscoveryConfig, AcceptsEveryKey) {
                                   Value::table({{"address", str("web.example:80")},
                                                 {"weight", Value::integer(3)},
                                                 {"max_connections", Value::integer(10)},
-                                                {"region", str("eu")}})})},
+                                                {"region", str("eu")},
+                                                {"priority", Value::integer(1)}})})},
         {"resolvers", Value::array({str("127.0.0.1:5353"), str("[::1]:53")})},
         {"family", str("ipv4")},
         {"min_refresh", str("2s")},
@@ -416,7 +429,10 @@ TEST(DnsDiscoveryConfig, ReportsEachProblemAtItsPosition) {
         {"targets",
          Value::array({str("db.example:0"), str("_pg._tcp.example:5432"), Value::integer(3),
                        Value::table({{"address", str("_pg._udp.example")},
-                                     {"weight", Value::integer(2)}})})},
+                                     {"weight", Value::integer(2)},
+                                     {"priority", Value::integer(1)}}),
+                       Value::table({{"address", str("db.example:1")},
+                                     {"priority", Value::integer(70000)}})})},
         {"resolvers", Value::array({str("dns.example")})},
         {"family", str("ipv5")},
         {"min_refresh", str("soon")},
@@ -427,15 +443,16 @@ TEST(DnsDiscoveryConfig, ReportsEachProblemAtItsPosition) {
     const std::vector<std::string> want = {
         "targets[0]: invalid target \"db.example:0\": port must be a number from 1 to 65535",
         "targets[1]: invalid target \"_pg._tcp.example:5432\": an SRV name takes its ports from "
-        "the SRV "
-        "records; remove ':5432'",
+        "the SRV records; remove ':5432'",
         "targets[2]: a target must be a string (\"name:port\", \"_service._tcp.name\") or a table "
-        "{ address = "
-        "\"name:port\", weight = N, max_connections = N, region = \"...\" }, not an integer",
+        "{ address = \"name:port\", weight = N, max_connections = N, region = \"...\", "
+        "priority = N }, not an integer",
         "targets[3].weight: an SRV target takes its weights from the SRV records; remove 'weight'",
+        "targets[3].priority: an SRV target takes its priorities from the SRV records; remove "
+        "'priority'",
+        "targets[4].priority: priority must be from 0 (best) to 65535, got 70000",
         "resolvers[0]: invalid resolver \"dns.example\": a resolver must be an IP address "
-        "(\"127.0.0.1:53\", "
-        "\"[::1]:53\")",
+        "(\"127.0.0.1:53\", \"[::1]:53\")",
         "family: family must be \"any\", \"ipv4\" or \"ipv6\", not \"ipv5\"",
         "min_refresh: invalid duration",
         "timeout: unknown key 'timeout'",
