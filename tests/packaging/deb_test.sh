@@ -36,6 +36,7 @@ check "postern-dev: Package field" test "$(field "$deb_dev" Package)" = postern-
 check "postern-dev is Architecture: all" test "$(field "$deb_dev" Architecture)" = all
 check "postern depends on adduser (postinst creates the user)" grep -qw adduser <<<"$(field "$deb" Depends)"
 check "postern depends on libc6 (dpkg-shlibdeps ran)" grep -qw libc6 <<<"$(field "$deb" Depends)"
+check "postern depends on libc-ares2 (the dns discovery plugin's resolver)" grep -qw libc-ares2 <<<"$(field "$deb" Depends)"
 mkdir -p "$work/control"
 dpkg-deb --control "$deb" "$work/control"
 check "conffiles lists exactly /etc/postern/postern.toml" test "$(cat "$work/control/conffiles")" = /etc/postern/postern.toml
@@ -50,7 +51,7 @@ R="$work/root"
 dpkg -x "$deb" "$R"
 dpkg -x "$deb_dev" "$R"
 check "/usr/bin/postern is an executable" test -x "$R/usr/bin/postern"
-for p in balancer_round_robin discovery_static probe_tcp; do
+for p in balancer_round_robin discovery_static discovery_dns probe_tcp; do
   check "plugin postern_$p.so in /usr/lib/postern/plugins" test -f "$R/usr/lib/postern/plugins/postern_$p.so"
 done
 check "/etc/postern/postern.toml" test -f "$R/etc/postern/postern.toml"
