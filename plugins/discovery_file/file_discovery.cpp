@@ -54,8 +54,8 @@ public:
                 for (const auto& e : errors) path_node.error(e);
                 return nullptr;
             }
-            host.info("inventory " + watcher->path() +
-                      " loaded: " + std::to_string(watcher->targets().size()) + " target(s)");
+            host.debug("inventory " + watcher->path() +
+                       " loaded: " + std::to_string(watcher->targets().size()) + " target(s)");
             return std::unique_ptr<FileDiscovery>(new FileDiscovery(std::move(watcher)));
         } catch (...) {
             config.error(
