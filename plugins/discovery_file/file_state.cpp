@@ -6,6 +6,8 @@
 #include <cstring>
 
 #ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
 #include <windows.h>
 #else
 #include <sys/stat.h>
@@ -72,7 +74,30 @@ FileSignature statFile(const std::string& path, std::string* why) {
 }
 
 namespace {
-std::FILE* openForReading(const std::string& path) { return ::_wfopen(widen(path).c_str(), L"rb"); }
+// Shares read, write and delete like statFile: a writer renaming a new version over the file
+// while a round reads it must not fail (Windows refuses to replace a file opened without
+// FILE_SHARE_DELETE, which _wfopen does not ask for).
+std::FILE* openForReading(const std::string& path) {
+    HANDLE h = ::CreateFileW(widen(path).c_str(), GENERIC_READ,
+                             FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                             OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (h == INVALID_HANDLE_VALUE) {
+        const DWORD code = ::GetLastError();
+        errno = code == ERROR_FILE_NOT_FOUND || code == ERROR_PATH_NOT_FOUND     ? ENOENT
+                : code == ERROR_ACCESS_DENIED || code == ERROR_SHARING_VIOLATION ? EACCES
+                                                                                 : EIO;
+        return nullptr;
+    }
+    const int fd = ::_open_osfhandle(reinterpret_cast<intptr_t>(h), _O_RDONLY | _O_BINARY);
+    if (fd < 0) {
+        ::CloseHandle(h);
+        errno = EIO;
+        return nullptr;
+    }
+    std::FILE* f = ::_fdopen(fd, "rb");
+    if (!f) ::_close(fd);  // closes the handle too
+    return f;
+}
 bool isDirectory(const std::string& path) {
     const DWORD a = ::GetFileAttributesW(widen(path).c_str());
     return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY);
