@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -154,6 +155,25 @@ TEST(FileInventory, HostileBytesAreRefusedNotHandedToTomlPlusPlus) {
         ASSERT_EQ(b.errors.size(), 1u);
         EXPECT_EQ(b.errors[0].rfind("inv.toml:", 0), 0u);
     }
+}
+
+// The config loader fuzzer's corpus (hostile TOML, toml++ crash reproducers included) as
+// inventories: every input ends in a set or in positioned errors, never in a crash (this runs
+// under ASan + UBSan in the sanitizer build).
+TEST(FileInventory, TheConfigFuzzCorpusNeverCrashesTheParser) {
+    const fs::path dir = fs::path(POSTERN_SOURCE_DIR) / "tests/fuzz/corpus/config_loader";
+    if (!fs::is_directory(dir)) GTEST_SKIP() << "no " << dir;
+    int inputs = 0;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        std::ifstream in(entry.path(), std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+        auto r = parseInventory(text, "inv.toml");
+        ++inputs;
+        EXPECT_NE(r.targets.has_value(), !r.errors.empty()) << entry.path();
+        for (const auto& e : r.errors) EXPECT_EQ(e.rfind("inv.toml:", 0), 0u) << e;
+    }
+    EXPECT_GT(inputs, 10);
 }
 
 // ---- change detection on real files -----------------------------------------------------------
