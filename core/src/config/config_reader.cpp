@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <system_error>
 #include <vector>
@@ -39,6 +40,29 @@ std::vector<std::string> keysOf(const std::map<std::string, V>& m) {
     std::vector<std::string> out;
     for (const auto& [k, v] : m) out.push_back(k);
     return out;
+}
+
+/** Why `run` could not open (create) an access log file at `path` (`written` as the config has
+ * it, for the message), found without creating anything; nullopt when it can. Whether the user
+ * postern runs as may write there is not decided here: `check` may run as another user, and
+ * `run` opens the file before it drops privileges. */
+std::optional<std::string> accessLogPathProblem(const std::filesystem::path& path,
+                                                const std::string& written) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (std::filesystem::is_directory(status))
+        return "'access': \"" + written + "\" is a directory (name a file in it)";
+    if (std::filesystem::exists(status)) return std::nullopt;  // appended to
+    const std::filesystem::path dir = path.parent_path();
+    std::string dir_written = std::filesystem::path(written).parent_path().string();
+    if (dir_written.empty()) dir_written = dir.string();
+    const auto dir_status = std::filesystem::status(dir, ec);
+    if (!std::filesystem::exists(dir_status))
+        return "'access': directory \"" + dir_written +
+               "\" does not exist (create it, writable by the user postern runs as)";
+    if (!std::filesystem::is_directory(dir_status))
+        return "'access': \"" + dir_written + "\" is not a directory";
+    return std::nullopt;
 }
 
 std::string formatNumber(double v) {
@@ -202,9 +226,18 @@ void ConfigReader::readLog(const toml::table* table, SourcePos pos) {
         if (access->empty())
             diag_.error(r.valuePos("access"),
                         "'access' must not be empty (use \"off\" to disable the access log)");
-        else if (*access == "stdout" || *access == "stderr" || *access == "syslog" ||
-                 *access == "off")
+        else if (*access == "syslog")
+#ifdef _WIN32
+            diag_.error(r.valuePos("access"),
+                        "access log \"syslog\" is not available on Windows (use a file path or "
+                        "\"off\"; postern's own log goes to the Event Log)");
+#else
             l.access = *access;
+#endif
+        else if (*access == "stdout" || *access == "stderr" || *access == "off")
+            l.access = *access;
+        else if (auto problem = accessLogPathProblem(resolvePath(*access), *access))
+            diag_.error(r.valuePos("access"), *problem);
         else
             l.access = resolvePath(*access).string();
     }
@@ -573,7 +606,7 @@ std::optional<PluginUse> ConfigReader::readProbe(const toml::table& table, Probe
 void ConfigReader::createPlugins() {
     // With unusable plugin_dirs every lookup would fail for the same reason already reported.
     if (!plugin_dirs_valid_) return;
-    PluginBinder binder(registry_, config_->gateway.plugin_dirs, diag_);
+    PluginBinder binder(registry_, config_->gateway.plugin_dirs, diag_, base_dir_);
     for (const PoolPlugins& uses : pool_plugins_) {
         PoolConfig& pool = config_->pools[uses.pool];
         if (uses.balancer) pool.balancer_factory = binder.balancer(*uses.balancer);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "config/source_pos.h"
 #include "net/cidr_list.h"
 #include "plugin/instances.h"
 #include "tls/tls_settings.h"
@@ -26,11 +27,6 @@ using Millis = std::chrono::milliseconds;
 
 /** "unlimited" drain timeouts are stored as this value. */
 inline constexpr Millis kUnlimited = Millis::max();
-
-struct SourcePos {
-    std::uint32_t line = 0;
-    std::uint32_t column = 0;
-};
 
 struct BindAddress {
     std::string host;  ///< IP literal (IPv4 or IPv6, no brackets) or a name resolved at bind time

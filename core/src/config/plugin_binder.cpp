@@ -6,8 +6,8 @@
 namespace postern::config {
 
 PluginBinder::PluginBinder(plugin::Registry& registry, std::vector<std::filesystem::path> dirs,
-                           Diagnostics& diag)
-    : registry_(registry), dirs_(std::move(dirs)), diag_(diag) {
+                           Diagnostics& diag, std::filesystem::path base_dir)
+    : registry_(registry), dirs_(std::move(dirs)), diag_(diag), base_dir_(std::move(base_dir)) {
     for (const auto& refusal : registry_.scan(dirs_))
         POSTERN_LOG(Warn, "plugin library refused: " + refusal, std::string_view{});
 }
@@ -31,7 +31,8 @@ PluginBinder::Created PluginBinder::create(postern_kind kind, const PluginUse& u
         return {};
     }
     const std::string owner = kind_name + " plugin '" + use.name + "'";
-    TomlConfigView view(use.table, use.context, owner, use.table_pos, use.core_keys, diag_);
+    TomlConfigView view(use.table, use.context, owner, use.table_pos, use.core_keys, diag_,
+                        base_dir_);
     const postern_host* host = registry_.host(*found);
     void* instance = nullptr;
     const postern_descriptor* d = found->descriptor;

@@ -29,9 +29,10 @@ struct PluginUse {
 
 class PluginBinder {
 public:
-    /** Scans `dirs` into `registry` (a directory already scanned is skipped by the registry). */
+    /** Scans `dirs` into `registry` (a directory already scanned is skipped by the registry).
+     * `base_dir` is the main config file's directory: plugins resolve relative paths against it. */
     PluginBinder(plugin::Registry& registry, std::vector<std::filesystem::path> dirs,
-                 Diagnostics& diag);
+                 Diagnostics& diag, std::filesystem::path base_dir = {});
 
     /** Null after reporting why (not found, configuration rejected). A non-null instance may still
      * come with reported errors; the load then fails and the instance is simply destroyed. */
@@ -50,6 +51,7 @@ private:
     plugin::Registry& registry_;
     std::vector<std::filesystem::path> dirs_;
     Diagnostics& diag_;
+    std::filesystem::path base_dir_;
 };
 
 }  // namespace postern::config

@@ -7,13 +7,15 @@
 namespace postern::config {
 
 TomlConfigView::TomlConfigView(const toml::table* table, std::string context, std::string owner,
-                               SourcePos pos, std::vector<std::string> core_keys, Diagnostics& diag)
+                               SourcePos pos, std::vector<std::string> core_keys, Diagnostics& diag,
+                               std::filesystem::path base_dir)
     : table_(table ? table : &empty_),
       context_(std::move(context)),
       owner_(std::move(owner)),
       pos_(pos),
       core_keys_(std::move(core_keys)),
-      diag_(diag) {
+      diag_(diag),
+      base_dir_(std::move(base_dir)) {
     abi_.ctx = this;
     abi_.root = handle(table_);
     abi_.type = &TomlConfigView::type;
@@ -26,6 +28,7 @@ TomlConfigView::TomlConfigView(const toml::table* table, std::string context, st
     abi_.as_boolean = &TomlConfigView::asBoolean;
     abi_.as_duration_ms = &TomlConfigView::asDurationMs;
     abi_.error = &TomlConfigView::error;
+    abi_.as_path = &TomlConfigView::asPath;
 }
 
 postern_node_type TomlConfigView::type(void*, const postern_node* h) noexcept {
@@ -157,6 +160,25 @@ int TomlConfigView::asDurationMs(void* ctx, const postern_node* h, int64_t* out_
         return 1;
     } catch (...) {
         return 0;
+    }
+}
+
+int TomlConfigView::asPath(void* ctx, const postern_node* h, postern_str* out) noexcept {
+    auto* self = static_cast<TomlConfigView*>(ctx);
+    const toml::node* n = node(h);
+    if (!self || !n || !out) return 0;
+    const auto* s = n->as_string();
+    if (!s) return 0;
+    try {
+        // The same rule as every path the core reads (ConfigReader::resolvePath).
+        std::filesystem::path p(s->get());
+        if (p.is_relative() && !self->base_dir_.empty()) p = self->base_dir_ / p;
+        self->paths_.push_back(p.lexically_normal().string());
+        out->data = self->paths_.back().data();
+        out->size = self->paths_.back().size();
+        return 1;
+    } catch (...) {
+        return 0;  // out of memory: the plugin sees "not a string" and reports it
     }
 }
 

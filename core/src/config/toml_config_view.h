@@ -8,6 +8,8 @@
 #include <toml++/toml.h>
 
 #include <cstddef>
+#include <deque>
+#include <filesystem>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -23,9 +25,12 @@ public:
     /** `table` is the plugin's table (null = no table: the plugin sees an empty one). `context`
      * names it in messages ("[pool.discovery]"), `owner` names the plugin ("discovery plugin
      * 'static'"), `pos` is where errors about the table as a whole go. `core_keys` belong to the
-     * core: the plugin does not see them (get returns NULL) and they are never reported here. */
+     * core: the plugin does not see them (get returns NULL) and they are never reported here.
+     * `base_dir` (the main config file's directory) resolves relative paths read with as_path;
+     * empty = they stay relative. */
     TomlConfigView(const toml::table* table, std::string context, std::string owner, SourcePos pos,
-                   std::vector<std::string> core_keys, Diagnostics& diag);
+                   std::vector<std::string> core_keys, Diagnostics& diag,
+                   std::filesystem::path base_dir = {});
     TomlConfigView(const TomlConfigView&) = delete;
     TomlConfigView& operator=(const TomlConfigView&) = delete;
 
@@ -48,6 +53,7 @@ private:
     static int asFloat(void* ctx, const postern_node* node, double* out) noexcept;
     static int asBoolean(void* ctx, const postern_node* node, int* out) noexcept;
     static int asDurationMs(void* ctx, const postern_node* node, int64_t* out_ms) noexcept;
+    static int asPath(void* ctx, const postern_node* node, postern_str* out) noexcept;
     static void error(void* ctx, const postern_node* node, postern_str message) noexcept;
 
     static const toml::node* node(const postern_node* handle) {
@@ -70,6 +76,9 @@ private:
     std::vector<std::string> core_keys_;
     Diagnostics& diag_;
     std::size_t errors_reported_ = 0;
+    std::filesystem::path base_dir_;
+    /** Resolved paths handed out by as_path (stable addresses until the view dies). */
+    std::deque<std::string> paths_;
 
     std::unordered_set<const toml::node*> read_;
     std::unordered_map<const toml::node*, std::string> names_;

@@ -5,14 +5,15 @@
 // asks that question only where TOML allows ASCII alone (outside strings and comments, right
 // after a backslash in a multi-line basic string) and in one valid place: the first character of
 // the text a line-ending backslash joins in a multi-line basic string. This finds the first such
-// code point so the loader reports it instead of parsing. Pure; any thread.
+// code point so the loader reports it instead of parsing. Pure; any thread. Standard library
+// only: the `file` discovery plugin compiles it too, for the inventories it parses.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "config/model.h"
+#include "config/source_pos.h"
 
 namespace postern::config {
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,7 +69,12 @@ public:
         config_.as_boolean = &asBoolean;
         config_.as_duration_ms = &asDurationMs;
         config_.error = &error;
+        config_.as_path = &asPath;
     }
+
+    /** Where as_path resolves relative paths (the real host: the main config file's directory);
+     * empty = paths are handed back as written. */
+    void setBaseDir(std::string dir) { base_dir_ = std::move(dir); }
     FakeConfig(const FakeConfig&) = delete;
     FakeConfig& operator=(const FakeConfig&) = delete;
 
@@ -172,6 +178,17 @@ private:
         *out = node(n)->b ? 1 : 0;
         return 1;
     }
+    static int asPath(void* ctx, const postern_node* n, postern_str* out) noexcept {
+        if (!n || node(n)->type != POSTERN_NODE_STRING) return 0;
+        FakeConfig* c = self(ctx);
+        const std::string& s = node(n)->s;
+        const bool relative =
+            s.empty() || (s[0] != '/' && s[0] != '\\' && s.find(':') == std::string::npos);
+        c->paths_.push_back(relative && !c->base_dir_.empty() ? c->base_dir_ + "/" + s : s);
+        out->data = c->paths_.back().data();
+        out->size = c->paths_.back().size();
+        return 1;
+    }
     static int asDurationMs(void* ctx, const postern_node* n, std::int64_t* out) noexcept {
         if (!n) return 0;
         const Node* d = node(n);
@@ -204,6 +221,8 @@ private:
     std::unique_ptr<Node> root_;
     postern_config config_{};
     std::vector<Error> errors_;
+    std::string base_dir_;
+    std::deque<std::string> paths_;  // handed out by as_path
 };
 
 /** A discovery sink that records one round. */
@@ -214,6 +233,7 @@ struct FakeSink {
         std::uint32_t weight;
         std::uint32_t max_connections;
         std::string region;
+        std::uint32_t priority = 0;
     };
     std::vector<Target> targets;
     std::vector<std::string> failures;
@@ -222,7 +242,7 @@ struct FakeSink {
     static void add(void* ctx, const postern_target* t) noexcept {
         static_cast<FakeSink*>(ctx)->targets.push_back(
             {std::string(t->host.data, t->host.size), t->port, t->weight, t->max_connections,
-             std::string(t->region.data, t->region.size)});
+             std::string(t->region.data, t->region.size), t->priority});
     }
     static void fail(void* ctx, postern_str reason) noexcept {
         static_cast<FakeSink*>(ctx)->failures.emplace_back(reason.data, reason.size);

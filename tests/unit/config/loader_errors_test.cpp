@@ -2,6 +2,8 @@
 // reported at once and sorted by position, and never a Config.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -525,6 +527,73 @@ TEST(ConfigErrors, AdminTableMustBeATable) {
                   "/status, dashboard)",
                   "t.toml:3:1: unknown key 'port' in [admin]"});
 }
+
+}  // namespace
+}  // namespace postern::config
+
+// ---- what `run` would otherwise find only after loading (issue 13) -----------------------------
+
+namespace postern::config {
+namespace {
+
+/** A directory of its own under the system's temporary directory, removed afterwards. */
+class StartCheckTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("postern_start_checks_" +
+                std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+        std::filesystem::remove_all(dir_);
+        std::filesystem::create_directories(dir_ / "logs");
+        std::ofstream(dir_ / "a-file") << "x";
+    }
+    void TearDown() override {
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
+    }
+    LoadResult loadWithAccess(const std::string& access) {
+        std::string text = "[log]\naccess = \"" + access +
+                           "\"\n[[listener]]\nname = \"l\"\nbind = [\"127.0.0.1:0\"]\npool = "
+                           "\"pg\"\n";
+        text += test::kMinimalPool;
+        return loadConfigText(text, "t.toml", dir_, test::sharedRegistry(), test::testOptions());
+    }
+    std::filesystem::path dir_;
+};
+
+TEST_F(StartCheckTest, AccessLogInAMissingDirectoryIsAConfigError) {
+    // Before: `postern check` passed and `postern run` failed opening the file.
+    LoadResult r = loadWithAccess("no-such-dir/access.log");
+    EXPECT_FALSE(r.config);
+    EXPECT_EQ(errorLines(r),
+              (Lines{"t.toml:2:10: 'access': directory \"no-such-dir\" does not exist "
+                     "(create it, writable by the user postern runs as)"}));
+}
+
+TEST_F(StartCheckTest, AccessLogThatIsADirectoryOrUnderAFileIsAConfigError) {
+    EXPECT_EQ(errorLines(loadWithAccess("logs")),
+              (Lines{"t.toml:2:10: 'access': \"logs\" is a directory (name a file in it)"}));
+    EXPECT_EQ(errorLines(loadWithAccess("a-file/access.log")),
+              (Lines{"t.toml:2:10: 'access': \"a-file\" is not a directory"}));
+}
+
+TEST_F(StartCheckTest, AccessLogInAnExistingDirectoryLoadsAndCreatesNothing) {
+    LoadResult r = loadWithAccess("logs/access.log");
+    ASSERT_TRUE(r.config) << testing::PrintToString(errorLines(r));
+    EXPECT_EQ(r.config->log.access, (dir_ / "logs" / "access.log").lexically_normal().string());
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "logs" / "access.log"));  // `run` creates it
+    // An existing file is appended to.
+    std::ofstream(dir_ / "logs" / "old.log") << "line\n";
+    EXPECT_TRUE(loadWithAccess("logs/old.log").config);
+}
+
+#ifdef _WIN32
+TEST_F(StartCheckTest, SyslogAccessLogOnWindowsIsAConfigError) {
+    EXPECT_EQ(errorLines(loadWithAccess("syslog")),
+              (Lines{"t.toml:2:10: access log \"syslog\" is not available on Windows (use a file "
+                     "path or \"off\"; postern's own log goes to the Event Log)"}));
+}
+#endif
 
 }  // namespace
 }  // namespace postern::config

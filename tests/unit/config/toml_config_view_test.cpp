@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -146,6 +147,28 @@ options = { used = 1, unused = 2 }
                   "v.toml:3:23: unknown key 'unused' in [pool.discovery] (not used by discovery "
                   "plugin 'test')",
               }));
+}
+
+TEST_F(ConfigViewTest, PathsResolveAgainstTheConfigFilesDirectory) {
+    parse(R"([pool.discovery]
+rel = "inventory/../backends.toml"
+abs = "/srv/inv.toml"
+num = 3
+)");
+    const std::filesystem::path base = std::filesystem::path("/etc") / "postern";
+    view_ = std::make_unique<TomlConfigView>(table_, "[pool.discovery]", "discovery plugin 'test'",
+                                             positionOf(*table_), std::vector<std::string>{}, diag_,
+                                             base);
+    postern_str out{nullptr, 0};
+    ASSERT_EQ(c().as_path(c().ctx, get(c().root, "rel"), &out), 1);
+    EXPECT_EQ(std::string(out.data, out.size),
+              (base / "backends.toml").lexically_normal().string());
+    ASSERT_EQ(c().as_path(c().ctx, get(c().root, "abs"), &out), 1);
+    EXPECT_EQ(std::string(out.data, out.size),
+              std::filesystem::path("/srv/inv.toml").lexically_normal().string());
+    EXPECT_EQ(c().as_path(c().ctx, get(c().root, "num"), &out), 0);
+    EXPECT_EQ(c().as_path(c().ctx, nullptr, &out), 0);
+    EXPECT_TRUE(diag_.empty());
 }
 
 TEST_F(ConfigViewTest, DurationsReportTheirOwnPositionedErrors) {

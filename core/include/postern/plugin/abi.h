@@ -24,7 +24,8 @@
 #include <stdint.h>
 
 /* Version history: 1 = the first release; 2 = postern_target gained `priority` (DNS SRV
- * priority groups) and discovery runs on a thread of its own per pool. */
+ * priority groups), discovery runs on a thread of its own per pool, and postern_config gained
+ * `as_path` (file paths relative to the main config file's directory). */
 #define POSTERN_PLUGIN_ABI_VERSION 2u
 
 #if defined(_WIN32) || defined(__CYGWIN__)
@@ -111,6 +112,11 @@ typedef struct postern_config {
     /** Reports a configuration error at the node's file:line:column (the table's, when NULL).
      * Any reported error makes the whole configuration invalid. */
     void (*error)(void* ctx, const postern_node* node, postern_str message) POSTERN_NOEXCEPT;
+    /** ABI 2: a string node read as a file path. A relative path is resolved against the directory
+     * of the main configuration file (the rule of every path in the config); an absolute one is
+     * only normalised. Returns 1 and fills *out (valid during the create call) when the node is a
+     * string, else 0. */
+    int (*as_path)(void* ctx, const postern_node* node, postern_str* out) POSTERN_NOEXCEPT;
 } postern_config;
 
 /* ------------------------------------------------------------------------------------------

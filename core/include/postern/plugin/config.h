@@ -119,6 +119,17 @@ public:
             return std::nullopt;
         return out != 0;
     }
+    /** The string as a file path, when this is exactly a string: a relative path is resolved
+     * against the directory of the main configuration file (as the core does for every path in
+     * it), so the plugin never depends on the current directory. The view lives as long as the
+     * configuration: copy it before create returns. Control thread, during create. */
+    std::optional<std::string_view> asPath() const noexcept {
+        if (node_ == nullptr || config_ == nullptr) return std::nullopt;
+        if (config_->as_path == nullptr) return asString();  // a host without the resolver
+        postern_str out{nullptr, 0};
+        if (!config_->as_path(config_->ctx, node_, &out)) return std::nullopt;
+        return view(out);
+    }
     /** A duration ("250ms", "30s", "4m", "1h", or an integer number of seconds) in milliseconds.
      * When the value is present but not a valid duration, the host has already reported a
      * positioned error (it counts towards Config::errorCount()) and this returns nullopt.
