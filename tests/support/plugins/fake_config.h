@@ -214,6 +214,7 @@ struct FakeSink {
         std::uint32_t weight;
         std::uint32_t max_connections;
         std::string region;
+        std::uint32_t priority = 0;
     };
     std::vector<Target> targets;
     std::vector<std::string> failures;
@@ -222,7 +223,7 @@ struct FakeSink {
     static void add(void* ctx, const postern_target* t) noexcept {
         static_cast<FakeSink*>(ctx)->targets.push_back(
             {std::string(t->host.data, t->host.size), t->port, t->weight, t->max_connections,
-             std::string(t->region.data, t->region.size)});
+             std::string(t->region.data, t->region.size), t->priority});
     }
     static void fail(void* ctx, postern_str reason) noexcept {
         static_cast<FakeSink*>(ctx)->failures.emplace_back(reason.data, reason.size);
