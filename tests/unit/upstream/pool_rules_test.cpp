@@ -542,10 +542,10 @@ TEST_P(PoolRules, ARegionChangedInPlaceLeavesPublishedSnapshotsIntact) {
 }
 
 // As in the gateway: workers pick and release on their own threads while the control thread
-// marks backends down, up and draining and republishes. The snapshot swap, the selectors' shared
-// state, the affinity memo and the per-backend counters are then used from several threads at
-// once: the ThreadSanitizer pass of scripts/test.sh checks that for races, every build checks
-// that no connection slot leaks.
+// marks backends down, up and draining, changes their discovery attributes in place and
+// republishes. The snapshot swap, the selectors' shared state, the affinity memo, the per-backend
+// counters and limits are then used from several threads at once: the ThreadSanitizer pass of
+// scripts/test.sh checks that for races, every build checks that no connection slot leaks.
 TEST_P(PoolRules, WorkersPickWhileTheControlThreadRepublishes) {
     PoolFixture f(GetParam(), [](config::PoolConfig& pc) {
         pc.affinity = config::Affinity::ClientIp;
@@ -578,6 +578,11 @@ TEST_P(PoolRules, WorkersPickWhileTheControlThreadRepublishes) {
             b.up.store(!b.up.load());
         else
             b.probe_drain.store(!b.probe_drain.load());
+        // As discovery does: attributes changed in place on a backend workers are using.
+        b.max_connections.store(round % 4);
+        b.weight = 1 + round % 3;
+        b.priority = round % 2;
+        b.region = round % 2 ? "a-region-name-long-enough-for-a-heap-buffer" : "";
         f.pool->republish();
         std::this_thread::yield();
     }
