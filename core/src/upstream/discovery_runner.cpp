@@ -141,6 +141,10 @@ bool DiscoveryRunner::runRound() {
     return ok;
 }
 
+void DiscoveryRunner::start() {
+    if (!thread_.joinable()) startThread(std::chrono::milliseconds(0));
+}
+
 void DiscoveryRunner::startThread(std::chrono::milliseconds first_delay) {
     shared_->next_round = net::Clock::now() + first_delay;
     thread_ = std::thread(&DiscoveryRunner::threadMain, shared_, &loop_, this);

@@ -51,6 +51,13 @@ public:
      * next rounds. Returns false when the round failed (the last good set stays). */
     bool runRound();
 
+    /** Instead of runRound(), where the caller must not wait for discovery (e.g. a pool added by
+     * a reload while the control loop runs): starts the discovery thread with a round at once,
+     * applied on the control loop like every later one. Touches neither the pool nor the loop, so
+     * any thread may call it (not concurrently with runRound() or the destructor); no-op once the
+     * thread runs. */
+    void start();
+
     /** Rounds applied to the pool so far, failed ones included (control thread). */
     std::uint64_t roundsApplied() const { return rounds_applied_; }
     /** Backends discovery removed that have open connections still (control thread). */
