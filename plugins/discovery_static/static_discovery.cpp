@@ -9,7 +9,9 @@
 
 namespace postern::plugins::static_discovery {
 
-/** Created on the control thread; discover() runs there too, one round at a time. */
+/** Created on the control thread; discover() runs on the pool's discovery thread (the first round
+ * on the thread that starts the gateway), one round at a time. The names it reports are resolved
+ * by the core. */
 class StaticDiscovery final : public postern::sdk::Discovery {
 public:
     static std::unique_ptr<StaticDiscovery> create(postern::sdk::Config& config,
@@ -27,7 +29,8 @@ public:
 
     void discover(postern::sdk::Sink& sink, std::int64_t budget_ms) noexcept override {
         (void)budget_ms;
-        for (const auto& t : targets_) sink.add({t.host, t.port, t.weight, t.max_connections, t.region});
+        for (const auto& t : targets_)
+            sink.add({t.host, t.port, t.weight, t.max_connections, t.region, t.priority});
     }
 
 private:

@@ -34,13 +34,15 @@ std::string display(const StaticTarget& t) {
 
 std::string str(std::string_view s) { return std::string(s); }
 
-// A table element: { address = "...", weight = N, max_connections = N, region = "..." }.
+// A table element: { address = "...", weight = N, max_connections = N, region = "...",
+// priority = N }.
 // Every known key is looked up even after a problem, so the host reports only truly unknown keys.
 std::optional<StaticTarget> readTable(const Node& element) {
     const Node address = element.get("address");
     const Node weight = element.get("weight");
     const Node max_connections = element.get("max_connections");
     const Node region = element.get("region");
+    const Node priority = element.get("priority");
     bool ok = true;
 
     std::optional<StaticTarget> target;
@@ -101,10 +103,27 @@ std::optional<StaticTarget> readTable(const Node& element) {
         }
     }
 
+    std::uint32_t prio = 0;
+    if (priority) {
+        auto v = priority.asInteger();
+        if (!v) {
+            priority.error("priority must be an integer, not " +
+                           str(sdk::describe(priority.type())));
+            ok = false;
+        } else if (*v < 0 || *v > kMaxPriority) {
+            priority.error("priority must be from 0 (best) to " + std::to_string(kMaxPriority) +
+                           ", got " + std::to_string(*v));
+            ok = false;
+        } else {
+            prio = static_cast<std::uint32_t>(*v);
+        }
+    }
+
     if (!ok || !target) return std::nullopt;
     target->weight = w;
     target->max_connections = mc;
     target->region = std::move(reg);
+    target->priority = prio;
     return target;
 }
 
@@ -189,9 +208,11 @@ std::optional<std::vector<StaticTarget>> readTargets(const postern::sdk::Config&
         } else if (element.type() == NodeType::Table) {
             target = readTable(element);
         } else {
-            element.error("a target must be an address string (\"host:port\") or a table "
-                          "{ address = \"host:port\", weight = N, max_connections = N, region = \"...\" }, not " +
-                          str(sdk::describe(element.type())));
+            element.error(
+                "a target must be an address string (\"host:port\") or a table "
+                "{ address = \"host:port\", weight = N, max_connections = N, region = \"...\", "
+                "priority = N }, not " +
+                str(sdk::describe(element.type())));
         }
         if (!target) {
             ok = false;

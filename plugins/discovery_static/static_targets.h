@@ -13,6 +13,7 @@
 namespace postern::plugins::static_discovery {
 
 inline constexpr std::int64_t kMaxWeight = 1000000;
+inline constexpr std::int64_t kMaxPriority = 65535;  ///< as DNS SRV priorities
 
 struct StaticTarget {
     std::string host;  ///< without brackets
@@ -20,6 +21,7 @@ struct StaticTarget {
     std::uint32_t weight = 1;
     std::uint32_t max_connections = 0;
     std::string region;
+    std::uint32_t priority = 0;  ///< 0 = best (see postern_target.priority)
 };
 
 /** Parses "host", "host:port", "[v6]:port", "[v6]" or a bare IPv6 literal. An explicit port must be

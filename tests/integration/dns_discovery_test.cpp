@@ -365,7 +365,7 @@ TEST_F(DnsDiscoveryTest, SrvRecordsGiveBackendsTheirPortsAndWeights) {
 // SRV priority) is covered by the unit tests (DnsDiscoveryRound.SrvPrioritiesWeightsAndPorts).
 // Enable it when the tiers land (with branch `discovery` applied on top of this one it passed, as
 // did every other test here).
-TEST_F(DnsDiscoveryTest, DISABLED_SrvPriorityGroupGetsTrafficOnlyWhenTheBetterOneIsDown) {
+TEST_F(DnsDiscoveryTest, SrvPriorityGroupGetsTrafficOnlyWhenTheBetterOneIsDown) {
     TestBackend main_backend(BackendMode::IdThenEcho, "main", "127.0.0.2");
     TestBackend backup(BackendMode::IdThenEcho, "backup", "127.0.0.3");
     // The backup's weight is far larger: only its priority can keep it from traffic.

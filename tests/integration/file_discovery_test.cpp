@@ -168,7 +168,7 @@ TEST_F(FileDiscoveryTest, NewTargetsComeWithTheirWeights) {
 
 // A weight changed in place needs the discovery runner to apply target changes to a backend it
 // keeps (branch `discovery`, issue 13); enable once that is merged.
-TEST_F(FileDiscoveryTest, DISABLED_AWeightChangedInPlaceMovesTraffic) {
+TEST_F(FileDiscoveryTest, AWeightChangedInPlaceMovesTraffic) {
     TestBackend b(BackendMode::IdThenEcho, "b", "127.0.0.3");
     TestBackend c(BackendMode::IdThenEcho, "c", "127.0.0.4");
     const auto port = start({{&b, 1}, {&c, 1}});

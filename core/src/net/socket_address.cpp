@@ -73,6 +73,56 @@ std::optional<SocketAddress> SocketAddress::resolve(std::string_view host, std::
     return a;
 }
 
+std::vector<SocketAddress> SocketAddress::resolveAll(std::string_view host, std::uint16_t port,
+                                                     std::string* error) {
+    std::vector<SocketAddress> out;
+    if (auto lit = fromIp(host, port)) {
+        out.push_back(*lit);
+        return out;
+    }
+#ifdef _WIN32
+    ensureWinsock();
+#endif
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_family = AF_UNSPEC;
+    addrinfo* res = nullptr;
+    std::string h(host);
+    int rc = getaddrinfo(h.c_str(), nullptr, &hints, &res);
+    if (rc != 0 || !res) {
+#ifdef _WIN32
+        if (error) *error = std::string("cannot resolve '") + h + "': " + gai_strerrorA(rc);
+#else
+        if (error) *error = std::string("cannot resolve '") + h + "': " + gai_strerror(rc);
+#endif
+        if (res) freeaddrinfo(res);
+        return out;
+    }
+    for (const addrinfo* p = res; p; p = p->ai_next) {
+        if (p->ai_family != AF_INET && p->ai_family != AF_INET6) continue;
+        SocketAddress a = fromSockaddr(p->ai_addr, static_cast<socklen_t>(p->ai_addrlen));
+        a.setPort(port);
+        if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+    }
+    freeaddrinfo(res);
+    if (out.empty() && error) *error = "cannot resolve '" + h + "': no IPv4 or IPv6 address";
+    return out;
+}
+
+bool operator==(const SocketAddress& a, const SocketAddress& b) {
+    if (a.family() != b.family()) return false;
+    if (a.family() == AF_INET)
+        return a.storage_.v4.sin_port == b.storage_.v4.sin_port &&
+               std::memcmp(&a.storage_.v4.sin_addr, &b.storage_.v4.sin_addr,
+                           sizeof a.storage_.v4.sin_addr) == 0;
+    if (a.family() == AF_INET6)
+        return a.storage_.v6.sin6_port == b.storage_.v6.sin6_port &&
+               a.storage_.v6.sin6_scope_id == b.storage_.v6.sin6_scope_id &&
+               std::memcmp(&a.storage_.v6.sin6_addr, &b.storage_.v6.sin6_addr,
+                           sizeof a.storage_.v6.sin6_addr) == 0;
+    return a.length_ == b.length_;
+}
+
 SocketAddress SocketAddress::fromSockaddr(const sockaddr* sa, socklen_t len) {
     SocketAddress a;
     if (len > static_cast<socklen_t>(sizeof a.storage_)) len = sizeof a.storage_;

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #ifdef _WIN32
 #include <winsock2.h>
@@ -25,7 +26,14 @@ public:
      * when the name has both, unless the name is an IPv6 literal. Sets *error on failure. */
     static std::optional<SocketAddress> resolve(std::string_view host, std::uint16_t port,
                                                 std::string* error);
+    /** Every address of a host name or literal (blocking getaddrinfo: call it where blocking is
+     * allowed, e.g. a discovery thread): all A and AAAA records in the resolver's order, without
+     * duplicates. Empty with *error set on failure. Any thread. */
+    static std::vector<SocketAddress> resolveAll(std::string_view host, std::uint16_t port,
+                                                 std::string* error);
     static SocketAddress fromSockaddr(const sockaddr* sa, socklen_t len);
+    /** Same family, IP (and IPv6 scope) and port. */
+    friend bool operator==(const SocketAddress& a, const SocketAddress& b);
 
     const sockaddr* sockaddrPtr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
     sockaddr* sockaddrPtr() { return reinterpret_cast<sockaddr*>(&storage_); }

@@ -1,7 +1,10 @@
 // One backend endpoint of a pool. Shared (shared_ptr) between the pool's control-thread state,
 // every published snapshot that contains it and every connection using it, so counters stay valid
-// while any of them lives. Identity fields are immutable after creation; counters are atomics any
-// thread may touch; health bookkeeping (probe_*) belongs to the control thread.
+// while any of them lives. Identity (the resolved address and port, plus the name it was
+// discovered under) is immutable after creation; the attributes discovery may change in place
+// (weight, region, priority: control thread; max_connections: an atomic workers read) are
+// copied into each snapshot; counters are atomics any thread may touch; health bookkeeping
+// (probe_*) belongs to the control thread.
 #pragma once
 
 #include <atomic>
@@ -13,16 +16,23 @@
 namespace postern::upstream {
 
 struct Backend {
-    // Identity (immutable).
-    std::string host;          ///< as discovered: IP literal or name
+    // Identity (immutable): discovery tells backends apart by `address` (IP and port).
+    std::string host;  ///< the name it was discovered under (IP literal or DNS name): TLS SNI, logs
     std::uint16_t port = 0;
     net::SocketAddress address;  ///< resolved
     std::string address_text;    ///< "ip:port" / "[v6]:port" for logs and metrics
     std::string ip_text;         ///< resolved IP without port
+    std::uint64_t id = 0;        ///< stable hash of "ip:port" (see backendId)
+
+    // Attributes discovery may change in place (upstream/target_diff.h). Control thread only,
+    // except max_connections; workers see the others through the snapshot, which copies them.
     std::uint32_t weight = 1;
-    std::uint32_t max_connections = 0;  ///< 0 = unlimited (the pool limit may still apply)
     std::string region;
-    std::uint64_t id = 0;  ///< stable hash of "host:port"
+    /** 0 = best: a backend of a higher value gets new connections only when no backend of a
+     * better group (in the same or a nearer locality tier) can take them. */
+    std::uint32_t priority = 0;
+    /** 0 = unlimited (the pool limit may still apply). Workers read it (Pool::limitOf). */
+    std::atomic<std::uint32_t> max_connections{0};
 
     // Live state (any thread).
     std::atomic<std::uint32_t> active{0};
@@ -57,7 +67,8 @@ struct Backend {
     std::uint32_t consecutive_fail = 0;
 };
 
-/** FNV-1a of "host:port": the same on every instance, so hashing balancers agree. */
+/** FNV-1a of "host:port" (discovery passes the resolved IP): the same on every instance, so
+ * hashing balancers agree. */
 std::uint64_t backendId(const std::string& host, std::uint16_t port);
 
 }  // namespace postern::upstream

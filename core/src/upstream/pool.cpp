@@ -70,15 +70,16 @@ std::uint32_t Pool::tierOf(const std::string& region) const {
 
 void Pool::republish() {
     auto snap = std::make_shared<Snapshot>();
-    std::vector<std::pair<std::uint32_t, std::shared_ptr<Backend>>> eligible;
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<Backend>>> eligible;
     for (auto& b : backends_)
         if (b->up.load() && !b->draining.load() && !b->probe_drain.load())
-            eligible.emplace_back(tierOf(b->region), b);
+            eligible.emplace_back(tierKey(*b), b);
     std::stable_sort(eligible.begin(), eligible.end(),
                      [](const auto& x, const auto& y) { return x.first < y.first; });
 
     snap->backends.reserve(eligible.size());
     snap->views.reserve(eligible.size());
+    snap->regions.reserve(eligible.size());  // never reallocated after: views point into it
     snap->affinity_keys.reserve(eligible.size());
     snap->affinity_inv_weights.reserve(eligible.size());
     std::size_t tier_count = 0;
@@ -86,8 +87,10 @@ void Pool::republish() {
         if (i == 0 || eligible[i].first != eligible[i - 1].first) ++tier_count;
         const auto& b = eligible[i].second;
         snap->backends.push_back(b);
+        const std::string& region = snap->regions.emplace_back(b->region);
         snap->views.push_back(postern_backend{b->id, str(b->host), str(b->ip_text), b->port,
-                                              b->weight, b->max_connections, str(b->region)});
+                                              b->weight, b->max_connections.load(kRelaxed),
+                                              str(region)});
         snap->affinity_keys.push_back(mix64(b->id));
         snap->affinity_inv_weights.push_back(
             1.0 / static_cast<double>(std::max<std::uint32_t>(b->weight, 1)));
@@ -101,8 +104,7 @@ void Pool::republish() {
         }
         auto& t = snap->tiers.back();
         t.end = static_cast<std::uint32_t>(i + 1);
-        if (eligible[i].second->weight != eligible[t.begin].second->weight)
-            t.uniform_weights = false;
+        if (snap->views[i].weight != snap->views[t.begin].weight) t.uniform_weights = false;
     }
     for (auto& t : snap->tiers) {
         t.owner = snap.get();
@@ -120,11 +122,12 @@ void Pool::republish() {
         t.selector = config_->balancer_factory->build(
             std::span<const postern_backend>(snap->views).subspan(t.begin, t.size()), &t.load);
         if (!t.selector) {
-            const std::string region = snap->backends[t.begin]->region;
+            const std::string& region = snap->regions[t.begin];
             POSTERN_LOG(
                 Error, "balancer failed to build a selector; these backends get no new connections",
                 "pool=" + common::logfmtValue(config_->name) + " balancer=" + config_->balancer +
-                    " region=" + common::logfmtValue(region));
+                    " region=" + common::logfmtValue(region) +
+                    " priority=" + std::to_string(eligible[t.begin].first & 0xffffffffu));
         }
     }
     snapshot_.store(std::move(snap), std::memory_order_release);
@@ -132,8 +135,10 @@ void Pool::republish() {
 
 void Pool::retire(const std::shared_ptr<Backend>& backend) { backend->draining.store(true); }
 
+void Pool::readmit(const std::shared_ptr<Backend>& backend) { backend->draining.store(false); }
+
 std::uint32_t Pool::limitOf(const Backend& b) const {
-    std::uint32_t limit = b.max_connections;
+    std::uint32_t limit = b.max_connections.load(kRelaxed);
     const std::uint32_t pool_limit = config_->max_connections_per_backend;
     if (pool_limit && (!limit || pool_limit < limit)) limit = pool_limit;
     return limit;

@@ -8,6 +8,9 @@
 //  - locality: backends are grouped in tiers — [gateway] region first, then `region_order`, then
 //    every other region — and a tier is used only when no backend of a nearer one can take the
 //    connection (down, draining, full, over max_utilization, or already tried);
+//  - priority: within a locality, backends are grouped again by discovery's `priority` (0 = best,
+//    e.g. DNS SRV priority): a group is used only when no backend of a better one can take the
+//    connection. The tier key is (locality rank, priority): a nearer region always wins;
 //  - affinity = "client_ip": within a tier the client's home backend (rendezvous hashing of the
 //    client IP over the tier's backend ids) comes before the balancer's choice;
 //  - capacity: a backend at its max_connections (its own or the pool's per-backend limit), or
@@ -29,11 +32,11 @@ namespace postern::upstream {
 
 class PassiveHealth;
 
-/** Backends eligible for new connections (up, not draining), grouped by locality tier (nearest
- * first), and the selector built for each tier. Immutable once published. */
+/** Backends eligible for new connections (up, not draining), grouped in tiers by (locality rank,
+ * priority), best first, and the selector built for each tier. Immutable once published. */
 struct Snapshot {
-    /** A contiguous range of `backends` that share a locality rank, with its own selector
-     * (selector index i = snapshot index begin + i). */
+    /** A contiguous range of `backends` that share a locality rank and a priority, with its own
+     * selector (selector index i = snapshot index begin + i). */
     struct Tier {
         std::uint32_t begin = 0;
         std::uint32_t end = 0;
@@ -51,10 +54,13 @@ struct Snapshot {
     };
 
     std::vector<std::shared_ptr<Backend>> backends;
-    std::vector<postern_backend> views;        ///< strings point into `backends`
+    std::vector<postern_backend> views;  ///< host/ip point into `backends`, region into `regions`
+    /** Per backend: its region when published (discovery may change a Backend's region in place
+     * on the control thread; views and selectors of this snapshot keep reading this copy). */
+    std::vector<std::string> regions;
     std::vector<std::uint64_t> affinity_keys;  ///< per backend: mixed id, for rendezvous hashing
     std::vector<double> affinity_inv_weights;  ///< per backend: 1 / weight (weighted tiers)
-    std::vector<Tier> tiers;                   ///< nearest first; never empty ones
+    std::vector<Tier> tiers;                   ///< best first; never empty ones
 };
 
 enum class PickFailure { None, NoBackend, Capacity };
@@ -97,6 +103,11 @@ public:
      * region (or everything when no locality is configured), then the order of `region_order`,
      * then every other region. Any thread. */
     std::uint32_t tierOf(const std::string& region) const;
+    /** The tier key of a backend: (tierOf(region), priority), packed so that a smaller key is a
+     * better tier. Control thread (reads region and priority). */
+    std::uint64_t tierKey(const Backend& backend) const {
+        return (std::uint64_t{tierOf(backend.region)} << 32) | backend.priority;
+    }
 
     /** The client's home backend in `tier` (rendezvous hashing of the client over the tier's
      * backend ids, weighted): a snapshot index. O(tier size) the first time a client is seen in
@@ -112,6 +123,10 @@ public:
      * no new connections from now on and its open ones drain (SPEC §3 "Draining"). The caller
      * also removes it from backends() and republishes. */
     void retire(const std::shared_ptr<Backend>& backend);
+    /** A retired backend that discovery reports again before it finished draining comes back:
+     * it takes new connections again (when up) and keeps its counters and open connections. The
+     * caller also puts it back in backends() and republishes. */
+    void readmit(const std::shared_ptr<Backend>& backend);
     /** Before workers start: where noteConnectFailure() reports (null = passive health off). */
     void setPassiveHealth(PassiveHealth* passive) { passive_ = passive; }
 

@@ -418,7 +418,7 @@ name = "pg"
     EXPECT_EQ(errorLines(r),
               Lines{"t.toml:8:28: a target must be an address string (\"host:port\") or a table "
                     "{ address = \"host:port\", weight = N, max_connections = N, region = "
-                    "\"...\" }, not an integer"});
+                    "\"...\", priority = N }, not an integer"});
 }
 
 TEST(ConfigErrors, PluginErrorWithoutANodeGoesToTheTableOrThePluginName) {

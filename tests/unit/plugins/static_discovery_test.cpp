@@ -107,7 +107,8 @@ TEST(StaticDiscovery, ReportsEveryTargetEachRound) {
                           Value::table({{"address", Value::string("db.corp.example:5432")},
                                         {"weight", Value::integer(2)},
                                         {"max_connections", Value::integer(500)},
-                                        {"region", Value::string("eu-north")}})}));
+                                        {"region", Value::string("eu-north")},
+                                        {"priority", Value::integer(3)}})}));
     ASSERT_TRUE(r.created) << (r.errors.empty() ? "" : r.errors.front());
     EXPECT_TRUE(r.errors.empty());
     ASSERT_EQ(r.targets.size(), 4u);
@@ -121,6 +122,8 @@ TEST(StaticDiscovery, ReportsEveryTargetEachRound) {
     EXPECT_EQ(r.targets[3].weight, 2u);
     EXPECT_EQ(r.targets[3].max_connections, 500u);
     EXPECT_EQ(r.targets[3].region, "eu-north");
+    EXPECT_EQ(r.targets[3].priority, 3u);
+    EXPECT_EQ(r.targets[0].priority, 0u);
 }
 
 TEST(StaticDiscovery, TableWithOnlyAnAddressTakesDefaults) {
@@ -163,13 +166,17 @@ TEST(StaticDiscovery, EachBadElementIsReportedAtItsOwnPosition) {
         Value::table({{"address", Value::string("r:1")}, {"region", Value::boolean(true)}}),
         Value::table({{"address", Value::string("u:1")}, {"wieght", Value::integer(3)}}),
         Value::string("OK.example:80"),
+        Value::table({{"address", Value::string("p:1")}, {"priority", Value::integer(-1)}}),
+        Value::table({{"address", Value::string("p:2")}, {"priority", Value::integer(65536)}}),
+        Value::table({{"address", Value::string("p:3")}, {"priority", Value::string("1")}}),
     }));
     EXPECT_FALSE(r.created);
     EXPECT_EQ(r.errors,
               (std::vector<std::string>{
                   "targets[1]: invalid address \"bad:0\": port must be from 1 to 65535",
                   "targets[2]: a target must be an address string (\"host:port\") or a table { address = "
-                  "\"host:port\", weight = N, max_connections = N, region = \"...\" }, not an integer",
+                  "\"host:port\", weight = N, max_connections = N, region = \"...\", priority = N }, not an "
+                  "integer",
                   "targets[3].weight: weight must be from 1 to 1000000, got 0",
                   "targets[4].weight: weight must be from 1 to 1000000, got 1000001",
                   "targets[5].weight: weight must be an integer, not a string",
@@ -178,6 +185,9 @@ TEST(StaticDiscovery, EachBadElementIsReportedAtItsOwnPosition) {
                   "targets[8]: a target table needs 'address' (\"host:port\")",
                   "targets[9].region: region must be a string, not a boolean",
                   "targets[11]: duplicate target OK.example:80 (already element 1 of targets)",
+                  "targets[12].priority: priority must be from 0 (best) to 65535, got -1",
+                  "targets[13].priority: priority must be from 0 (best) to 65535, got 65536",
+                  "targets[14].priority: priority must be an integer, not a string",
                   // reported by the host, because the plugin never looked the key up:
                   "targets[10].wieght: unknown key 'wieght'",
               }));

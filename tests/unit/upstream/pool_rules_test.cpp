@@ -408,11 +408,144 @@ TEST_P(PoolRules, TiersOfTheLocalRegionAlone) {
     EXPECT_EQ(order_only.pool->tierOf("z"), 3u);
 }
 
+// Priority groups (discovery's `priority`, e.g. DNS SRV): a worse group gets new connections only
+// when no backend of a better one can take them — down, full or draining — like a farther region.
+TEST_P(PoolRules, AWorsePriorityGroupGetsConnectionsOnlyWhenTheBetterOneCannotTakeThem) {
+    PoolFixture f(GetParam(), [](config::PoolConfig& pc) { pc.max_connections_per_backend = 2; });
+    auto backup = f.add(3);
+    backup->priority = 7;
+    auto a = f.add(1);
+    auto b = f.add(2);
+    auto last = f.add(4);
+    last->priority = 9;
+    f.pool->republish();
+    auto snap = f.pool->snapshot();
+    ASSERT_EQ(snap->tiers.size(), 3u);
+    EXPECT_EQ(snap->tiers[0].size(), 2u);
+    EXPECT_EQ(snap->backends[2], backup);
+    EXPECT_EQ(snap->backends[3], last);
+
+    // Healthy with room: only priority 0, whoever asks.
+    for (int i = 0; i < 20; ++i) {
+        auto c = f.open(i, i * 7919);
+        ASSERT_TRUE(c.backend);
+        EXPECT_EQ(c.backend->priority, 0u) << "connection " << i;
+        f.close(c);
+    }
+    // Full: the best group takes 2 x 2, then priority 7, then 9, then refusal.
+    std::vector<PoolFixture::Conn> open;
+    std::vector<std::uint16_t> order;
+    for (int i = 0; i < 8; ++i) {
+        open.push_back(f.open(i, i));
+        ASSERT_TRUE(open.back().backend) << i;
+        order.push_back(open.back().backend->port);
+    }
+    EXPECT_EQ(std::multiset<std::uint16_t>(order.begin(), order.begin() + 4),
+              (std::multiset<std::uint16_t>{1, 1, 2, 2}));
+    EXPECT_EQ(std::vector<std::uint16_t>(order.begin() + 4, order.end()),
+              (std::vector<std::uint16_t>{3, 3, 4, 4}));
+    PickFailure why;
+    EXPECT_FALSE(f.open(9, 9, &why).backend);
+    EXPECT_EQ(why, PickFailure::Capacity);
+    f.close(open[0]);  // room in the best group again: it is used first
+    auto again = f.open(9, 9);
+    ASSERT_TRUE(again.backend);
+    EXPECT_EQ(again.backend->priority, 0u);
+    f.close(again);
+    for (auto& c : open) f.close(c);
+
+    // Down: one of the best group down leaves the other; both down → priority 7.
+    a->up.store(false);
+    f.pool->republish();
+    for (int i = 0; i < 5; ++i) {
+        auto c = f.open(i, i);
+        ASSERT_TRUE(c.backend);
+        EXPECT_EQ(c.backend, b);
+        f.close(c);
+    }
+    b->up.store(false);
+    f.pool->republish();
+    for (int i = 0; i < 5; ++i) {
+        auto c = f.open(i, i);
+        ASSERT_TRUE(c.backend);
+        EXPECT_EQ(c.backend, backup);
+        f.close(c);
+    }
+    // Draining (removed by discovery, or a probe's "drain"): the same.
+    a->up.store(true);
+    b->up.store(true);
+    f.pool->retire(a);
+    b->probe_drain.store(true);
+    f.pool->republish();
+    for (int i = 0; i < 5; ++i) {
+        auto c = f.open(i, i);
+        ASSERT_TRUE(c.backend);
+        EXPECT_EQ(c.backend, backup);
+        f.close(c);
+    }
+    // Back: a readmitted best backend takes the traffic again.
+    f.pool->readmit(a);
+    f.pool->republish();
+    for (int i = 0; i < 5; ++i) {
+        auto c = f.open(i, i);
+        ASSERT_TRUE(c.backend);
+        EXPECT_EQ(c.backend, a);
+        f.close(c);
+    }
+}
+
+TEST_P(PoolRules, ANearerRegionWinsOverABetterPriorityFartherAway) {
+    PoolFixture f(GetParam(), [](config::PoolConfig& pc) {
+        pc.local_region = "eu-west";
+        pc.region_order = {"eu-west", "eu-north"};
+        pc.max_connections_per_backend = 1;
+    });
+    auto far_best = f.add(1, "eu-north");
+    auto near_backup = f.add(2, "eu-west");
+    near_backup->priority = 5;
+    auto near_best = f.add(3, "eu-west");
+    auto far_backup = f.add(4, "eu-north");
+    far_backup->priority = 1;
+    f.pool->republish();
+    const auto snap = f.pool->snapshot();
+    ASSERT_EQ(snap->tiers.size(), 4u);
+    EXPECT_EQ(snap->backends[0], near_best);
+    EXPECT_EQ(snap->backends[1], near_backup);
+    EXPECT_EQ(snap->backends[2], far_best);
+    EXPECT_EQ(snap->backends[3], far_backup);
+    EXPECT_EQ(f.pool->tierKey(*near_backup), (std::uint64_t{0} << 32) | 5u);
+    EXPECT_EQ(f.pool->tierKey(*far_best), std::uint64_t{1} << 32);
+    std::vector<PoolFixture::Conn> open;
+    for (int i = 0; i < 4; ++i) {
+        open.push_back(f.open(i, i));
+        ASSERT_TRUE(open.back().backend);
+        EXPECT_EQ(open.back().backend->port, snap->backends[i]->port) << "connection " << i;
+    }
+    for (auto& c : open) f.close(c);
+}
+
+TEST_P(PoolRules, ARegionChangedInPlaceLeavesPublishedSnapshotsIntact) {
+    PoolFixture f(GetParam(), [](config::PoolConfig& pc) { pc.local_region = "a"; });
+    auto x = f.add(1, "a");
+    f.add(2, "b");
+    f.pool->republish();
+    const auto before = f.pool->snapshot();
+    const postern_str view_region = before->views[0].region;
+    // As discovery does on the control thread: a longer string, so the buffer would move.
+    x->region = "a-region-name-long-enough-to-need-a-new-buffer";
+    f.pool->republish();
+    EXPECT_EQ(std::string(view_region.data, view_region.size), "a");
+    EXPECT_EQ(before->regions[0], "a");
+    const auto after = f.pool->snapshot();
+    ASSERT_EQ(after->tiers.size(), 1u) << "both are now outside the local region";
+    EXPECT_EQ(after->regions.size(), 2u);
+}
+
 // As in the gateway: workers pick and release on their own threads while the control thread
-// marks backends down, up and draining and republishes. The snapshot swap, the selectors' shared
-// state, the affinity memo and the per-backend counters are then used from several threads at
-// once: the ThreadSanitizer pass of scripts/test.sh checks that for races, every build checks
-// that no connection slot leaks.
+// marks backends down, up and draining, changes their discovery attributes in place and
+// republishes. The snapshot swap, the selectors' shared state, the affinity memo, the per-backend
+// counters and limits are then used from several threads at once: the ThreadSanitizer pass of
+// scripts/test.sh checks that for races, every build checks that no connection slot leaks.
 TEST_P(PoolRules, WorkersPickWhileTheControlThreadRepublishes) {
     PoolFixture f(GetParam(), [](config::PoolConfig& pc) {
         pc.affinity = config::Affinity::ClientIp;
@@ -445,6 +578,11 @@ TEST_P(PoolRules, WorkersPickWhileTheControlThreadRepublishes) {
             b.up.store(!b.up.load());
         else
             b.probe_drain.store(!b.probe_drain.load());
+        // As discovery does: attributes changed in place on a backend workers are using.
+        b.max_connections.store(round % 4);
+        b.weight = 1 + round % 3;
+        b.priority = round % 2;
+        b.region = round % 2 ? "a-region-name-long-enough-for-a-heap-buffer" : "";
         f.pool->republish();
         std::this_thread::yield();
     }

@@ -2,8 +2,10 @@
 // Part of the header-only plugin SDK: standard library and abi.h only.
 //
 // Discovery is level-triggered: each round reports the WHOLE current target set (or a failure,
-// after which the core keeps the last good set). The core owns the schedule, resolves names,
-// diffs the set against the previous round and drains removed backends.
+// after which the core keeps the last good set). The core owns the schedule, resolves names (to
+// all their addresses), diffs the set against the previous round (a backend is its address and
+// port; weight, region, max_connections and priority change in place) and drains removed
+// backends. Every call runs on the pool's own discovery thread, never a worker or the probe loop.
 //
 //     class MyDiscovery : public postern::sdk::Discovery {
 //     public:
@@ -40,7 +42,7 @@ struct Target {
 };
 
 /** Where a discovery round reports its result. Implemented by the core; valid only during the
- * discover() call it is handed to, on the same (control) thread. */
+ * discover() call it is handed to, on the same (discovery) thread. */
 class Sink {
 public:
     /** Wraps the core's sink table (`sink` may be NULL: everything is dropped). */
@@ -73,7 +75,9 @@ public:
     virtual ~Discovery() = default;
 
     /** One complete round: add() every current target, or fail(). May block (e.g. on DNS) for at
-     * most `budget_ms` milliseconds. Discovery thread. */
+     * most `budget_ms` milliseconds (the pool's `refresh` clamped to 1..5 s): a reload or shutdown
+     * waits for a round in progress. Discovery thread (the first round: the thread starting the
+     * gateway). */
     virtual void discover(Sink& sink, std::int64_t budget_ms) noexcept = 0;
 
     /** Earliest useful next round in milliseconds (e.g. the smallest DNS TTL seen in the last
