@@ -1,0 +1,364 @@
+// In-place reload (SIGHUP) and draining with deadlines, through the real binary: backends and
+// listeners added and removed, a kept listener's socket never closed, certificates rotated under a
+// kept TLS listener, invalid reloads rejected with positions while the old config serves, a kept
+// backend not probed again, drained connections cut at their pool's deadline and spread over its
+// last 10 %, shutdown cutting each connection at its own pool's deadline.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "certs/test_pki.h"
+#include "harness/logfmt.h"
+#include "harness/temp_dir.h"
+#include "integration_fixture.h"
+#include "tls_peers/tls_client.h"
+
+namespace postern::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class ReloadTest : public IntegrationTest {
+protected:
+    PosternProcess& start(const std::string& toml) {
+        auto& p = runPostern(toml);
+        p_ = &p;
+        return p;
+    }
+
+    /** Writes `toml` over the running config, sends SIGHUP, waits for the outcome line. */
+    ::testing::AssertionResult reloadWith(const std::string& toml, bool expect_applied) {
+        p_->writeConfig(toml);
+        if (!p_->sendSignal(SIGHUP)) return ::testing::AssertionFailure() << "postern is not running";
+        ++outcomes_;
+        static const std::regex outcome("configuration reload(ed| rejected)");
+        auto line = p_->waitForLine(outcome, kStartTimeout, Stream::Stderr, outcomes_);
+        if (!line) return ::testing::AssertionFailure() << "no reload outcome logged";
+        const bool applied = line->find("configuration reloaded") != std::string::npos;
+        if (applied != expect_applied)
+            return ::testing::AssertionFailure() << "unexpected reload outcome: " << *line;
+        return ::testing::AssertionSuccess();
+    }
+    ::testing::AssertionResult reload(const std::string& toml) { return reloadWith(toml, true); }
+    ::testing::AssertionResult reloadRejected(const std::string& toml) {
+        return reloadWith(toml, false);
+    }
+
+    std::uint16_t ready(std::string_view listener) {
+        const auto port = p_->listeningPort(listener, kStartTimeout);
+        if (port == 0 || !p_->waitReady(kStartTimeout)) return 0;
+        return port;
+    }
+
+    /** The port of the `occurrence`-th "listening listener=<name>" line. */
+    std::uint16_t listeningPortAt(std::string_view listener, std::size_t occurrence) {
+        auto line = p_->waitForLine(logLine({{"msg", "listening"}, {"listener", std::string(listener)}}),
+                                    kStartTimeout, Stream::Stderr, occurrence);
+        if (!line) return 0;
+        auto address = logfmtField(*line, "address");
+        if (!address) return 0;
+        return static_cast<std::uint16_t>(std::stoi(address->substr(address->rfind(':') + 1)));
+    }
+
+    std::size_t count(const LinePattern& pattern, Stream s) const {
+        return p_->matchingLines(pattern, s).size();
+    }
+
+    PosternProcess* p_ = nullptr;
+    std::size_t outcomes_ = 0;
+};
+
+/** A client connection to an IdThenEcho backend, with the id it got. */
+struct Tagged {
+    BlockingClient client;
+    std::string id;
+};
+
+std::vector<Tagged> openTagged(std::uint16_t port, int n) {
+    std::vector<Tagged> out;
+    for (int i = 0; i < n; ++i) {
+        Tagged t{BlockingClient::connect("127.0.0.1", port, kIoTimeout), {}};
+        if (auto id = readLine(t.client, kIoTimeout)) t.id = *id;
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+/** Waits (in threads) for each client to be closed by the peer; ms after `from`, -1 if not. */
+std::vector<double> closeTimes(std::vector<BlockingClient*> clients, Clock::time_point from,
+                               Millis timeout) {
+    std::vector<double> times(clients.size(), -1.0);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        threads.emplace_back([&, i] {
+            const auto r = clients[i]->recvAll(timeout);
+            if (r.closed()) times[i] = msSince(from);
+        });
+    }
+    for (auto& t : threads) t.join();
+    return times;
+}
+
+std::string drainPool(const std::string& name, const std::vector<std::string>& targets,
+                      const std::string& drain) {
+    return poolToml(name, targets, "drain_timeout = \"" + drain + "\"");
+}
+
+TEST_F(ReloadTest, RemovedBackendDrainsToItsDeadlineSpreadOverTheLastTenPercent) {
+    TestBackend a(BackendMode::IdThenEcho, "a");
+    TestBackend b(BackendMode::IdThenEcho, "b");
+    const std::string head = gatewayToml(2) + listenerToml("front", "app");
+    start(head + drainPool("app", addressesOf({&a, &b}), "2s"));
+    const auto port = ready("front");
+    ASSERT_NE(port, 0);
+
+    auto conns = openTagged(port, 12);
+    std::vector<BlockingClient*> on_b, on_a;
+    for (auto& t : conns) {
+        ASSERT_FALSE(t.id.empty()) << "a connection got no backend id";
+        (t.id == "b" ? on_b : on_a).push_back(&t.client);
+    }
+    ASSERT_GE(on_b.size(), 4u);
+    ASSERT_GE(on_a.size(), 4u);
+
+    const auto reloaded_at = Clock::now();
+    ASSERT_TRUE(reload(head + drainPool("app", addressesOf({&a}), "2s")));
+    // New connections go to the new set only.
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(connectAndReadId("127.0.0.1", port, kIoTimeout), "a");
+    // The removed backend's connections still work while they drain.
+    for (auto* c : on_b) EXPECT_TRUE(echoRoundTrip(*c, "draining"));
+
+    const auto times = closeTimes(on_b, reloaded_at, 10s);
+    double first = 1e9, last = 0;
+    for (double t : times) {
+        EXPECT_GE(t, 1800.0 - 5) << "cut before the last 10 % of drain_timeout";
+        EXPECT_LE(t, 2200.0 + 100) << "cut later than drain_timeout + 10 %";
+        first = std::min(first, t);
+        last = std::max(last, t);
+    }
+    EXPECT_GE(last - first, 5.0) << "the drained connections were closed all at once";
+    // The kept backend's connections are untouched.
+    for (auto* c : on_a) EXPECT_TRUE(echoRoundTrip(*c, "kept"));
+    EXPECT_EQ(count(logLine({{"backend", b.address()}, {"cause", "drained"}}), Stream::Stdout),
+              on_b.size());
+    EXPECT_EQ(count(logLine({{"backend", a.address()}, {"cause", "drained"}}), Stream::Stdout), 0u);
+}
+
+TEST_F(ReloadTest, ZeroDrainTimeoutClosesARemovedBackendsConnectionsAtOnce) {
+    TestBackend a(BackendMode::IdThenEcho, "a");
+    TestBackend b(BackendMode::IdThenEcho, "b");
+    const std::string head = gatewayToml(2) + listenerToml("front", "app");
+    start(head + drainPool("app", addressesOf({&a, &b}), "0s"));
+    const auto port = ready("front");
+    ASSERT_NE(port, 0);
+    auto conns = openTagged(port, 4);
+    std::vector<BlockingClient*> on_b;
+    for (auto& t : conns)
+        if (t.id == "b") on_b.push_back(&t.client);
+    ASSERT_FALSE(on_b.empty());
+    const auto reloaded_at = Clock::now();
+    ASSERT_TRUE(reload(head + drainPool("app", addressesOf({&a}), "0s")));
+    for (double t : closeTimes(on_b, reloaded_at, 10s)) {
+        EXPECT_GE(t, 0.0) << "not closed";
+        EXPECT_LE(t, 1500.0) << "drain_timeout 0s must close at once";
+    }
+}
+
+TEST_F(ReloadTest, ListenersAreAddedAndRemovedWhileAKeptListenerNeverRefuses) {
+    TestBackend echo(BackendMode::Echo);
+    const std::string pool = drainPool("echo", addressesOf({&echo}), "1s");
+    const std::string base = gatewayToml(2) + listenerToml("keep", "echo");
+    start(base + listenerToml("gone", "echo") + pool);
+    const auto keep = ready("keep");
+    const auto gone = p_->listeningPort("gone", kStartTimeout);
+    ASSERT_NE(keep, 0);
+    ASSERT_NE(gone, 0);
+    auto on_gone = BlockingClient::connect("127.0.0.1", gone, kIoTimeout);
+    ASSERT_TRUE(echoRoundTrip(on_gone, "before"));
+
+    // A client connecting continuously to the kept listener through the reloads.
+    std::atomic<bool> stop{false};
+    std::atomic<int> ok{0}, failed{0};
+    std::thread hammer([&] {
+        for (int i = 0; i < 100000 && !stop.load(); ++i) {
+            auto c = BlockingClient::connect("127.0.0.1", keep, kIoTimeout);
+            if (echoRoundTrip(c, "x")) ++ok;
+            else ++failed;
+        }
+    });
+    const auto reloaded_at = Clock::now();
+    ASSERT_TRUE(reload(base + listenerToml("added", "echo") + pool));
+    const auto added = listeningPortAt("added", 1);
+    ASSERT_NE(added, 0);
+    auto on_added = BlockingClient::connect("127.0.0.1", added, kIoTimeout);
+    EXPECT_TRUE(echoRoundTrip(on_added, "new listener"));
+    // The removed listener refuses at once; its open connection works on, then drains.
+    auto refused = BlockingClient::connect("127.0.0.1", gone, kIoTimeout);
+    EXPECT_FALSE(refused.connected());
+    EXPECT_EQ(refused.error(), ECONNREFUSED);
+    EXPECT_TRUE(echoRoundTrip(on_gone, "draining"));
+    // And back again, and away again: the kept listener's socket stays through all of it.
+    ASSERT_TRUE(reload(base + pool));
+    ASSERT_TRUE(reload(base + listenerToml("added", "echo") + pool));
+    const auto gone_times = closeTimes({&on_gone}, reloaded_at, 10s);
+    EXPECT_GE(gone_times[0], 900.0 - 5);
+    EXPECT_LE(gone_times[0], 1100.0 + 100);
+    // Keep hammering until well past the reloads.
+    for (int i = 0; i < 1000 && ok.load() < 200; ++i) std::this_thread::sleep_for(5ms);
+    stop.store(true);
+    hammer.join();
+    EXPECT_EQ(failed.load(), 0) << "connections to the kept listener failed during reloads";
+    EXPECT_GE(ok.load(), 200);
+    EXPECT_EQ(count(logLine({{"listener", "gone"}, {"cause", "drained"}}), Stream::Stdout), 1u);
+    EXPECT_EQ(count(logLine({{"msg", "listening"}, {"listener", "keep"}}), Stream::Stderr), 1u)
+        << "the kept listener was bound again";
+}
+
+TEST_F(ReloadTest, InvalidReloadsAreRejectedWithPositionsAndTheOldConfigServes) {
+    TestBackend echo(BackendMode::Echo);
+    TestBackend squatter(BackendMode::Echo);  // holds an address a listener cannot bind
+    const std::string good = gatewayToml(2) + listenerToml("front", "echo") +
+                             poolToml("echo", addressesOf({&echo}));
+    start(good);
+    const auto port = ready("front");
+    ASSERT_NE(port, 0);
+
+    ASSERT_TRUE(reloadRejected(good + "[[pool]\n"));
+    EXPECT_TRUE(p_->waitForLine(std::regex("reload error.*postern\\.toml:[0-9]+:[0-9]+: "), 2s));
+
+    TempDir dir("postern-reload-missing");
+    const std::string tls = std::string("[[listener]]\nname = \"tls\"\nbind = [\"127.0.0.1:0\"]\n") +
+                            "protocol = \"tls\"\npool = \"echo\"\n[listener.tls]\ncertificates = " +
+                            "[{ cert = \"" + (dir.path() / "none.pem").string() + "\", key = \"" +
+                            (dir.path() / "none.key").string() + "\" }]\n";
+    ASSERT_TRUE(reloadRejected(good + tls));
+    EXPECT_TRUE(p_->waitForLine(std::regex("reload error.*postern\\.toml:[0-9]+:[0-9]+: .*none\\.pem"), 2s));
+
+    ASSERT_TRUE(reloadRejected(good + listenerToml("clash", "echo", {},
+                                                    "\"" + squatter.address() + "\"")));
+    EXPECT_TRUE(p_->waitForLine(
+        std::regex("reload error.*postern\\.toml:[0-9]+:[0-9]+: cannot bind listener 'clash' to " +
+                   std::regex_replace(squatter.address(), std::regex("\\."), "\\.")),
+        2s));
+
+    // Still the old generation, serving.
+    auto c = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    EXPECT_TRUE(echoRoundTrip(c, "still here"));
+    EXPECT_EQ(count(logLine({{"msg", "listening"}, {"listener", "clash"}}), Stream::Stderr), 0u);
+    // And a good one after the bad ones applies.
+    ASSERT_TRUE(reload(good));
+}
+
+TEST_F(ReloadTest, AKeptBackendKeepsItsHealthAndIsNotProbedAgain) {
+    TestBackend echo(BackendMode::Echo);
+    // One check a minute, five successes to come back up: a backend probed from scratch would be
+    // down (or at least checked again) right after the reload.
+    const std::string probe = "interval = \"60s\"\ntimeout = \"2s\"\nhealthy_threshold = 5";
+    const std::string head = gatewayToml(2) + listenerToml("front", "echo");
+    start(head + poolToml("echo", addressesOf({&echo}), "drain_timeout = \"5s\"", {}, probe));
+    const auto port = ready("front");
+    ASSERT_NE(port, 0);
+    ASSERT_TRUE(p_->waitForLine(logLine({{"msg", "backend up"}}), kStartTimeout));
+    auto before = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_TRUE(echoRoundTrip(before, "up"));
+    const auto accepted = echo.acceptedConnections();  // one probe + this client
+
+    // A changed pool setting (drain_timeout) keeps the pool and its backends.
+    ASSERT_TRUE(reload(head + poolToml("echo", addressesOf({&echo}), "drain_timeout = \"7s\"", {}, probe)));
+    auto after = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    EXPECT_TRUE(echoRoundTrip(after, "still up")) << "the kept backend is not serving";
+    EXPECT_TRUE(echoRoundTrip(before, "old one too"));
+    EXPECT_EQ(echo.acceptedConnections(), accepted + 1) << "the kept backend was probed again";
+    EXPECT_EQ(count(LinePattern::containing("backend added"), Stream::Stderr), 1u);
+    EXPECT_EQ(count(logLine({{"msg", "backend up"}}), Stream::Stderr), 1u);
+}
+
+TEST_F(ReloadTest, ShutdownCutsEachConnectionAtItsOwnPoolsDrainTimeout) {
+    TestBackend fast_b(BackendMode::Echo);
+    TestBackend slow_b(BackendMode::Echo);
+    start(gatewayToml(2) + listenerToml("fast", "fast") + listenerToml("slow", "slow") +
+          drainPool("fast", addressesOf({&fast_b}), "1s") +
+          drainPool("slow", addressesOf({&slow_b}), "3s"));
+    const auto fast = ready("fast");
+    const auto slow = p_->listeningPort("slow", kStartTimeout);
+    ASSERT_NE(fast, 0);
+    ASSERT_NE(slow, 0);
+    auto f = BlockingClient::connect("127.0.0.1", fast, kIoTimeout);
+    auto s = BlockingClient::connect("127.0.0.1", slow, kIoTimeout);
+    ASSERT_TRUE(echoRoundTrip(f, "f"));
+    ASSERT_TRUE(echoRoundTrip(s, "s"));
+    const auto stopped_at = Clock::now();
+    ASSERT_TRUE(p_->sendSignal(SIGTERM));
+    const auto times = closeTimes({&f, &s}, stopped_at, 10s);
+    EXPECT_GE(times[0], 900.0 - 5);
+    EXPECT_LE(times[0], 1100.0 + 150);
+    EXPECT_GE(times[1], 2700.0 - 5);
+    EXPECT_LE(times[1], 3300.0 + 150);
+    const auto code = p_->waitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    EXPECT_EQ(count(logLine({{"cause", "shutdown"}}), Stream::Stdout), 2u);
+}
+
+// ---- certificate rotation ----------------------------------------------------------------------
+
+class ReloadTlsTest : public ReloadTest {
+protected:
+    void SetUp() override {
+        ignoreSigpipe();
+        ca_ = TestCa::createRoot(certs_.path(), "reload-root");
+    }
+    TempDir certs_{"postern-reload-certs"};
+    std::unique_ptr<TestCa> ca_;
+};
+
+std::optional<std::string> tlsEcho(TlsClient& c, const std::string& data) {
+    if (c.sendAll(data, kIoTimeout) != IoStatus::Ok) return std::nullopt;
+    auto r = c.recvExactly(data.size(), kIoTimeout);
+    if (r.status != IoStatus::Ok) return std::nullopt;
+    return r.data;
+}
+
+TEST_F(ReloadTlsTest, AKeptTlsListenerServesTheRotatedCertificateWhileOldSessionsGoOn) {
+    TestBackend echo(BackendMode::Echo);
+    const auto one = ca_->issue("one", {"one.test", {"one.test"}, {}, KeyType::EcdsaP256, 90});
+    const auto two = ca_->issue("two", {"two.test", {"two.test"}, {}, KeyType::EcdsaP256, 90});
+    // The files the config names: "one" now, overwritten with "two" for the rotation.
+    const auto cert = certs_.path() / "live.pem";
+    const auto key = certs_.path() / "live.key";
+    std::filesystem::copy_file(one.cert, cert);
+    std::filesystem::copy_file(one.key, key);
+    const std::string toml = gatewayToml(2) +
+                             "[[listener]]\nname = \"tls\"\nbind = [\"127.0.0.1:0\"]\n"
+                             "protocol = \"tls\"\npool = \"echo\"\n[listener.tls]\ncertificates = "
+                             "[{ cert = \"" + cert.string() + "\", key = \"" + key.string() +
+                             "\" }]\n\n" + poolToml("echo", addressesOf({&echo}));
+    start(toml);
+    const auto port = ready("tls");
+    ASSERT_NE(port, 0);
+    auto ctx = makeTlsClientContext({ca_->certificate(), {}, {}, {}, 0, 0});
+    auto old_session = TlsClient::connect("127.0.0.1", port, ctx, "", kIoTimeout, "one.test");
+    ASSERT_TRUE(old_session.ok()) << old_session.error();
+    EXPECT_EQ(old_session.peerCommonName(), "one.test");
+    EXPECT_EQ(tlsEcho(old_session, "before"), "before");
+
+    std::filesystem::copy_file(two.cert, cert, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(two.key, key, std::filesystem::copy_options::overwrite_existing);
+    ASSERT_TRUE(reload(toml));
+
+    auto fresh = TlsClient::connect("127.0.0.1", port, ctx, "", kIoTimeout, "two.test");
+    ASSERT_TRUE(fresh.ok()) << fresh.error();
+    EXPECT_EQ(fresh.peerCommonName(), "two.test");
+    EXPECT_EQ(tlsEcho(fresh, "new cert"), "new cert");
+    EXPECT_EQ(tlsEcho(old_session, "old session"), "old session");
+    EXPECT_EQ(count(logLine({{"msg", "listening"}, {"listener", "tls"}}), Stream::Stderr), 1u);
+}
+
+}  // namespace
+}  // namespace postern::test
