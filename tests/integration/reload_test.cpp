@@ -9,12 +9,14 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <regex>
 #include <thread>
 
 #include "certs/test_pki.h"
 #include "harness/logfmt.h"
+#include "harness/payload.h"
 #include "harness/temp_dir.h"
 #include "integration_fixture.h"
 #include "tls_peers/tls_client.h"
@@ -148,6 +150,28 @@ TEST_F(ReloadTest, RemovedBackendDrainsToItsDeadlineSpreadOverTheLastTenPercent)
     EXPECT_EQ(count(logLine({{"backend", b.address()}, {"cause", "drained"}}), Stream::Stdout),
               on_b.size());
     EXPECT_EQ(count(logLine({{"backend", a.address()}, {"cause", "drained"}}), Stream::Stdout), 0u);
+}
+
+TEST_F(ReloadTest, ABackendThatComesBackBeforeItsDeadlineStopsDraining) {
+    TestBackend a(BackendMode::IdThenEcho, "a");
+    TestBackend b(BackendMode::IdThenEcho, "b");
+    const std::string head = gatewayToml(2) + listenerToml("front", "app");
+    start(head + drainPool("app", addressesOf({&a, &b}), "1s"));
+    const auto port = ready("front");
+    ASSERT_NE(port, 0);
+    auto conns = openTagged(port, 6);
+    std::vector<BlockingClient*> on_b;
+    for (auto& t : conns)
+        if (t.id == "b") on_b.push_back(&t.client);
+    ASSERT_FALSE(on_b.empty());
+    ASSERT_TRUE(reload(head + drainPool("app", addressesOf({&a}), "1s")));
+    ASSERT_TRUE(reload(head + drainPool("app", addressesOf({&a, &b}), "1s")));
+    ASSERT_TRUE(p_->waitForLine(LinePattern::containing("backend back: its drain ends"), kIoTimeout));
+    // Past the deadline the connections are still open and working.
+    const auto r = on_b.front()->recvSome(1500ms);
+    EXPECT_EQ(r.status, IoStatus::Timeout) << "closed although its backend came back";
+    for (auto* c : on_b) EXPECT_TRUE(echoRoundTrip(*c, "still here"));
+    EXPECT_EQ(count(logLine({{"cause", "drained"}}), Stream::Stdout), 0u);
 }
 
 TEST_F(ReloadTest, ZeroDrainTimeoutClosesARemovedBackendsConnectionsAtOnce) {
@@ -358,6 +382,228 @@ TEST_F(ReloadTlsTest, AKeptTlsListenerServesTheRotatedCertificateWhileOldSession
     EXPECT_EQ(tlsEcho(fresh, "new cert"), "new cert");
     EXPECT_EQ(tlsEcho(old_session, "old session"), "old session");
     EXPECT_EQ(count(logLine({{"msg", "listening"}, {"listener", "tls"}}), Stream::Stderr), 1u);
+}
+
+// ---- the issue's "done when": reloads under load ------------------------------------------------
+
+/** The config of one step of the reload loop. */
+struct LoadConfig {
+    bool with_b = true;
+    bool with_extra = false;
+};
+
+TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesChangeNothing) {
+    TestBackend a(BackendMode::IdThenEcho, "a");
+    TestBackend b(BackendMode::IdThenEcho, "b");
+    TestBackend bulk(BackendMode::Echo, "bulk");
+    const auto one = ca_->issue("one", {"one.test", {"one.test"}, {}, KeyType::EcdsaP256, 90});
+    const auto two = ca_->issue("two", {"two.test", {"two.test"}, {}, KeyType::EcdsaP256, 90});
+    const auto cert = certs_.path() / "live.pem";
+    const auto key = certs_.path() / "live.key";
+    std::filesystem::copy_file(one.cert, cert);
+    std::filesystem::copy_file(one.key, key);
+    auto render = [&](const LoadConfig& c) {
+        std::string s = gatewayToml(2) + listenerToml("front", "app") + listenerToml("bulk", "steady") +
+                        "[[listener]]\nname = \"tls\"\nbind = [\"127.0.0.1:0\"]\nprotocol = \"tls\"\n"
+                        "pool = \"steady\"\n[listener.tls]\ncertificates = [{ cert = \"" +
+                        cert.string() + "\", key = \"" + key.string() + "\" }]\n\n";
+        if (c.with_extra) s += listenerToml("extra", "app");
+        s += drainPool("app", c.with_b ? addressesOf({&a, &b}) : addressesOf({&a}), "1s");
+        s += drainPool("steady", addressesOf({&bulk}), "30s");
+        return s;
+    };
+    LoadConfig current;
+    start(render(current));
+    const auto front = ready("front");
+    const auto bulk_port = p_->listeningPort("bulk", kStartTimeout);
+    const auto tls_port = p_->listeningPort("tls", kStartTimeout);
+    ASSERT_NE(front, 0);
+    ASSERT_NE(bulk_port, 0);
+    ASSERT_NE(tls_port, 0);
+    ASSERT_TRUE(waitUntilAllServe(front, {"a", "b"}));
+
+    constexpr int kReloads = 20;
+    constexpr int kStreams = 10;
+    constexpr std::size_t kStreamBytes = 16u << 20;
+    constexpr std::size_t kSteps = kReloads + 1;  // a stream sends a share before each reload and after the last
+    std::atomic<int> reloads_done{0};
+    std::atomic<bool> stop{false};
+
+    // New connections: plain on the kept "front" listener (each reads its backend's id and
+    // echoes), TLS handshakes on the kept "tls" listener.
+    std::atomic<int> plain_ok{0}, plain_failed{0}, tls_ok{0}, tls_failed{0};
+    std::mutex failures_mutex;
+    std::vector<std::string> failures;
+    auto noteFailure = [&](std::string what) {
+        std::lock_guard<std::mutex> lock(failures_mutex);
+        if (failures.size() < 20) failures.push_back(std::move(what));
+    };
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 2; ++t) {
+        clients.emplace_back([&] {
+            for (int i = 0; i < 1000000 && !stop.load(); ++i) {
+                auto c = BlockingClient::connect("127.0.0.1", front, kIoTimeout);
+                const auto id = c.connected() ? readLine(c, kIoTimeout) : std::nullopt;
+                if (id && echoRoundTrip(c, "ping")) {
+                    ++plain_ok;
+                } else {
+                    ++plain_failed;
+                    noteFailure("plain connection " + std::to_string(i) + " errno " + std::to_string(c.error()) +
+                                " after reload " + std::to_string(reloads_done.load()));
+                }
+            }
+        });
+    }
+    auto tls_ctx = makeTlsClientContext({ca_->certificate(), {}, {}, {}, 0, 0});
+    clients.emplace_back([&] {
+        for (int i = 0; i < 1000000 && !stop.load(); ++i) {
+            auto c = TlsClient::connect("127.0.0.1", tls_port, tls_ctx, "", kIoTimeout);
+            const auto cn = c.ok() ? c.peerCommonName() : std::string();
+            if (c.ok() && (cn == "one.test" || cn == "two.test") && tlsEcho(c, "tls") == "tls") {
+                ++tls_ok;
+            } else {
+                ++tls_failed;
+                noteFailure("tls connection " + std::to_string(i) + ": " + c.error());
+            }
+        }
+    });
+
+    // Long byte-exact streams on the kept "bulk" listener, paced by the reloads: each sends one
+    // share of its bytes per reload step, so every stream spans all the reloads.
+    std::vector<std::string> sent(kStreams);
+    std::vector<std::string> received(kStreams);
+    std::vector<std::string> stream_errors(kStreams);
+    std::vector<std::thread> streams;
+    for (int s = 0; s < kStreams; ++s) {
+        sent[s] = randomBytes(kStreamBytes, 1000 + s);
+        streams.emplace_back([&, s] {
+            auto c = BlockingClient::connect("127.0.0.1", bulk_port, kIoTimeout);
+            if (!c.connected()) {
+                stream_errors[s] = "connect failed";
+                return;
+            }
+            std::thread reader([&] {
+                received[s].reserve(kStreamBytes);
+                while (received[s].size() < kStreamBytes) {
+                    auto r = c.recvSome(Millis(30000));
+                    if (r.status != IoStatus::Ok) break;
+                    received[s] += r.data;
+                }
+            });
+            const std::size_t share = kStreamBytes / kSteps;
+            for (std::size_t step = 0; step < kSteps; ++step) {
+                for (int i = 0; i < 20000 && static_cast<std::size_t>(reloads_done.load()) < step; ++i)
+                    std::this_thread::sleep_for(2ms);  // pacing only: the data does not depend on it
+                const std::size_t from = step * share;
+                const std::size_t to = step + 1 == kSteps ? kStreamBytes : from + share;
+                if (c.sendAll(std::string_view(sent[s]).substr(from, to - from), Millis(30000)) != IoStatus::Ok) {
+                    stream_errors[s] = "send failed at step " + std::to_string(step);
+                    break;
+                }
+            }
+            reader.join();
+        });
+    }
+
+    // Held connections on the backend "b" before each removal, with the time of the reload.
+    struct Held {
+        BlockingClient client;
+        Clock::time_point removed_at;
+        double closed_ms = -1;
+    };
+    std::vector<std::unique_ptr<Held>> held;
+    std::vector<std::thread> held_waiters;
+    const auto started = Clock::now();
+    for (int r = 0; r < kReloads; ++r) {
+        LoadConfig next = current;
+        std::vector<Held*> to_watch;
+        switch (r % 5) {
+            case 0: {  // remove "b": hold two of its connections first
+                for (int i = 0; i < 40 && to_watch.size() < 2; ++i) {
+                    auto h = std::make_unique<Held>();
+                    h->client = BlockingClient::connect("127.0.0.1", front, kIoTimeout);
+                    if (readLine(h->client, kIoTimeout) == "b") {
+                        to_watch.push_back(h.get());
+                        held.push_back(std::move(h));
+                    }
+                }
+                ASSERT_EQ(to_watch.size(), 2u) << "no connection landed on b";
+                next.with_b = false;
+                break;
+            }
+            case 1:
+                // A backend that comes back before its deadline stops draining: let the
+                // drained connections reach theirs first (each waiter ends with its connection).
+                for (auto& t : held_waiters) t.join();
+                held_waiters.clear();
+                next.with_b = true;
+                break;
+            case 2: next.with_extra = true; break;
+            case 3: next.with_extra = false; break;
+            case 4: {  // rotate the certificate (the other one)
+                const auto& to = (r / 5) % 2 == 0 ? two : one;
+                std::filesystem::copy_file(to.cert, cert, std::filesystem::copy_options::overwrite_existing);
+                std::filesystem::copy_file(to.key, key, std::filesystem::copy_options::overwrite_existing);
+                break;
+            }
+        }
+        const auto at = Clock::now();
+        ASSERT_TRUE(reload(render(next))) << "reload " << r;
+        current = next;
+        ++reloads_done;
+        for (Held* h : to_watch) {
+            h->removed_at = at;
+            held_waiters.emplace_back([h] {
+                const auto rr = h->client.recvAll(Millis(10000));
+                if (rr.closed()) h->closed_ms = msSince(h->removed_at);
+            });
+        }
+        if (current.with_extra && r % 5 == 2) {
+            const auto extra = listeningPortAt("extra", static_cast<std::size_t>(r / 5 + 1));
+            ASSERT_NE(extra, 0);
+            EXPECT_TRUE(connectAndReadId("127.0.0.1", extra, kIoTimeout).has_value());
+        }
+    }
+    const double reloads_ms = msSince(started);
+
+    // Ten invalid reloads: rejected, nothing changes.
+    for (int r = 0; r < 10; ++r) {
+        std::string bad = render(current);
+        if (r % 2 == 0) bad += "[[pool]\n";
+        else bad = std::regex_replace(bad, std::regex("live\\.pem"), "missing.pem");
+        ASSERT_TRUE(reloadRejected(bad)) << "invalid reload " << r;
+    }
+    EXPECT_TRUE(connectAndReadId("127.0.0.1", front, kIoTimeout).has_value());
+
+    for (auto& t : streams) t.join();
+    stop.store(true);
+    for (auto& t : clients) t.join();
+    for (auto& t : held_waiters) t.join();
+
+    for (int s = 0; s < kStreams; ++s) {
+        EXPECT_TRUE(stream_errors[s].empty()) << "stream " << s << ": " << stream_errors[s];
+        EXPECT_EQ(received[s].size(), kStreamBytes) << "stream " << s;
+        EXPECT_TRUE(received[s] == sent[s]) << "stream " << s << " is not byte-exact";
+    }
+    EXPECT_EQ(plain_failed.load(), 0) << ::testing::PrintToString(failures);
+    EXPECT_EQ(tls_failed.load(), 0) << ::testing::PrintToString(failures);
+    EXPECT_GE(plain_ok.load() / (reloads_ms / 1000.0), 200.0) << "fewer than 200 new connections per second";
+    EXPECT_GT(tls_ok.load(), 0);
+    ASSERT_EQ(held.size(), 8u);
+    for (const auto& h : held) {
+        EXPECT_GE(h->closed_ms, 900.0 - 5) << "a drained connection was cut early";
+        EXPECT_LE(h->closed_ms, 1100.0 + 150) << "a drained connection was cut late (or not at all)";
+    }
+    EXPECT_GE(count(logLine({{"backend", b.address()}, {"cause", "drained"}}), Stream::Stdout), 8u);
+    EXPECT_EQ(count(logLine({{"msg", "listening"}, {"listener", "front"}}), Stream::Stderr), 1u);
+    EXPECT_EQ(count(logLine({{"msg", "listening"}, {"listener", "tls"}}), Stream::Stderr), 1u);
+    EXPECT_LT(reloads_ms, 40000.0);
+    std::cout << "[ figures  ] " << kReloads << " reloads in " << reloads_ms << " ms; new connections: "
+              << plain_ok.load() << " plain (" << plain_ok.load() / (reloads_ms / 1000.0)
+              << "/s over the reloads), " << tls_ok.load() << " TLS; " << kStreams << " streams of "
+              << (kStreamBytes >> 20) << " MiB byte-exact; drained connections closed after (ms):";
+    for (const auto& h : held) std::cout << ' ' << static_cast<int>(h->closed_ms);
+    std::cout << std::endl;
 }
 
 }  // namespace
