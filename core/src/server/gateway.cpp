@@ -185,8 +185,9 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         return ended;
     });
     trimmer_->start();
-    control_thread_ = std::thread([this] { control_loop_.run(); });
+    // Workers first: from the control thread's first task on, a drain reaches them by a post.
     for (auto& w : workers_) w->start();
+    control_thread_ = std::thread([this] { control_loop_.run(); });
     started_ = true;
     POSTERN_LOG(Info, "ready", "workers=" + std::to_string(workers_.size()));
     return true;

@@ -104,7 +104,8 @@ private:
     std::atomic<std::uint64_t>* global_active_;
     std::uint64_t global_max_;  ///< loop thread
     std::thread thread_;
-    bool started_ = false;
+    /** Set by start(); read by any thread that asks for a change (posted once it runs). */
+    std::atomic<bool> started_{false};
 
     // Accept pauses (loop thread only).
     net::Timer accept_timer_{this, 0};
