@@ -138,15 +138,11 @@ void Pool::republish() {
 
 void Pool::retire(const std::shared_ptr<Backend>& backend) {
     backend->draining.store(true);
-    const config::Millis timeout = config_->drain_timeout;
-    auto deadline = std::chrono::steady_clock::time_point::max();
-    if (timeout != config::kUnlimited) deadline = std::chrono::steady_clock::now() + timeout;
-    retired_.push_back(Retired{backend, deadline});
-    if (drain_observer_) drain_observer_->backendRetired(backend, timeout);
+    retired_.push_back(Retired{backend});
+    if (drain_observer_) drain_observer_->backendRetired(backend, config_->drain_timeout);
 }
 
 void Pool::reviewRetired() {
-    const auto now = std::chrono::steady_clock::now();
     for (auto it = retired_.begin(); it != retired_.end();) {
         const auto& old = it->backend;
         const bool back = std::any_of(backends_.begin(), backends_.end(), [&](const auto& b) {
@@ -161,7 +157,8 @@ void Pool::reviewRetired() {
             POSTERN_LOG(Info, "backend back: its drain ends",
                         "pool=" + common::logfmtValue(name_) + " backend=" + old->address_text);
             it = retired_.erase(it);
-        } else if (now >= it->deadline && old->active.load(kRelaxed) == 0) {
+        } else if (old->active.load(kRelaxed) == 0) {
+            // Nothing left to cut (or to spare): forgotten, whatever its deadline.
             it = retired_.erase(it);
         } else {
             ++it;

@@ -117,7 +117,7 @@ public:
 
     /** The tier rank of a backend region under this pool's locality settings: 0 = [gateway]
      * region (or everything when no locality is configured), then the order of `region_order`,
-     * then every other region. Any thread. */
+     * then every other region. Control thread (it reads the pool's current settings). */
     std::uint32_t tierOf(const std::string& region) const;
 
     /** The client's home backend in `tier` (rendezvous hashing of the client over the tier's
@@ -148,13 +148,12 @@ private:
     bool tryTake(const Snapshot& snap, const Snapshot::Tier& tier, std::uint32_t i,
                  std::span<const Backend* const> tried, bool* saw_full) const;
     static std::uint32_t limitOf(const config::PoolConfig& config, const Backend& b);
-    /** Drains that ended (deadline passed) are forgotten; a retired backend whose address is back
-     * in backends_ stops draining. */
+    /** A retired backend whose address is back in backends_ stops draining; one with no
+     * connection left is forgotten. */
     void reviewRetired();
 
     struct Retired {
         std::shared_ptr<Backend> backend;
-        std::chrono::steady_clock::time_point deadline;  ///< max(): unlimited
     };
 
     const std::string name_;

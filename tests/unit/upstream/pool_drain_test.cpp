@@ -63,6 +63,7 @@ TEST(PoolDrainTest, ABackendOfTheSameAddressJoiningAgainEndsTheDrain) {
     Pool pool(settings(config::Millis(60000)));
     pool.setDrainObserver(&rec);
     auto old_b = backend("10.0.0.2");
+    old_b->active.store(1);  // a connection that would be cut
     pool.backends() = {old_b};
     pool.republish();
     pool.retire(old_b);
@@ -80,10 +81,22 @@ TEST(PoolDrainTest, ABackendOfTheSameAddressJoiningAgainEndsTheDrain) {
     EXPECT_EQ(rec.returned.size(), 1u);
 
     // The same object back in the set takes new connections again.
+    new_b->active.store(1);
     pool.retire(new_b);
     pool.republish();
     EXPECT_EQ(rec.returned.size(), 2u);
     EXPECT_FALSE(new_b->draining.load());
+
+    // A retired backend with no connection left is forgotten: nothing to end.
+    auto idle = backend("10.0.0.3");
+    pool.backends() = {new_b, idle};
+    pool.republish();
+    pool.retire(idle);
+    pool.backends() = {new_b};
+    pool.republish();
+    pool.backends() = {new_b, backend("10.0.0.3")};
+    pool.republish();
+    EXPECT_EQ(rec.returned.size(), 2u);
 }
 
 TEST(PoolDrainTest, NewSettingsReachTheSnapshotOnRepublish) {
