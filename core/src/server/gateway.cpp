@@ -501,6 +501,11 @@ ReloadResult Gateway::reload(const std::filesystem::path& file, const config::Lo
         result.warnings.push_back(std::move(warning));
     }
     logTlsSetup(*next, std::chrono::system_clock::now());
+    // Applied when every worker has run its tasks: from the moment reload() returns (and the
+    // caller says so), every new connection gets the new generation and removed listeners refuse.
+    std::vector<std::future<void>> workers_applied;
+    for (auto& w : workers_) workers_applied.push_back(w->applied());
+    for (auto& f : workers_applied) f.wait();
 
     config_ = std::move(next);
     ++generation_;

@@ -133,6 +133,13 @@ void Worker::setGlobalMax(std::uint64_t max) {
     onLoop([this, max] { global_max_ = max; });
 }
 
+std::future<void> Worker::applied() {
+    auto done = std::make_shared<std::promise<void>>();
+    auto future = done->get_future();
+    onLoop([done] { done->set_value(); });  // tasks run in the order they were posted
+    return future;
+}
+
 void Worker::start() {
     started_ = true;
     thread_ = std::thread([this] { loop_.run(); });

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string_view>
 #include <thread>
@@ -63,6 +64,9 @@ public:
     /** A reload changed [log] access or [gateway] max_connections. `log` must outlive the worker. */
     void setAccessLog(proxy::AccessLog* log);
     void setGlobalMax(std::uint64_t max);
+    /** Ready once every change asked of this worker before the call has been applied (a reload
+     * returns only when every worker serves the new generation). */
+    std::future<void> applied();
 
     /** Closes this worker's listening sockets (new connections are refused by the OS). */
     void stopAccepting();
