@@ -369,6 +369,61 @@ TEST_F(ReloadTest, ShutdownCutsEachConnectionAtItsOwnPoolsDrainTimeout) {
     EXPECT_LE(between(*stopping, slow_cut[0]), 3300.0 + 50);
 }
 
+TEST_F(ReloadTest, AKeptPoolsNewSettingsApplyToNewConnections) {
+    TestBackend echo(BackendMode::Echo);
+    const std::string head = gatewayToml(2) + listenerToml("front", "echo");
+    start(head + poolToml("echo", addressesOf({&echo})));
+    const auto port = ready("front");
+    ASSERT_NE(port, 0);
+    auto first = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    auto second = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_TRUE(echoRoundTrip(first, "1"));
+    ASSERT_TRUE(echoRoundTrip(second, "2"));
+    second.close();
+    ASSERT_TRUE(p_->waitForLine(logLine({{"listener", "front"}, {"cause", "client_fin"}}), kIoTimeout,
+                                Stream::Stdout));
+
+    // One connection per backend from now on: the open one stays, the next is refused.
+    ASSERT_TRUE(reload(head + poolToml("echo", addressesOf({&echo}), "max_connections_per_backend = 1")));
+    EXPECT_TRUE(echoRoundTrip(first, "kept"));
+    auto refused = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    EXPECT_TRUE(refused.recvAll(kIoTimeout).closed());
+    EXPECT_TRUE(p_->waitForLine(logLine({{"listener", "front"}, {"cause", "no_capacity"}}), kIoTimeout,
+                                Stream::Stdout));
+    EXPECT_TRUE(p_->waitForLine(logLine({{"msg", "reload applied"}, {"pools_changed", "echo"}}), 1s));
+}
+
+TEST_F(ReloadTest, LogSettingsApplyInPlaceAndRestartOnlyKeysAreNamed) {
+    TestBackend echo(BackendMode::Echo);
+    const std::string rest = listenerToml("front", "echo") + poolToml("echo", addressesOf({&echo}));
+    start(gatewayToml(2) + rest);
+    const auto port = ready("front");
+    ASSERT_NE(port, 0);
+    auto c = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_TRUE(echoRoundTrip(c, "to stdout"));
+    c.close();
+    ASSERT_TRUE(p_->waitForLine(logLine({{"listener", "front"}, {"cause", "client_fin"}}), kIoTimeout,
+                                Stream::Stdout));
+
+    // The access log moves to a file, the level to debug, and the worker count cannot change.
+    const auto file = p_->dir().path() / "access.log";
+    ASSERT_TRUE(reload("[gateway]\nworkers = 3\n[log]\nlevel = \"debug\"\naccess = \"" + file.string() +
+                       "\"\nformat = \"json\"\n\n" + rest));
+    EXPECT_TRUE(p_->waitForLine(
+        LinePattern::containing("[gateway] workers changed: it needs a restart"), 1s));
+    auto d = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_TRUE(echoRoundTrip(d, "to the file"));
+    d.close();
+    std::string text;
+    for (int i = 0; i < 500 && text.find("\"cause\":\"client_fin\"") == std::string::npos; ++i) {
+        std::ifstream in(file);
+        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        if (text.find("\"cause\":\"client_fin\"") == std::string::npos) std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_NE(text.find("\"listener\":\"front\""), std::string::npos) << text;
+    EXPECT_EQ(count(logLine({{"listener", "front"}}), Stream::Stdout), 1u) << "still logged to stdout";
+}
+
 // ---- certificate rotation ----------------------------------------------------------------------
 
 class ReloadTlsTest : public ReloadTest {
