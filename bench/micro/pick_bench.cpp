@@ -236,7 +236,7 @@ struct PoolBench {
         pc.affinity = affinity ? config::Affinity::ClientIp : config::Affinity::None;
         pc.max_connections_per_backend = 1000;
         pc.balancer_factory = std::make_shared<plugin::BalancerFactory>(&plugin, make[which]());
-        pool = std::make_unique<upstream::Pool>(std::shared_ptr<const config::PoolConfig>(std::shared_ptr<const void>{}, &pc));
+        pool = std::make_unique<upstream::Pool>(pc, nullptr);
         for (std::size_t i = 0; i < n; ++i) {
             auto b = std::make_shared<upstream::Backend>();
             b->host = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);

@@ -308,7 +308,7 @@ void TcpSession::connectFailed(const char* why, int err, std::string_view detail
     preface_sent_ = 0;
     worker_.loop.cancel(phase_timer_);
     listener_->pool->release(*snapshot_, backend_index_, b);
-    listener_->pool->noteConnectFailure(*snapshot_, backend_ref_);
+    listener_->pool->noteConnectFailure(backend_ref_);
     backend_ref_.reset();
     if (attempts_ > snapshot_->config->backend.retries) {
         listener_->stats->connect_failed.fetch_add(1, std::memory_order_relaxed);

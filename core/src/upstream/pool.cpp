@@ -304,18 +304,19 @@ void Pool::release(const Snapshot& snap, std::uint32_t index, Backend& backend) 
     }
 }
 
-void Pool::noteConnectFailure(const Snapshot& snap, const std::shared_ptr<Backend>& backend) const {
+void Pool::noteConnectFailure(const std::shared_ptr<Backend>& backend) const {
     PassiveHealth* passive = passive_.load(std::memory_order_acquire);
     if (!passive) return;
+    // The current settings (a failed connect is no hot path: one snapshot load).
+    const auto snap = snapshot();
     // Exactly one failure of a streak reaches the threshold: one report per streak.
-    const std::uint32_t limit = snap.config->backend.passive_failures;
+    const std::uint32_t limit = snap->config->backend.passive_failures;
     if (!limit || backend->connect_failure_streak.fetch_add(1, kRelaxed) + 1 != limit) return;
     // Skipped by every worker from now on, not only once the control loop has run (a loaded
     // machine may take a while to schedule it). Without a probe the last usable backend is kept
     // (see passive_health.h); the control loop decides again, with the whole pool.
-    bool hold = snap.config->probe.has_value();
+    bool hold = snap->config->probe.has_value();
     if (!hold) {
-        const auto snap = snapshot();
         for (const auto& other : snap->backends) {
             if (other.get() != backend.get() && other->takesNewConnections()) {
                 hold = true;

@@ -84,6 +84,9 @@ public:
 
     /** `config` points into its Config generation and keeps it alive (shared_ptr aliasing). */
     explicit Pool(std::shared_ptr<const config::PoolConfig> config);
+    /** `config` must outlive the pool; `keep_alive` (may be null, e.g. in tests) holds it. */
+    Pool(const config::PoolConfig& config, std::shared_ptr<const config::Config> keep_alive)
+        : Pool(std::shared_ptr<const config::PoolConfig>(std::move(keep_alive), &config)) {}
 
     /** Control thread: the pool's current settings (workers read Snapshot::config). */
     const config::PoolConfig& config() const { return *config_; }
@@ -112,7 +115,7 @@ public:
      * Passive health: counts failures in a row on the backend (no lock) and reports the one that
      * reaches `passive_failures` to the PassiveHealth, which marks the backend down on the
      * control loop. No-ops when passive health is off. */
-    void noteConnectFailure(const Snapshot& snap, const std::shared_ptr<Backend>& backend) const;
+    void noteConnectFailure(const std::shared_ptr<Backend>& backend) const;
     void noteConnectSuccess(Backend& backend) const;
 
     /** The tier rank of a backend region under this pool's locality settings: 0 = [gateway]

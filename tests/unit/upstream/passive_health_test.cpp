@@ -32,7 +32,7 @@ struct Fixture {
             pc.probe.emplace();
             pc.probe->unhealthy_threshold = 4;
         }
-        pool = std::make_unique<upstream::Pool>(std::shared_ptr<const config::PoolConfig>(std::shared_ptr<const void>{}, &pc));
+        pool = std::make_unique<upstream::Pool>(pc, nullptr);
         for (std::uint32_t i = 0; i < backends; ++i) {
             auto b = std::make_shared<upstream::Backend>();
             b->host = "127.0.0." + std::to_string(i + 1);
@@ -50,7 +50,7 @@ struct Fixture {
 
     upstream::Backend& at(std::size_t i) { return *pool->backends()[i]; }
     void fail(std::size_t i, int times) {
-        for (int k = 0; k < times; ++k) pool->noteConnectFailure(*pool->snapshot(), pool->backends()[i]);
+        for (int k = 0; k < times; ++k) pool->noteConnectFailure(pool->backends()[i]);
     }
     std::size_t eligible() const { return pool->snapshot()->backends.size(); }
     /** Runs the loop until `done()` or `limit` passes (bounded rounds of at most 10 ms). */

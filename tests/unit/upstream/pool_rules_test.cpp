@@ -76,7 +76,7 @@ struct PoolFixture {
         pc.balancer = balancer.name;
         if (configure) configure(pc);
         pc.balancer_factory = std::make_shared<plugin::BalancerFactory>(&plugin, balancer.make());
-        pool = std::make_unique<Pool>(std::shared_ptr<const config::PoolConfig>(std::shared_ptr<const void>{}, &pc));
+        pool = std::make_unique<Pool>(pc, nullptr);
     }
     std::shared_ptr<Backend> add(std::uint16_t port, std::string region = {}, std::uint32_t max = 0,
                                  std::uint32_t weight = 1) {

@@ -52,7 +52,7 @@ struct Fixture {
         pc.max_connections_per_backend = per_backend_limit;
         // The factory pointer value is unused by the test ops; any non-null marker will do.
         pc.balancer_factory = std::make_shared<plugin::BalancerFactory>(&plugin, nullptr);
-        pool = std::make_unique<upstream::Pool>(std::shared_ptr<const config::PoolConfig>(std::shared_ptr<const void>{}, &pc));
+        pool = std::make_unique<upstream::Pool>(pc, nullptr);
     }
     std::shared_ptr<upstream::Backend> add(const std::string& ip, std::uint16_t port, bool up = true,
                                            std::uint32_t max = 0) {
