@@ -369,6 +369,36 @@ TEST_F(ReloadTest, ShutdownCutsEachConnectionAtItsOwnPoolsDrainTimeout) {
     EXPECT_LE(between(*stopping, slow_cut[0]), 3300.0 + 50);
 }
 
+TEST_F(ReloadTest, ARemovedPoolsConnectionsDrainWithItsOwnTimeout) {
+    TestBackend old_b(BackendMode::IdThenEcho, "old");
+    TestBackend new_b(BackendMode::IdThenEcho, "new");
+    start(gatewayToml(2) + listenerToml("front", "old") + drainPool("old", addressesOf({&old_b}), "1s"));
+    const auto port = ready("front");
+    ASSERT_NE(port, 0);
+    auto conns = openTagged(port, 2);
+    for (auto& t : conns) ASSERT_EQ(t.id, "old");
+
+    // The kept listener moves to a new pool (with a longer drain_timeout); the old pool goes.
+    const auto reloaded_at = Clock::now();
+    ASSERT_TRUE(reload(gatewayToml(2) + listenerToml("front", "new") +
+                       drainPool("new", addressesOf({&new_b}), "30s")));
+    EXPECT_TRUE(p_->waitForLine(logLine({{"msg", "reload applied"}, {"pools_removed", "old"}, {"pools_added", "new"}}), 1s));
+    EXPECT_EQ(connectAndReadId("127.0.0.1", port, kIoTimeout), "new");
+    for (auto& t : conns) EXPECT_TRUE(echoRoundTrip(t.client, "draining"));
+    for (double t : closeTimes({&conns[0].client, &conns[1].client}, reloaded_at, 10s))
+        EXPECT_GE(t, 0.0) << "not closed";
+    const auto applied = p_->waitForLine(logLine({{"msg", "reload applied"}}), 1s);
+    const auto cuts = waitLines(logLine({{"pool", "old"}, {"cause", "drained"}}), Stream::Stdout, 2);
+    ASSERT_TRUE(applied);
+    ASSERT_EQ(cuts.size(), 2u);
+    for (const auto& line : cuts) {
+        // The old pool's 1 s (not the new pool's 30 s), from the moment it was removed (just
+        // before the "reload applied" line).
+        EXPECT_GE(between(*applied, line), 900.0 - 50) << line;
+        EXPECT_LE(between(*applied, line), 1100.0 + 50) << line;
+    }
+}
+
 TEST_F(ReloadTest, AKeptPoolsNewSettingsApplyToNewConnections) {
     TestBackend echo(BackendMode::Echo);
     const std::string head = gatewayToml(2) + listenerToml("front", "echo");
