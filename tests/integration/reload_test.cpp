@@ -37,7 +37,8 @@ protected:
     /** Writes `toml` over the running config, sends SIGHUP, waits for the outcome line. */
     ::testing::AssertionResult reloadWith(const std::string& toml, bool expect_applied) {
         p_->writeConfig(toml);
-        if (!p_->sendSignal(SIGHUP)) return ::testing::AssertionFailure() << "postern is not running";
+        if (!p_->sendSignal(SIGHUP))
+            return ::testing::AssertionFailure() << "postern is not running";
         ++outcomes_;
         static const std::regex outcome("configuration reload(ed| rejected)");
         auto line = p_->waitForLine(outcome, kStartTimeout, Stream::Stderr, outcomes_);
@@ -60,8 +61,9 @@ protected:
 
     /** The port of the `occurrence`-th "listening listener=<name>" line. */
     std::uint16_t listeningPortAt(std::string_view listener, std::size_t occurrence) {
-        auto line = p_->waitForLine(logLine({{"msg", "listening"}, {"listener", std::string(listener)}}),
-                                    kStartTimeout, Stream::Stderr, occurrence);
+        auto line =
+            p_->waitForLine(logLine({{"msg", "listening"}, {"listener", std::string(listener)}}),
+                            kStartTimeout, Stream::Stderr, occurrence);
         if (!line) return 0;
         auto address = logfmtField(*line, "address");
         if (!address) return 0;
@@ -159,8 +161,8 @@ TEST_F(ReloadTest, RemovedBackendDrainsToItsDeadlineSpreadOverTheLastTenPercent)
     // The removed backend's connections still work while they drain.
     for (auto* c : on_b) EXPECT_TRUE(echoRoundTrip(*c, "draining"));
 
-    const auto removed =
-        p_->waitForLine(logLine({{"msg", "backend removed"}, {"backend", b.address()}}), kIoTimeout);
+    const auto removed = p_->waitForLine(
+        logLine({{"msg", "backend removed"}, {"backend", b.address()}}), kIoTimeout);
     ASSERT_TRUE(removed);
     for (double t : closeTimes(on_b, reloaded_at, 10s)) EXPECT_GE(t, 0.0) << "not closed";
     // Cut times by postern's clock, from the moment the backend left the pool.
@@ -195,7 +197,8 @@ TEST_F(ReloadTest, ABackendThatComesBackBeforeItsDeadlineStopsDraining) {
     ASSERT_FALSE(on_b.empty());
     ASSERT_TRUE(reload(head + drainPool("app", addressesOf({&a}), "1s")));
     ASSERT_TRUE(reload(head + drainPool("app", addressesOf({&a, &b}), "1s")));
-    ASSERT_TRUE(p_->waitForLine(LinePattern::containing("backend back: its drain ends"), kIoTimeout));
+    ASSERT_TRUE(
+        p_->waitForLine(LinePattern::containing("backend back: its drain ends"), kIoTimeout));
     // Past the deadline the connections are still open and working.
     const auto r = on_b.front()->recvSome(1500ms);
     EXPECT_EQ(r.status, IoStatus::Timeout) << "closed although its backend came back";
@@ -241,8 +244,10 @@ TEST_F(ReloadTest, ListenersAreAddedAndRemovedWhileAKeptListenerNeverRefuses) {
     std::thread hammer([&] {
         for (int i = 0; i < 100000 && !stop.load(); ++i) {
             auto c = BlockingClient::connect("127.0.0.1", keep, kIoTimeout);
-            if (echoRoundTrip(c, "x")) ++ok;
-            else ++failed;
+            if (echoRoundTrip(c, "x"))
+                ++ok;
+            else
+                ++failed;
         }
     });
     const auto reloaded_at = Clock::now();
@@ -259,9 +264,12 @@ TEST_F(ReloadTest, ListenersAreAddedAndRemovedWhileAKeptListenerNeverRefuses) {
     // And back again, and away again: the kept listener's socket stays through all of it.
     ASSERT_TRUE(reload(base + pool));
     ASSERT_TRUE(reload(base + listenerToml("added", "echo") + pool));
-    EXPECT_GE(closeTimes({&on_gone}, reloaded_at, 10s)[0], 0.0) << "the drained connection is still open";
-    const auto closed = p_->waitForLine(logLine({{"msg", "listener closed"}, {"listener", "gone"}}), kIoTimeout);
-    const auto cut = waitLines(logLine({{"listener", "gone"}, {"cause", "drained"}}), Stream::Stdout, 1);
+    EXPECT_GE(closeTimes({&on_gone}, reloaded_at, 10s)[0], 0.0)
+        << "the drained connection is still open";
+    const auto closed =
+        p_->waitForLine(logLine({{"msg", "listener closed"}, {"listener", "gone"}}), kIoTimeout);
+    const auto cut =
+        waitLines(logLine({{"listener", "gone"}, {"cause", "drained"}}), Stream::Stdout, 1);
     ASSERT_TRUE(closed);
     ASSERT_EQ(cut.size(), 1u);
     EXPECT_GE(between(*closed, cut[0]), 900.0 - 2);
@@ -279,8 +287,8 @@ TEST_F(ReloadTest, ListenersAreAddedAndRemovedWhileAKeptListenerNeverRefuses) {
 TEST_F(ReloadTest, InvalidReloadsAreRejectedWithPositionsAndTheOldConfigServes) {
     TestBackend echo(BackendMode::Echo);
     TestBackend squatter(BackendMode::Echo);  // holds an address a listener cannot bind
-    const std::string good = gatewayToml(2) + listenerToml("front", "echo") +
-                             poolToml("echo", addressesOf({&echo}));
+    const std::string good =
+        gatewayToml(2) + listenerToml("front", "echo") + poolToml("echo", addressesOf({&echo}));
     start(good);
     const auto port = ready("front");
     ASSERT_NE(port, 0);
@@ -289,15 +297,17 @@ TEST_F(ReloadTest, InvalidReloadsAreRejectedWithPositionsAndTheOldConfigServes) 
     EXPECT_TRUE(p_->waitForLine(std::regex("reload error.*postern\\.toml:[0-9]+:[0-9]+: "), 2s));
 
     TempDir dir("postern-reload-missing");
-    const std::string tls = std::string("[[listener]]\nname = \"tls\"\nbind = [\"127.0.0.1:0\"]\n") +
-                            "protocol = \"tls\"\npool = \"echo\"\n[listener.tls]\ncertificates = " +
-                            "[{ cert = \"" + (dir.path() / "none.pem").string() + "\", key = \"" +
-                            (dir.path() / "none.key").string() + "\" }]\n";
+    const std::string tls =
+        std::string("[[listener]]\nname = \"tls\"\nbind = [\"127.0.0.1:0\"]\n") +
+        "protocol = \"tls\"\npool = \"echo\"\n[listener.tls]\ncertificates = " + "[{ cert = \"" +
+        (dir.path() / "none.pem").string() + "\", key = \"" + (dir.path() / "none.key").string() +
+        "\" }]\n";
     ASSERT_TRUE(reloadRejected(good + tls));
-    EXPECT_TRUE(p_->waitForLine(std::regex("reload error.*postern\\.toml:[0-9]+:[0-9]+: .*none\\.pem"), 2s));
+    EXPECT_TRUE(p_->waitForLine(
+        std::regex("reload error.*postern\\.toml:[0-9]+:[0-9]+: .*none\\.pem"), 2s));
 
-    ASSERT_TRUE(reloadRejected(good + listenerToml("clash", "echo", {},
-                                                    "\"" + squatter.address() + "\"")));
+    ASSERT_TRUE(
+        reloadRejected(good + listenerToml("clash", "echo", {}, "\"" + squatter.address() + "\"")));
     EXPECT_TRUE(p_->waitForLine(
         std::regex("reload error.*postern\\.toml:[0-9]+:[0-9]+: cannot bind listener 'clash' to " +
                    std::regex_replace(squatter.address(), std::regex("\\."), "\\.")),
@@ -326,7 +336,8 @@ TEST_F(ReloadTest, AKeptBackendKeepsItsHealthAndIsNotProbedAgain) {
     const auto accepted = echo.acceptedConnections();  // one probe + this client
 
     // A changed pool setting (drain_timeout) keeps the pool and its backends.
-    ASSERT_TRUE(reload(head + poolToml("echo", addressesOf({&echo}), "drain_timeout = \"7s\"", {}, probe)));
+    ASSERT_TRUE(
+        reload(head + poolToml("echo", addressesOf({&echo}), "drain_timeout = \"7s\"", {}, probe)));
     auto after = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
     EXPECT_TRUE(echoRoundTrip(after, "still up")) << "the kept backend is not serving";
     EXPECT_TRUE(echoRoundTrip(before, "old one too"));
@@ -358,8 +369,10 @@ TEST_F(ReloadTest, ShutdownCutsEachConnectionAtItsOwnPoolsDrainTimeout) {
     ASSERT_TRUE(code);
     EXPECT_EQ(*code, 0);
     const auto stopping = p_->waitForLine(LinePattern::containing("shutting down"), 1s);
-    const auto fast_cut = waitLines(logLine({{"listener", "fast"}, {"cause", "shutdown"}}), Stream::Stdout, 1);
-    const auto slow_cut = waitLines(logLine({{"listener", "slow"}, {"cause", "shutdown"}}), Stream::Stdout, 1);
+    const auto fast_cut =
+        waitLines(logLine({{"listener", "fast"}, {"cause", "shutdown"}}), Stream::Stdout, 1);
+    const auto slow_cut =
+        waitLines(logLine({{"listener", "slow"}, {"cause", "shutdown"}}), Stream::Stdout, 1);
     ASSERT_TRUE(stopping);
     ASSERT_EQ(fast_cut.size(), 1u);
     ASSERT_EQ(slow_cut.size(), 1u);
@@ -372,7 +385,8 @@ TEST_F(ReloadTest, ShutdownCutsEachConnectionAtItsOwnPoolsDrainTimeout) {
 TEST_F(ReloadTest, ARemovedPoolsConnectionsDrainWithItsOwnTimeout) {
     TestBackend old_b(BackendMode::IdThenEcho, "old");
     TestBackend new_b(BackendMode::IdThenEcho, "new");
-    start(gatewayToml(2) + listenerToml("front", "old") + drainPool("old", addressesOf({&old_b}), "1s"));
+    start(gatewayToml(2) + listenerToml("front", "old") +
+          drainPool("old", addressesOf({&old_b}), "1s"));
     const auto port = ready("front");
     ASSERT_NE(port, 0);
     auto conns = openTagged(port, 2);
@@ -382,13 +396,16 @@ TEST_F(ReloadTest, ARemovedPoolsConnectionsDrainWithItsOwnTimeout) {
     const auto reloaded_at = Clock::now();
     ASSERT_TRUE(reload(gatewayToml(2) + listenerToml("front", "new") +
                        drainPool("new", addressesOf({&new_b}), "30s")));
-    EXPECT_TRUE(p_->waitForLine(logLine({{"msg", "reload applied"}, {"pools_removed", "old"}, {"pools_added", "new"}}), 1s));
+    EXPECT_TRUE(p_->waitForLine(
+        logLine({{"msg", "reload applied"}, {"pools_removed", "old"}, {"pools_added", "new"}}),
+        1s));
     EXPECT_EQ(connectAndReadId("127.0.0.1", port, kIoTimeout), "new");
     for (auto& t : conns) EXPECT_TRUE(echoRoundTrip(t.client, "draining"));
     for (double t : closeTimes({&conns[0].client, &conns[1].client}, reloaded_at, 10s))
         EXPECT_GE(t, 0.0) << "not closed";
     const auto applied = p_->waitForLine(logLine({{"msg", "reload applied"}}), 1s);
-    const auto cuts = waitLines(logLine({{"pool", "old"}, {"cause", "drained"}}), Stream::Stdout, 2);
+    const auto cuts =
+        waitLines(logLine({{"pool", "old"}, {"cause", "drained"}}), Stream::Stdout, 2);
     ASSERT_TRUE(applied);
     ASSERT_EQ(cuts.size(), 2u);
     for (const auto& line : cuts) {
@@ -410,17 +427,19 @@ TEST_F(ReloadTest, AKeptPoolsNewSettingsApplyToNewConnections) {
     ASSERT_TRUE(echoRoundTrip(first, "1"));
     ASSERT_TRUE(echoRoundTrip(second, "2"));
     second.close();
-    ASSERT_TRUE(p_->waitForLine(logLine({{"listener", "front"}, {"cause", "client_fin"}}), kIoTimeout,
-                                Stream::Stdout));
+    ASSERT_TRUE(p_->waitForLine(logLine({{"listener", "front"}, {"cause", "client_fin"}}),
+                                kIoTimeout, Stream::Stdout));
 
     // One connection per backend from now on: the open one stays, the next is refused.
-    ASSERT_TRUE(reload(head + poolToml("echo", addressesOf({&echo}), "max_connections_per_backend = 1")));
+    ASSERT_TRUE(
+        reload(head + poolToml("echo", addressesOf({&echo}), "max_connections_per_backend = 1")));
     EXPECT_TRUE(echoRoundTrip(first, "kept"));
     auto refused = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
     EXPECT_TRUE(refused.recvAll(kIoTimeout).closed());
-    EXPECT_TRUE(p_->waitForLine(logLine({{"listener", "front"}, {"cause", "no_capacity"}}), kIoTimeout,
-                                Stream::Stdout));
-    EXPECT_TRUE(p_->waitForLine(logLine({{"msg", "reload applied"}, {"pools_changed", "echo"}}), 1s));
+    EXPECT_TRUE(p_->waitForLine(logLine({{"listener", "front"}, {"cause", "no_capacity"}}),
+                                kIoTimeout, Stream::Stdout));
+    EXPECT_TRUE(
+        p_->waitForLine(logLine({{"msg", "reload applied"}, {"pools_changed", "echo"}}), 1s));
 }
 
 TEST_F(ReloadTest, LogSettingsApplyInPlaceAndRestartOnlyKeysAreNamed) {
@@ -432,13 +451,13 @@ TEST_F(ReloadTest, LogSettingsApplyInPlaceAndRestartOnlyKeysAreNamed) {
     auto c = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
     ASSERT_TRUE(echoRoundTrip(c, "to stdout"));
     c.close();
-    ASSERT_TRUE(p_->waitForLine(logLine({{"listener", "front"}, {"cause", "client_fin"}}), kIoTimeout,
-                                Stream::Stdout));
+    ASSERT_TRUE(p_->waitForLine(logLine({{"listener", "front"}, {"cause", "client_fin"}}),
+                                kIoTimeout, Stream::Stdout));
 
     // The access log moves to a file, the level to debug, and the worker count cannot change.
     const auto file = p_->dir().path() / "access.log";
-    ASSERT_TRUE(reload("[gateway]\nworkers = 3\n[log]\nlevel = \"debug\"\naccess = \"" + file.string() +
-                       "\"\nformat = \"json\"\n\n" + rest));
+    ASSERT_TRUE(reload("[gateway]\nworkers = 3\n[log]\nlevel = \"debug\"\naccess = \"" +
+                       file.string() + "\"\nformat = \"json\"\n\n" + rest));
     EXPECT_TRUE(p_->waitForLine(
         LinePattern::containing("[gateway] workers changed: it needs a restart"), 1s));
     auto d = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
@@ -448,10 +467,12 @@ TEST_F(ReloadTest, LogSettingsApplyInPlaceAndRestartOnlyKeysAreNamed) {
     for (int i = 0; i < 500 && text.find("\"cause\":\"client_fin\"") == std::string::npos; ++i) {
         std::ifstream in(file);
         text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-        if (text.find("\"cause\":\"client_fin\"") == std::string::npos) std::this_thread::sleep_for(10ms);
+        if (text.find("\"cause\":\"client_fin\"") == std::string::npos)
+            std::this_thread::sleep_for(10ms);
     }
     EXPECT_NE(text.find("\"listener\":\"front\""), std::string::npos) << text;
-    EXPECT_EQ(count(logLine({{"listener", "front"}}), Stream::Stdout), 1u) << "still logged to stdout";
+    EXPECT_EQ(count(logLine({{"listener", "front"}}), Stream::Stdout), 1u)
+        << "still logged to stdout";
 }
 
 // ---- certificate rotation ----------------------------------------------------------------------
@@ -485,8 +506,9 @@ TEST_F(ReloadTlsTest, AKeptTlsListenerServesTheRotatedCertificateWhileOldSession
     const std::string toml = gatewayToml(2) +
                              "[[listener]]\nname = \"tls\"\nbind = [\"127.0.0.1:0\"]\n"
                              "protocol = \"tls\"\npool = \"echo\"\n[listener.tls]\ncertificates = "
-                             "[{ cert = \"" + cert.string() + "\", key = \"" + key.string() +
-                             "\" }]\n\n" + poolToml("echo", addressesOf({&echo}));
+                             "[{ cert = \"" +
+                             cert.string() + "\", key = \"" + key.string() + "\" }]\n\n" +
+                             poolToml("echo", addressesOf({&echo}));
     start(toml);
     const auto port = ready("tls");
     ASSERT_NE(port, 0);
@@ -527,10 +549,11 @@ TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesCha
     std::filesystem::copy_file(one.cert, cert);
     std::filesystem::copy_file(one.key, key);
     auto render = [&](const LoadConfig& c) {
-        std::string s = gatewayToml(2) + listenerToml("front", "app") + listenerToml("bulk", "steady") +
-                        "[[listener]]\nname = \"tls\"\nbind = [\"127.0.0.1:0\"]\nprotocol = \"tls\"\n"
-                        "pool = \"steady\"\n[listener.tls]\ncertificates = [{ cert = \"" +
-                        cert.string() + "\", key = \"" + key.string() + "\" }]\n\n";
+        std::string s =
+            gatewayToml(2) + listenerToml("front", "app") + listenerToml("bulk", "steady") +
+            "[[listener]]\nname = \"tls\"\nbind = [\"127.0.0.1:0\"]\nprotocol = \"tls\"\n"
+            "pool = \"steady\"\n[listener.tls]\ncertificates = [{ cert = \"" +
+            cert.string() + "\", key = \"" + key.string() + "\" }]\n\n";
         if (c.with_extra) s += listenerToml("extra", "app");
         s += drainPool("app", c.with_b ? addressesOf({&a, &b}) : addressesOf({&a}), "1s");
         s += drainPool("steady", addressesOf({&bulk}), "30s");
@@ -549,7 +572,8 @@ TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesCha
     constexpr int kReloads = 20;
     constexpr int kStreams = 10;
     constexpr std::size_t kStreamBytes = 16u << 20;
-    constexpr std::size_t kSteps = kReloads + 1;  // a stream sends a share before each reload and after the last
+    constexpr std::size_t kSteps =
+        kReloads + 1;  // a stream sends a share before each reload and after the last
     std::atomic<int> reloads_done{0};
     std::atomic<bool> stop{false};
 
@@ -572,8 +596,9 @@ TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesCha
                     ++plain_ok;
                 } else {
                     ++plain_failed;
-                    noteFailure("plain connection " + std::to_string(i) + " errno " + std::to_string(c.error()) +
-                                " after reload " + std::to_string(reloads_done.load()));
+                    noteFailure("plain connection " + std::to_string(i) + " errno " +
+                                std::to_string(c.error()) + " after reload " +
+                                std::to_string(reloads_done.load()));
                 }
             }
         });
@@ -616,11 +641,14 @@ TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesCha
             });
             const std::size_t share = kStreamBytes / kSteps;
             for (std::size_t step = 0; step < kSteps; ++step) {
-                for (int i = 0; i < 20000 && static_cast<std::size_t>(reloads_done.load()) < step; ++i)
-                    std::this_thread::sleep_for(2ms);  // pacing only: the data does not depend on it
+                for (int i = 0; i < 20000 && static_cast<std::size_t>(reloads_done.load()) < step;
+                     ++i)
+                    std::this_thread::sleep_for(
+                        2ms);  // pacing only: the data does not depend on it
                 const std::size_t from = step * share;
                 const std::size_t to = step + 1 == kSteps ? kStreamBytes : from + share;
-                if (c.sendAll(std::string_view(sent[s]).substr(from, to - from), Millis(30000)) != IoStatus::Ok) {
+                if (c.sendAll(std::string_view(sent[s]).substr(from, to - from), Millis(30000)) !=
+                    IoStatus::Ok) {
                     stream_errors[s] = "send failed at step " + std::to_string(step);
                     break;
                 }
@@ -635,7 +663,7 @@ TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesCha
         std::string client_address;  ///< as the access log names it
         std::size_t removal = 0;     ///< which removal of "b" (1-based)
         Clock::time_point removed_at;
-        double closed_ms = -1;       ///< client side: -1 = never closed
+        double closed_ms = -1;  ///< client side: -1 = never closed
     };
     std::size_t removals = 0;
     std::vector<std::unique_ptr<Held>> held;
@@ -658,7 +686,8 @@ TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesCha
                 ++removals;
                 for (Held* h : to_watch) {
                     h->removal = removals;
-                    if (auto local = h->client.localAddress()) h->client_address = local->toString();
+                    if (auto local = h->client.localAddress())
+                        h->client_address = local->toString();
                 }
                 next.with_b = false;
                 break;
@@ -670,12 +699,18 @@ TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesCha
                 held_waiters.clear();
                 next.with_b = true;
                 break;
-            case 2: next.with_extra = true; break;
-            case 3: next.with_extra = false; break;
+            case 2:
+                next.with_extra = true;
+                break;
+            case 3:
+                next.with_extra = false;
+                break;
             case 4: {  // rotate the certificate (the other one)
                 const auto& to = (r / 5) % 2 == 0 ? two : one;
-                std::filesystem::copy_file(to.cert, cert, std::filesystem::copy_options::overwrite_existing);
-                std::filesystem::copy_file(to.key, key, std::filesystem::copy_options::overwrite_existing);
+                std::filesystem::copy_file(to.cert, cert,
+                                           std::filesystem::copy_options::overwrite_existing);
+                std::filesystem::copy_file(to.key, key,
+                                           std::filesystem::copy_options::overwrite_existing);
                 break;
             }
         }
@@ -701,8 +736,10 @@ TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesCha
     // Ten invalid reloads: rejected, nothing changes.
     for (int r = 0; r < 10; ++r) {
         std::string bad = render(current);
-        if (r % 2 == 0) bad += "[[pool]\n";
-        else bad = std::regex_replace(bad, std::regex("live\\.pem"), "missing.pem");
+        if (r % 2 == 0)
+            bad += "[[pool]\n";
+        else
+            bad = std::regex_replace(bad, std::regex("live\\.pem"), "missing.pem");
         ASSERT_TRUE(reloadRejected(bad)) << "invalid reload " << r;
     }
     EXPECT_TRUE(connectAndReadId("127.0.0.1", front, kIoTimeout).has_value());
@@ -719,11 +756,12 @@ TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesCha
     }
     EXPECT_EQ(plain_failed.load(), 0) << ::testing::PrintToString(failures);
     EXPECT_EQ(tls_failed.load(), 0) << ::testing::PrintToString(failures);
-    EXPECT_GE(plain_ok.load() / (reloads_ms / 1000.0), 200.0) << "fewer than 200 new connections per second";
+    EXPECT_GE(plain_ok.load() / (reloads_ms / 1000.0), 200.0)
+        << "fewer than 200 new connections per second";
     EXPECT_GT(tls_ok.load(), 0);
     ASSERT_EQ(held.size(), 8u);
-    const auto removed_lines = waitLines(logLine({{"msg", "backend removed"}, {"backend", b.address()}}),
-                                         Stream::Stderr, removals);
+    const auto removed_lines = waitLines(
+        logLine({{"msg", "backend removed"}, {"backend", b.address()}}), Stream::Stderr, removals);
     ASSERT_EQ(removed_lines.size(), removals);
     std::vector<double> cut_ms;
     for (const auto& h : held) {
@@ -739,10 +777,11 @@ TEST_F(ReloadTlsTest, TwentyReloadsUnderLoadLoseNoConnectionAndTenInvalidOnesCha
     EXPECT_EQ(count(logLine({{"msg", "listening"}, {"listener", "front"}}), Stream::Stderr), 1u);
     EXPECT_EQ(count(logLine({{"msg", "listening"}, {"listener", "tls"}}), Stream::Stderr), 1u);
     EXPECT_LT(reloads_ms, 40000.0);
-    std::cout << "[ figures  ] " << kReloads << " reloads in " << reloads_ms << " ms; new connections: "
-              << plain_ok.load() << " plain (" << plain_ok.load() / (reloads_ms / 1000.0)
-              << "/s over the reloads), " << tls_ok.load() << " TLS; " << kStreams << " streams of "
-              << (kStreamBytes >> 20) << " MiB byte-exact; drained connections cut after (ms):";
+    std::cout << "[ figures  ] " << kReloads << " reloads in " << reloads_ms
+              << " ms; new connections: " << plain_ok.load() << " plain ("
+              << plain_ok.load() / (reloads_ms / 1000.0) << "/s over the reloads), "
+              << tls_ok.load() << " TLS; " << kStreams << " streams of " << (kStreamBytes >> 20)
+              << " MiB byte-exact; drained connections cut after (ms):";
     for (double t : cut_ms) std::cout << ' ' << static_cast<int>(t);
     std::cout << std::endl;
 }

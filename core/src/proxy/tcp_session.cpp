@@ -70,8 +70,8 @@ void TcpSession::beginProxyHeader() {
     proxy_reader_ = std::make_unique<ProxyHeaderReader>();
     // The listener's own handshake timeout when it has one, else 5 s (the specification asks
     // for at least 3 s, to cover a TCP retransmit).
-    const auto timeout = listener_->config->tls ? listener_->config->tls->handshake_timeout
-                                               : config::Millis(5000);
+    const auto timeout =
+        listener_->config->tls ? listener_->config->tls->handshake_timeout : config::Millis(5000);
     worker_.loop.armAfter(phase_timer_, timeout);
     readProxyHeader();  // the header may be there already
 }
@@ -114,8 +114,8 @@ void TcpSession::proxyHeaderFailed(std::string_view cause, std::string_view why)
     (cause == "proxy_timeout" ? stats.proxy_timeout : stats.proxy_invalid)
         .fetch_add(1, std::memory_order_relaxed);
     POSTERN_LOG(Warn, "PROXY header refused",
-                "listener=" + common::logfmtValue(listener_->config->name) + " peer=" +
-                    client_addr_.toString() + " error=" + common::logfmtValue(why));
+                "listener=" + common::logfmtValue(listener_->config->name) +
+                    " peer=" + client_addr_.toString() + " error=" + common::logfmtValue(why));
     finish(cause);
 }
 
@@ -154,8 +154,8 @@ void TcpSession::clientTlsFailed(std::string_view why) {
     tls_error_ = why;
     listener_->stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
     POSTERN_LOG(Debug, "client TLS handshake failed",
-                "listener=" + common::logfmtValue(listener_->config->name) + " client=" +
-                    client_addr_.toString() + " error=" + common::logfmtValue(why));
+                "listener=" + common::logfmtValue(listener_->config->name) +
+                    " client=" + client_addr_.toString() + " error=" + common::logfmtValue(why));
     finish("tls_failed");
 }
 
@@ -285,8 +285,9 @@ void TcpSession::connectFailed(const char* why, int err, std::string_view detail
     std::string error(why);
     if (err) error += ": " + net::errorText(err);
     if (!detail.empty()) error += ": " + std::string(detail);
-    const std::string fields = "listener=" + common::logfmtValue(listener_->config->name) + " pool=" +
-                               common::logfmtValue(listener_->pool->name()) + " backend=" + b.address_text +
+    const std::string fields = "listener=" + common::logfmtValue(listener_->config->name) +
+                               " pool=" + common::logfmtValue(listener_->pool->name()) +
+                               " backend=" + b.address_text +
                                " error=" + common::logfmtValue(error);
     // A TLS failure towards a backend is a configuration or security problem worth a warning, but
     // one per worker per second at most: every client connection would repeat it.

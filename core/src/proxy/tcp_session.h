@@ -172,7 +172,7 @@ private:
     Side backend_;
     net::Timer phase_timer_;
     net::Timer idle_timer_;
-    net::Timer drain_timer_;  ///< armed only while the connection drains
+    net::Timer drain_timer_;                    ///< armed only while the connection drains
     std::string_view drain_cause_ = "drained";  ///< static strings only
     State state_ = State::Connecting;
     bool tcp_connected_ = false;   ///< Connecting: the TCP connect to the current backend is done

@@ -56,8 +56,10 @@ ConfigDiff diffConfigs(const config::Config& before, const config::Config& after
     ConfigDiff d;
     for (const auto& l : after.listeners) {
         const auto* old = byName(before.listeners, l.name);
-        if (old && sameListenerBinds(*old, l)) d.listeners_kept.push_back(l.name);
-        else d.listeners_added.push_back(l.name);
+        if (old && sameListenerBinds(*old, l))
+            d.listeners_kept.push_back(l.name);
+        else
+            d.listeners_added.push_back(l.name);
     }
     for (const auto& l : before.listeners) {
         const auto* now = byName(after.listeners, l.name);
@@ -65,9 +67,12 @@ ConfigDiff diffConfigs(const config::Config& before, const config::Config& after
     }
     for (const auto& p : after.pools) {
         const auto* old = byName(before.pools, p.name);
-        if (!old) d.pools_added.push_back(p.name);
-        else if (samePoolSettings(*old, p)) d.pools_kept.push_back(p.name);
-        else d.pools_changed.push_back(p.name);
+        if (!old)
+            d.pools_added.push_back(p.name);
+        else if (samePoolSettings(*old, p))
+            d.pools_kept.push_back(p.name);
+        else
+            d.pools_changed.push_back(p.name);
     }
     for (const auto& p : before.pools)
         if (!byName(after.pools, p.name)) d.pools_removed.push_back(p.name);

@@ -25,8 +25,8 @@ std::string millisText(config::Millis m) {
 }
 
 /** The pool config `index` of `generation`, keeping the whole generation alive. */
-std::shared_ptr<const config::PoolConfig> poolOf(const std::shared_ptr<const config::Config>& generation,
-                                                 std::size_t index) {
+std::shared_ptr<const config::PoolConfig> poolOf(
+    const std::shared_ptr<const config::Config>& generation, std::size_t index) {
     return std::shared_ptr<const config::PoolConfig>(generation, &generation->pools[index]);
 }
 
@@ -136,7 +136,8 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     logTlsSetup(cfg, std::chrono::system_clock::now());
 
     // Pools: first discovery round synchronously, so backends exist before traffic.
-    for (std::size_t i = 0; i < cfg.pools.size(); ++i) pools_.push_back(makePool(poolOf(config_, i)));
+    for (std::size_t i = 0; i < cfg.pools.size(); ++i)
+        pools_.push_back(makePool(poolOf(config_, i)));
     for (auto& rt : pools_) rt.discovery->runRound();
 
     unsigned nworkers = cfg.gateway.workers ? cfg.gateway.workers : 1;
@@ -181,7 +182,8 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         std::lock_guard<std::mutex> stats_lock(stats_mutex_);
         std::uint64_t ended = 0;
         for (const auto& st : all_stats_)
-            ended += st->total.load(std::memory_order_relaxed) - st->active.load(std::memory_order_relaxed);
+            ended += st->total.load(std::memory_order_relaxed) -
+                     st->active.load(std::memory_order_relaxed);
         return ended;
     });
     trimmer_->start();
@@ -223,8 +225,9 @@ void Gateway::shutdown() {
     for (const auto& rt : pools_) consider(rt);
     for (const auto& rt : retired_pools_) consider(rt);
     std::uint64_t open = global_active_.load();
-    POSTERN_LOG(Info, "shutting down: listeners closed, draining",
-                "connections=" + std::to_string(open) + " longest_drain_timeout=" + millisText(longest));
+    POSTERN_LOG(
+        Info, "shutting down: listeners closed, draining",
+        "connections=" + std::to_string(open) + " longest_drain_timeout=" + millisText(longest));
     // The sessions' timers do the cutting; this only waits (bounded: a margin past the longest
     // deadline, in case a worker is slow to run them).
     const bool unlimited = longest == config::kUnlimited;
@@ -278,7 +281,8 @@ void Gateway::applyPools(const std::shared_ptr<const config::Config>& next) {
             if (rt.passive) rt.passive->setHealthChecker(rt.health.get());
         }
         if (pc.backend.passive_failures && !rt.passive) {
-            rt.passive = std::make_unique<upstream::PassiveHealth>(control_loop_, pool, rt.health.get());
+            rt.passive =
+                std::make_unique<upstream::PassiveHealth>(control_loop_, pool, rt.health.get());
             pool.setPassiveHealth(rt.passive.get());
         }
         const bool discovery_changed = !rt.discovery ||
@@ -290,7 +294,8 @@ void Gateway::applyPools(const std::shared_ptr<const config::Config>& next) {
             // Its first round diffs against the pool's current backends: the ones that stay keep
             // their health and connections, the others drain (Pool::retire).
             rt.discovery.reset();
-            rt.discovery = std::make_unique<upstream::DiscoveryRunner>(control_loop_, pool, rt.health.get());
+            rt.discovery =
+                std::make_unique<upstream::DiscoveryRunner>(control_loop_, pool, rt.health.get());
             rt.discovery->runRound();
         }
         if (rt.health) rt.health->sync();
@@ -310,7 +315,8 @@ void Gateway::applyPools(const std::shared_ptr<const config::Config>& next) {
     pools_ = std::move(kept);
 }
 
-ReloadResult Gateway::reload(const std::filesystem::path& file, const config::LoadOptions& options) {
+ReloadResult Gateway::reload(const std::filesystem::path& file,
+                             const config::LoadOptions& options) {
     std::lock_guard<std::mutex> lock(reload_mutex_);
     ReloadResult result;
     result.generation = generation_;
@@ -368,8 +374,8 @@ ReloadResult Gateway::reload(const std::filesystem::path& file, const config::Lo
     auto isRemoved = [&](std::uint64_t listener_id) {
         for (const auto& [name, rt] : listeners_)
             if (rt.id == listener_id)
-                return std::find(diff.listeners_removed.begin(), diff.listeners_removed.end(), name) !=
-                       diff.listeners_removed.end();
+                return std::find(diff.listeners_removed.begin(), diff.listeners_removed.end(),
+                                 name) != diff.listeners_removed.end();
         return false;
     };
     const unsigned nworkers = static_cast<unsigned>(workers_.size());
@@ -453,9 +459,9 @@ ReloadResult Gateway::reload(const std::filesystem::path& file, const config::Lo
                         b.bind = a.bind;
                         for (auto& w : workers_) w->setListener(b.group, rt.context);
                         POSTERN_LOG(Info, "listening",
-                                    "listener=" + common::logfmtValue(lc.name) + " address=" +
-                                        b.address.toString() + " pool=" + common::logfmtValue(lc.pool) +
-                                        " socket=kept");
+                                    "listener=" + common::logfmtValue(lc.name) +
+                                        " address=" + b.address.toString() +
+                                        " pool=" + common::logfmtValue(lc.pool) + " socket=kept");
                     }
                     continue;
                 }
@@ -479,8 +485,9 @@ ReloadResult Gateway::reload(const std::filesystem::path& file, const config::Lo
                 continue;
             }
             for (auto& w : workers_) w->removeListener(it->group);
-            POSTERN_LOG(Info, "listener closed",
-                        "listener=" + common::logfmtValue(name) + " address=" + it->address.toString());
+            POSTERN_LOG(
+                Info, "listener closed",
+                "listener=" + common::logfmtValue(name) + " address=" + it->address.toString());
             it = bound_.erase(it);
         }
         for (auto& w : workers_) w->drainListener(old.id);
@@ -515,12 +522,10 @@ ReloadResult Gateway::reload(const std::filesystem::path& file, const config::Lo
     POSTERN_LOG(Info, "reload applied",
                 "generation=" + std::to_string(generation_) +
                     " listeners_added=" + joined(diff.listeners_added) +
-                    " listeners_removed=" + joined(diff.listeners_removed) +
-                    " listeners_kept=" + joined(diff.listeners_kept) +
-                    " pools_added=" + joined(diff.pools_added) +
-                    " pools_removed=" + joined(diff.pools_removed) +
-                    " pools_changed=" + joined(diff.pools_changed) +
-                    " pools_kept=" + joined(diff.pools_kept));
+                    " listeners_removed=" + joined(diff.listeners_removed) + " listeners_kept=" +
+                    joined(diff.listeners_kept) + " pools_added=" + joined(diff.pools_added) +
+                    " pools_removed=" + joined(diff.pools_removed) + " pools_changed=" +
+                    joined(diff.pools_changed) + " pools_kept=" + joined(diff.pools_kept));
     return result;
 }
 

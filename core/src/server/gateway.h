@@ -157,7 +157,7 @@ private:
     std::vector<BoundAddress> bound_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<MemoryTrimmer> trimmer_;  ///< on the control loop
-    std::mutex stats_mutex_;  ///< all_stats_: the trimmer reads, a reload appends
+    std::mutex stats_mutex_;                  ///< all_stats_: the trimmer reads, a reload appends
     std::vector<std::shared_ptr<proxy::ListenerStats>> all_stats_;
     std::atomic<std::uint64_t> global_active_{0};
     std::atomic<bool> abort_drain_{false};

@@ -25,12 +25,14 @@ Worker::~Worker() {
 }
 
 void Worker::onLoop(std::function<void()> task) {
-    if (started_) loop_.post(std::move(task));
-    else task();
+    if (started_)
+        loop_.post(std::move(task));
+    else
+        task();
 }
 
-void Worker::addListener(std::uint64_t group, std::shared_ptr<const proxy::ListenerContext> listener,
-                         net::Fd fd) {
+void Worker::addListener(std::uint64_t group,
+                         std::shared_ptr<const proxy::ListenerContext> listener, net::Fd fd) {
     onLoop([this, group, l = std::move(listener), fd]() mutable {
         addListenerNow(group, std::move(l), fd);
     });
@@ -48,7 +50,8 @@ void Worker::addListenerNow(std::uint64_t group,
     acceptors_.push_back(std::move(a));
 }
 
-void Worker::setListener(std::uint64_t group, std::shared_ptr<const proxy::ListenerContext> listener) {
+void Worker::setListener(std::uint64_t group,
+                         std::shared_ptr<const proxy::ListenerContext> listener) {
     onLoop([this, group, l = std::move(listener)] {
         for (auto& a : acceptors_)
             if (a->group == group) a->listener = l;
@@ -78,8 +81,8 @@ net::Clock::time_point Worker::cutTime(config::Millis timeout) {
     const auto window = std::chrono::duration_cast<std::chrono::microseconds>(timeout) / 10;
     std::chrono::microseconds offset{0};
     if (window.count() > 0)
-        offset = std::chrono::microseconds(
-            static_cast<std::int64_t>(context_->random() % static_cast<std::uint64_t>(window.count() + 1)));
+        offset = std::chrono::microseconds(static_cast<std::int64_t>(
+            context_->random() % static_cast<std::uint64_t>(window.count() + 1)));
     return loop_.now() + timeout - window + offset;
 }
 
@@ -96,7 +99,8 @@ void Worker::drainListener(std::uint64_t listener_id) {
     });
 }
 
-void Worker::drainBackend(std::shared_ptr<const upstream::Backend> backend, config::Millis timeout) {
+void Worker::drainBackend(std::shared_ptr<const upstream::Backend> backend,
+                          config::Millis timeout) {
     onLoop([this, b = std::move(backend), timeout] {
         if (timeout == config::kUnlimited) return;
         for (proxy::TcpSession* s = context_->sessions; s;) {

@@ -61,7 +61,8 @@ public:
     void undrainBackend(std::shared_ptr<const upstream::Backend> backend);
     /** Shutdown: every session drains for its own pool's drain_timeout, then cause=shutdown. */
     void drainAll();
-    /** A reload changed [log] access or [gateway] max_connections. `log` must outlive the worker. */
+    /** A reload changed [log] access or [gateway] max_connections. `log` must outlive the worker.
+     */
     void setAccessLog(proxy::AccessLog* log);
     void setGlobalMax(std::uint64_t max);
     /** Ready once every change asked of this worker before the call has been applied (a reload

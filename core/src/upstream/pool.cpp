@@ -57,7 +57,9 @@ Pool::Pool(std::shared_ptr<const config::PoolConfig> config)
     snapshot_.store(std::move(empty));
 }
 
-void Pool::setConfig(std::shared_ptr<const config::PoolConfig> config) { config_ = std::move(config); }
+void Pool::setConfig(std::shared_ptr<const config::PoolConfig> config) {
+    config_ = std::move(config);
+}
 
 std::uint32_t Pool::tierOf(const std::string& region) const {
     const std::string& local = config_->local_region;

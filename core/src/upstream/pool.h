@@ -69,7 +69,8 @@ enum class PickFailure { None, NoBackend, Capacity };
  * control thread; the implementation posts to the workers. */
 class DrainObserver {
 public:
-    virtual void backendRetired(const std::shared_ptr<Backend>& backend, config::Millis timeout) = 0;
+    virtual void backendRetired(const std::shared_ptr<Backend>& backend,
+                                config::Millis timeout) = 0;
     virtual void backendReturned(const std::shared_ptr<Backend>& backend) = 0;
 
 protected:
@@ -144,7 +145,9 @@ public:
     /** Control thread: where noteConnectFailure() reports (null = passive health off). Workers
      * read it with one relaxed load per failed connect; the object must live as long as the
      * pool. */
-    void setPassiveHealth(PassiveHealth* passive) { passive_.store(passive, std::memory_order_release); }
+    void setPassiveHealth(PassiveHealth* passive) {
+        passive_.store(passive, std::memory_order_release);
+    }
 
 private:
     /** Tries to reserve a slot on snapshot entry `i`; true on success (onOpen was called). */

@@ -23,8 +23,10 @@ std::shared_ptr<const config::Config> load(const std::string& text,
     return r.config;
 }
 
-std::string listener(const std::string& name, const std::string& binds, const std::string& pool = "pg") {
-    return "[[listener]]\nname = \"" + name + "\"\nbind = [" + binds + "]\npool = \"" + pool + "\"\n";
+std::string listener(const std::string& name, const std::string& binds,
+                     const std::string& pool = "pg") {
+    return "[[listener]]\nname = \"" + name + "\"\nbind = [" + binds + "]\npool = \"" + pool +
+           "\"\n";
 }
 
 std::string pool(const std::string& name, const std::string& targets, const std::string& extra = {},
@@ -36,12 +38,12 @@ std::string pool(const std::string& name, const std::string& targets, const std:
 }
 
 TEST(ConfigDiffTest, ListenersAreKeptByNameAndBindsAddedAndRemovedOtherwise) {
-    const auto before = load(listener("same", "\"127.0.0.1:7001\"") +
-                             listener("moved", "\"127.0.0.1:7002\"") +
-                             listener("gone", "\"127.0.0.1:7003\"") + pool("pg", "\"10.0.0.1:1\""));
-    const auto after = load(listener("same", "\"127.0.0.1:7001\"") +
-                            listener("moved", "\"127.0.0.1:7012\"") +
-                            listener("new", "\"127.0.0.1:7004\"") + pool("pg", "\"10.0.0.1:1\""));
+    const auto before =
+        load(listener("same", "\"127.0.0.1:7001\"") + listener("moved", "\"127.0.0.1:7002\"") +
+             listener("gone", "\"127.0.0.1:7003\"") + pool("pg", "\"10.0.0.1:1\""));
+    const auto after =
+        load(listener("same", "\"127.0.0.1:7001\"") + listener("moved", "\"127.0.0.1:7012\"") +
+             listener("new", "\"127.0.0.1:7004\"") + pool("pg", "\"10.0.0.1:1\""));
     const ConfigDiff d = diffConfigs(*before, *after);
     EXPECT_EQ(d.listeners_kept, (Names{"same"}));
     EXPECT_EQ(d.listeners_added, (Names{"moved", "new"}));
@@ -50,8 +52,8 @@ TEST(ConfigDiffTest, ListenersAreKeptByNameAndBindsAddedAndRemovedOtherwise) {
 }
 
 TEST(ConfigDiffTest, AListenerWithAnotherPoolOrSettingsIsStillKept) {
-    const auto before = load(listener("l", "\"127.0.0.1:7001\"", "a") + pool("a", "\"10.0.0.1:1\"") +
-                             pool("b", "\"10.0.0.2:1\""));
+    const auto before = load(listener("l", "\"127.0.0.1:7001\"", "a") +
+                             pool("a", "\"10.0.0.1:1\"") + pool("b", "\"10.0.0.2:1\""));
     const auto after = load(listener("l", "\"127.0.0.1:7001\"", "b") + "idle_timeout = \"9s\"\n" +
                             pool("a", "\"10.0.0.1:1\"") + pool("b", "\"10.0.0.2:1\""));
     const ConfigDiff d = diffConfigs(*before, *after);
@@ -67,10 +69,10 @@ TEST(ConfigDiffTest, PoolsAreKeptChangedAddedAndRemovedByName) {
                              pool("probe", "\"10.0.0.4:1\"", {}, "interval = \"5s\"") +
                              pool("gone", "\"10.0.0.5:1\""));
     const auto after = load(l + pool("same", "\"10.0.0.1:1\"") +
-                            pool("drain", "\"10.0.0.2:1\"", "drain_timeout = \"1s\"") +
-                            pool("targets", "\"10.0.0.3:1\", \"10.0.0.9:1\"") +
-                            pool("probe", "\"10.0.0.4:1\"", {}, "interval = \"6s\"") +
-                            pool("new", "\"10.0.0.6:1\""),
+                                pool("drain", "\"10.0.0.2:1\"", "drain_timeout = \"1s\"") +
+                                pool("targets", "\"10.0.0.3:1\", \"10.0.0.9:1\"") +
+                                pool("probe", "\"10.0.0.4:1\"", {}, "interval = \"6s\"") +
+                                pool("new", "\"10.0.0.6:1\""),
                             before.get());
     const ConfigDiff d = diffConfigs(*before, *after);
     EXPECT_EQ(d.pools_kept, (Names{"same"}));
@@ -82,8 +84,10 @@ TEST(ConfigDiffTest, PoolsAreKeptChangedAddedAndRemovedByName) {
 TEST(ConfigDiffTest, RestartOnlyKeysAreReportedByName) {
     const std::string rest = listener("l", "\"127.0.0.1:7001\"") + pool("pg", "\"10.0.0.1:1\"");
     const auto before = load("[gateway]\nworkers = 2\n" + rest);
-    const auto after = load("[gateway]\nworkers = 4\nuser = \"nobody\"\nsplice = false\n"
-                            "[log]\nlevel = \"debug\"\naccess = \"stderr\"\n" + rest);
+    const auto after = load(
+        "[gateway]\nworkers = 4\nuser = \"nobody\"\nsplice = false\n"
+        "[log]\nlevel = \"debug\"\naccess = \"stderr\"\n" +
+        rest);
     const ConfigDiff d = diffConfigs(*before, *after);
     EXPECT_EQ(d.restart_only, (Names{"[gateway] workers", "[gateway] user", "[gateway] splice"}));
     EXPECT_TRUE(d.log_level_changed);
@@ -107,7 +111,8 @@ TEST(ConfigDiffTest, UnchangedPluginTablesKeepTheirInstancesOnAReload) {
     EXPECT_EQ(p1.probe->instance, p0.probe->instance);
     EXPECT_EQ(p1.balancer_factory, p0.balancer_factory);
 
-    const auto changed = load(l + pool("pg", "\"10.0.0.2:1\"", {}, "interval = \"6s\""), before.get());
+    const auto changed =
+        load(l + pool("pg", "\"10.0.0.2:1\"", {}, "interval = \"6s\""), before.get());
     EXPECT_NE(changed->pools[0].discovery.instance, p0.discovery.instance);
     EXPECT_NE(changed->pools[0].probe->instance, p0.probe->instance);
     EXPECT_EQ(changed->pools[0].balancer_factory, p0.balancer_factory);

@@ -17,7 +17,9 @@ struct Recorder final : DrainObserver {
     void backendRetired(const std::shared_ptr<Backend>& b, config::Millis timeout) override {
         retired.emplace_back(b.get(), timeout);
     }
-    void backendReturned(const std::shared_ptr<Backend>& b) override { returned.push_back(b.get()); }
+    void backendReturned(const std::shared_ptr<Backend>& b) override {
+        returned.push_back(b.get());
+    }
 };
 
 std::shared_ptr<Backend> backend(const std::string& host) {
