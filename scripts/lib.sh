@@ -4,12 +4,13 @@
 
 POSTERN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Debian 12 packages the build and the tests need (libboost-dev is Boost 1.74 there).
+# Debian 12 packages the build and the tests need (libboost-dev is Boost 1.74 there; libc-ares-dev
+# is c-ares 1.18, the resolver of the dns discovery plugin).
 # shellcheck disable=SC2034  # used by the scripts that source this file
 POSTERN_PACKAGES=(
   build-essential g++ cmake ninja-build ccache
   libpoco-dev libboost-dev libtomlplusplus-dev libssl-dev libgtest-dev libbenchmark-dev
-  python3 openssl
+  libc-ares-dev python3 openssl
 )
 
 postern_log() { printf '==> %s\n' "$*" >&2; }

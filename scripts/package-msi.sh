@@ -35,8 +35,9 @@ source "$POSTERN_ROOT/scripts/windows/lib.sh"
 postern_install_missing "${POSTERN_WINDOWS_PACKAGES[@]}" >&2
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   deps="$(scripts/windows/build-deps.sh)"
+  cares="$(scripts/windows/build-cares.sh)"
   postern_configure "$build_dir" --toolchain "$POSTERN_ROOT/cmake/toolchain-mingw64.cmake" \
-    -DPOSTERN_WIN_DEPS="$deps" -DCMAKE_BUILD_TYPE=Release -DPOSTERN_BUILD_TESTS=OFF \
+    -DPOSTERN_WIN_DEPS="$deps" -DPOSTERN_WIN_CARES="$cares" -DCMAKE_BUILD_TYPE=Release -DPOSTERN_BUILD_TESTS=OFF \
     -DPOSTERN_SANITIZE=OFF >&2
 fi
 postern_build "$build_dir" postern plugins/all >&2

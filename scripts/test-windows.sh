@@ -28,11 +28,14 @@ stage "packages" $t
 t=$SECONDS
 deps="$(scripts/windows/build-deps.sh)"
 stage "dependencies (OpenSSL, Poco, GoogleTest: $deps)" $t
+t=$SECONDS
+cares="$(scripts/windows/build-cares.sh)"
+stage "c-ares ($cares)" $t
 
 t=$SECONDS
 postern_log "windows: cross-build in $build_dir"
 postern_configure "$build_dir" --toolchain "$POSTERN_ROOT/cmake/toolchain-mingw64.cmake" \
-  -DPOSTERN_WIN_DEPS="$deps" -DPOSTERN_SANITIZE=OFF
+  -DPOSTERN_WIN_DEPS="$deps" -DPOSTERN_WIN_CARES="$cares" -DPOSTERN_SANITIZE=OFF
 postern_build "$build_dir"
 stage "cross-build" $t
 

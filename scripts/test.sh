@@ -25,8 +25,9 @@ started=$SECONDS
 
 postern_install_missing "${POSTERN_PACKAGES[@]}"
 # Real peers of the integration tests: nginx and HAProxy as backends that parse PROXY headers for
-# real (the tests that need them are skipped where they are missing).
-postern_install_missing nginx haproxy
+# real, dnsmasq as the DNS server of the dns discovery tests (dnsmasq-base: the binary without the
+# system service) (the tests that need them are skipped where they are missing).
+postern_install_missing nginx haproxy dnsmasq-base
 
 run_ctest() {
   # --no-tests=error: a tree that registered no test is a failure, not a pass.

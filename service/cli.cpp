@@ -7,8 +7,10 @@
 #include <thread>
 
 #include "common/log.h"
+#include "config/control_socket_lookup.h"
 #include "config/loader.h"
 #include "plugin/registry.h"
+#include "server/control_protocol.h"
 #include "server/demo.h"
 #include "server/gateway.h"
 
@@ -27,9 +29,14 @@ int usage(std::FILE* out, int code, const Platform& platform) {
                  "                      without one, a built-in demo config)\n"
                  "  check    -c FILE    validate a config, print errors, exit 0 or 2\n"
                  "  plugins [-c FILE]   list the plugins found (kind, name, version, file)\n"
-                 "  reload              ask the running instance to reload (not supported yet)\n"
+                 "  reload  [-c FILE] [--socket PATH]\n"
+                 "                      ask the running instance to re-read its config, through\n"
+                 "                      its control socket ([gateway] control_socket of FILE, or\n"
+                 "                      of the default config; default %s);\n"
+                 "                      exit 0 applied, 2 rejected (errors printed), 1 no\n"
+                 "                      running instance\n"
                  "  version             print the version\n",
-                 platform.defaultConfigPath().string().c_str());
+                 platform.defaultConfigPath().string().c_str(), config::kDefaultControlSocket);
     auto extra = platform.usageExtra();
     if (!extra.empty()) std::fprintf(out, "%.*s", static_cast<int>(extra.size()), extra.data());
     return code;
@@ -76,6 +83,87 @@ int listPlugins(const std::string& path, bool have_path, Platform& platform) {
                     p->name.c_str(), p->version.c_str(), p->file.string().c_str());
     for (const auto& r : refused) std::fprintf(stderr, "refused: %s\n", r.c_str());
     return 0;
+}
+
+/** ReloadResult::warnings (keys that need a restart), when this build's ReloadResult has them. */
+template <class Result>
+std::vector<std::string> reloadWarnings(const Result& r) {
+    if constexpr (requires { r.warnings; })
+        return std::vector<std::string>(r.warnings.begin(), r.warnings.end());
+    else
+        return {};
+}
+
+/** `postern reload`: finds the control socket, asks, prints the answer. */
+int reloadInstance(const std::string& config_path, bool have_config, const std::string& socket,
+                   bool have_socket, Platform& platform) {
+    std::string path = socket;
+    std::string origin = "--socket";
+    if (!have_socket) {
+        const std::filesystem::path file =
+            have_config ? std::filesystem::path(config_path) : platform.defaultConfigPath();
+        std::error_code ec;
+        if (have_config || std::filesystem::exists(file, ec)) {
+            std::string why;
+            auto found = config::lookupControlSocket(file, &why);
+            if (!found) {
+                // The file being reloaded may be the broken one: the running instance reports
+                // its errors. Only its control_socket key is unknown: try the default.
+                path = config::kDefaultControlSocket;
+                origin = "the default; [gateway] control_socket could not be read from " + why;
+            } else if (found->off) {
+                platform.error("postern: " + file.string() +
+                               " sets [gateway] control_socket = \"off\": the running instance "
+                               "has no control socket (send it SIGHUP to reload)");
+                return 1;
+            } else {
+                path = found->path;
+                origin = found->from_default ? "the default; " + file.string() + " does not set it"
+                                             : "[gateway] control_socket in " + file.string();
+            }
+        } else {
+            path = config::kDefaultControlSocket;
+            origin = "the default; no " + file.string();
+        }
+    }
+    std::string error;
+    bool no_instance = false;
+    auto text = platform.controlRequest(path, std::string(server::kControlReloadRequest) + "\n",
+                                        &error, &no_instance);
+    if (!text) {
+        if (no_instance)
+            platform.error(
+                "postern: no running instance found: nothing answers on the control "
+                "socket " +
+                path + " (" + origin + "): " + error);
+        else
+            platform.error("postern: cannot reach the running instance on the control socket " +
+                           path + " (" + origin + "): " + error);
+        return 1;
+    }
+    auto reply = server::decodeControlReply(*text, &error);
+    if (!reply) {
+        platform.error("postern: unexpected reply on the control socket " + path + ": " + error);
+        return 1;
+    }
+    for (const auto& w : reply->warnings) platform.error("warning: " + w);
+    switch (reply->status) {
+        case server::ControlReply::Status::Applied:
+            std::printf("configuration reloaded: generation %llu is serving%s\n",
+                        static_cast<unsigned long long>(reply->generation),
+                        reply->warnings.empty() ? "" : " (see the warnings)");
+            break;
+        case server::ControlReply::Status::Rejected:
+            for (const auto& e : reply->errors) platform.error(e);
+            platform.error("postern: reload rejected: " + std::to_string(reply->errors.size()) +
+                           " error(s); the running configuration (generation " +
+                           std::to_string(reply->generation) + ") is unchanged");
+            break;
+        case server::ControlReply::Status::Failed:
+            for (const auto& e : reply->errors) platform.error("postern: " + e);
+            break;
+    }
+    return server::controlExitCode(*reply);
 }
 
 }  // namespace
@@ -135,25 +223,53 @@ int runGateway(const std::string& config_path, bool have_path, Platform& platfor
     }
     const std::filesystem::path reload_path =
         demo ? std::filesystem::path() : have_path ? std::filesystem::path(config_path) : default_config;
-    platform.waitForStop([&] {
+    RunControl control;
+    control.reload = [&](const std::string& origin) {
+        server::ControlReply reply;
         if (demo) {
-            POSTERN_LOG(Warn, "reload ignored: the built-in demo config has no file to re-read", "");
-            return;
+            reply.status = server::ControlReply::Status::Rejected;
+            reply.generation = 1;
+            reply.errors.push_back(
+                "the built-in demo config has no file to re-read (start postern with -c FILE)");
+            POSTERN_LOG(Warn, "reload ignored: the built-in demo config has no file to re-read",
+                        "origin=" + common::logfmtValue(origin));
+            return reply;
         }
         const server::ReloadResult r = gateway.reload(reload_path, options);
+        reply.generation = r.generation;
+        reply.warnings = reloadWarnings(r);
+        reply.errors = r.errors;
+        const std::string fields = "file=" + common::logfmtValue(reload_path.string()) +
+                                   " origin=" + common::logfmtValue(origin) +
+                                   " generation=" + std::to_string(r.generation);
         if (r.applied) {
-            POSTERN_LOG(Info, "configuration reloaded",
-                        "file=" + common::logfmtValue(reload_path.string()) +
-                            " generation=" + std::to_string(r.generation));
-            return;
+            reply.status = server::ControlReply::Status::Applied;
+            POSTERN_LOG(Info, "configuration reloaded", fields);
+        } else {
+            reply.status = server::ControlReply::Status::Rejected;
+            POSTERN_LOG(Error,
+                        "configuration reload rejected; the running configuration is unchanged",
+                        fields + " errors=" + std::to_string(r.errors.size()));
+            for (const auto& e : r.errors)
+                POSTERN_LOG(Error, "reload error", "error=" + common::logfmtValue(e));
         }
-        POSTERN_LOG(Error, "configuration reload rejected; the running configuration is unchanged",
-                    "file=" + common::logfmtValue(reload_path.string()) +
-                        " errors=" + std::to_string(r.errors.size()));
-        for (const auto& e : r.errors) POSTERN_LOG(Error, "reload error", "error=" + common::logfmtValue(e));
-    });
+        for (const auto& w : reply.warnings)
+            POSTERN_LOG(Warn, "reload warning", "warning=" + common::logfmtValue(w));
+        return reply;
+    };
+    control.reopen_logs = [&] {
+        std::string e;
+        if (gateway.reopenAccessLog(&e))
+            POSTERN_LOG(Info, "access log reopened", "");
+        else
+            POSTERN_LOG(Error, "access log not reopened; lines keep going to the old file",
+                        "error=" + common::logfmtValue(e));
+    };
+    control.abort_drain = [&] { gateway.abortDrain(); };
+    platform.waitForStop(control);
     platform.stopping();
     gateway.shutdown();
+    platform.stopped();
     return 0;
 }
 
@@ -162,6 +278,10 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
     const std::string& cmd = args[0];
     std::string config;
     bool have_config = false;
+    std::string socket;
+    bool have_socket = false;
+    std::string service;
+    bool have_service = false;
     for (std::size_t i = 1; i < args.size(); ++i) {
         const std::string& a = args[i];
         if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
@@ -170,6 +290,15 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
         } else if (a.rfind("--config=", 0) == 0) {
             config = a.substr(9);
             have_config = true;
+        } else if (cmd == "reload" && a == "--socket" && i + 1 < args.size()) {
+            socket = args[++i];
+            have_socket = true;
+        } else if (cmd == "reload" && a.rfind("--socket=", 0) == 0) {
+            socket = a.substr(9);
+            have_socket = true;
+        } else if (cmd == "reload" && a == "--service") {
+            service = i + 1 < args.size() && args[i + 1].rfind("-", 0) != 0 ? args[++i] : "postern";
+            have_service = true;
         } else if (a == "-h" || a == "--help") {
             return usage(stdout, 0, platform);
         } else {
@@ -191,10 +320,9 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
             std::printf("postern %s\n", POSTERN_VERSION);
             return 0;
         }
-        if (cmd == "reload") {
-            std::fprintf(stderr, "postern: reload is not supported yet\n");
-            return 2;
-        }
+        if (cmd == "reload" && have_service) return platform.reloadService(service);
+        if (cmd == "reload")
+            return reloadInstance(config, have_config, socket, have_socket, platform);
         if (cmd == "help" || cmd == "-h" || cmd == "--help") return usage(stdout, 0, platform);
     } catch (const std::exception& e) {
         platform.error(std::string("postern: fatal: ") + e.what());

@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,15 +33,18 @@ WRK_LUA = os.path.join(HERE, "report.lua")
 
 ALL_TARGETS = ["direct", "postern", "haproxy", "nginx"]
 TCP_SCENARIOS = ["keepalive", "newconn", "bulk", "idle"]
+# Postern only: the keep-alive load while the config is reloaded RELOADS times (issue 13).
+RELOAD_SCENARIOS = ["reload"]
+RELOADS = 10
 # TLS scenario -> (certificate key type, one TLS connection per request?)
 TLS_SCENARIOS = {"tls-hs-ecdsa": ("ecdsa", True), "tls-hs-rsa": ("rsa", True),
                  "tls-keepalive": ("ecdsa", False)}
-ALL_SCENARIOS = TCP_SCENARIOS + list(TLS_SCENARIOS)
+ALL_SCENARIOS = TCP_SCENARIOS + list(TLS_SCENARIOS) + RELOAD_SCENARIOS
 SCENARIO_GROUPS = {"tcp": TCP_SCENARIOS, "tls": list(TLS_SCENARIOS)}
 WRK_SCENARIOS = {  # scenario -> (path, connections, Connection: close)
     "keepalive": ("/1k", 64, False), "newconn": ("/1k", 64, True), "bulk": ("/1m", 8, False),
     "tls-hs-ecdsa": ("/1k", 64, True), "tls-hs-rsa": ("/1k", 64, True),
-    "tls-keepalive": ("/1k", 64, False),
+    "tls-keepalive": ("/1k", 64, False), "reload": ("/1k", 64, False),
 }
 TARGET_TITLE = {"direct": "direct", "postern": "Postern", "haproxy": "HAProxy", "nginx": "nginx"}
 
@@ -400,8 +404,11 @@ http {{
 """
 
 
-def postern_conf(port, backend_port, threads, tls=None):
-    """tls: {'cert': path, 'key': path} for a `protocol = "tls"` listener."""
+def postern_conf(port, backend_port, threads, tls=None, variant=None, extra_port=None):
+    """tls: {'cert': path, 'key': path} for a `protocol = "tls"` listener. variant (the reload
+    scenario): None = the plain config at level "info" (reload results are info lines); 0/1 = the
+    two configs a reload alternates between: the bench listener's idle timeout changes (the kept
+    listener gets a new generation) and a second listener + pool on `extra_port` comes and goes."""
     if tls:
         listener = f"""protocol = "tls"
 pool = "backend"
@@ -416,11 +423,28 @@ idle_timeout = "60s"
 pool = "backend"
 idle_timeout = "60s"
 """
+    level = "warn"
+    extra = ""
+    if variant is not None:
+        level = "info"
+        listener = listener.replace('idle_timeout = "60s"',
+                                    f'idle_timeout = "{60 + int(variant)}s"')
+        if variant:
+            extra = f"""[[listener]]
+name = "extra"
+bind = ["127.0.0.1:{extra_port}"]
+pool = "extra"
+[[pool]]
+name = "extra"
+  [pool.discovery]
+  plugin = "static"
+  targets = ["127.0.0.1:{backend_port}"]
+"""
     return f"""# postern: {threads} worker thread(s), no access log, no health checks
 [gateway]
 workers = {threads}
 [log]
-level = "warn"
+level = "{level}"
 access = "off"
 [[listener]]
 name = "bench"
@@ -434,7 +458,7 @@ balancer = "round_robin"
   [pool.discovery]
   plugin = "static"
   targets = ["127.0.0.1:{backend_port}"]
-"""
+{extra}"""
 
 
 def haproxy_conf(port, backend_port, threads, nofile, tls=None):
@@ -612,9 +636,10 @@ class Bench:
 
     # --- targets ---------------------------------------------------------------------------
 
-    def start_target(self, target, threads, tls_kind=None):
+    def start_target(self, target, threads, tls_kind=None, reload=False):
         """Start `target` afresh; returns (Child or None for direct, port). tls_kind ("ecdsa",
-        "rsa"): the target terminates TLS with that certificate; the backend is still plain."""
+        "rsa"): the target terminates TLS with that certificate; the backend is still plain.
+        reload (postern): started on postern_conf variant 0; self.reload_ctx says how to reload."""
         tls = self.certs[tls_kind] if tls_kind else None
         if target == "direct":
             return None, (self.tls_ports[tls_kind] if tls_kind else self.backend_port)
@@ -626,7 +651,13 @@ class Bench:
             os.makedirs(d)
             if target == "postern":
                 conf = os.path.join(d, "postern.toml")
-                text = postern_conf(port, self.backend_port, threads, tls)
+                if reload:
+                    extra_port = free_port()
+                    text = postern_conf(port, self.backend_port, threads, tls, 0, extra_port)
+                    self.reload_ctx = {"conf": conf, "port": port, "extra_port": extra_port,
+                                       "threads": threads, "log": os.path.join(d, "output.log")}
+                else:
+                    text = postern_conf(port, self.backend_port, threads, tls)
                 argv = [self.a.postern, "run", "-c", conf]
                 workers = 0
             elif target == "haproxy":
@@ -695,11 +726,50 @@ class Bench:
 
     # --- one measurement ---------------------------------------------------------------------
 
+    def reload_during(self, child, duration, stop):
+        """The reload scenario's second thread: RELOADS reloads spread over the measured run,
+        alternating postern_conf variants 1 and 0; each waits for its "configuration reloaded"
+        line (bounded). Returns {"applied", "rejected", "seconds": [...], "problems": [...]}."""
+        ctx = self.reload_ctx
+        out = {"applied": 0, "rejected": 0, "seconds": [], "problems": []}
+        t0 = time.monotonic()
+        for i in range(RELOADS):
+            at = t0 + (i + 0.5) * duration / RELOADS
+            if stop.wait(max(0.0, at - time.monotonic())):
+                break
+            with open(ctx["conf"], "w") as f:
+                f.write(postern_conf(ctx["port"], self.backend_port, ctx["threads"], None,
+                                     (i + 1) % 2, ctx["extra_port"]))
+            with open(ctx["log"], errors="replace") as f:
+                seen = f.read().count("configuration reload")
+            r0 = time.monotonic()
+            os.kill(child.pid, signal.SIGHUP)
+            deadline = r0 + 5
+            done = False
+            while time.monotonic() < deadline and not done:
+                with open(ctx["log"], errors="replace") as f:
+                    text = f.read()
+                if text.count("configuration reload") > seen:
+                    tail = text.split("configuration reload")[-1]
+                    if tail.startswith("ed"):
+                        out["applied"] += 1
+                    else:
+                        out["rejected"] += 1
+                    out["seconds"].append(round(time.monotonic() - r0, 4))
+                    done = True
+                else:
+                    time.sleep(0.005)
+            if not done:
+                out["problems"].append(f"reload {i + 1}: no result logged within 5 s")
+        return out
+
     def run_wrk_scenario(self, scenario, target, threads):
         path, conns, close = WRK_SCENARIOS[scenario]
         tls_kind = TLS_SCENARIOS[scenario][0] if scenario in TLS_SCENARIOS else None
         tls = tls_kind is not None
-        child, port = self.start_target(target, threads, tls_kind)
+        reload = scenario in RELOAD_SCENARIOS
+        child, port = self.start_target(target, threads, tls_kind, reload=reload)
+        reloader = None
         try:
             pids = self.target_pids(child)
             if self.a.warmup > 0:
@@ -709,8 +779,19 @@ class Bench:
             c0, b0, m0 = cpu_ticks(pids), cpu_ticks(self.backend.pids()), machine_ticks()
             o0 = cpu_ticks(own)
             ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if reload:
+                stop = threading.Event()
+                reloader = {}
+                th = threading.Thread(target=lambda: reloader.update(
+                    self.reload_during(child, self.a.duration, stop)), daemon=True)
+                th.start()
             t0 = time.monotonic()
-            w = self.wrk(port, path, conns, self.a.duration, close, tls)
+            try:
+                w = self.wrk(port, path, conns, self.a.duration, close, tls)
+            finally:
+                if reload:
+                    stop.set()
+                    th.join(timeout=30)
             t1 = time.monotonic()
             ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             c1, b1, m1 = cpu_ticks(pids), cpu_ticks(self.backend.pids()), machine_ticks()
@@ -743,6 +824,12 @@ class Bench:
             res["rate"] = w["requests"] / secs if secs else 0
             res["cpu_per_op_us"] = cpu_us / w["requests"] if w["requests"] else None
         problems = []
+        if reloader is not None:
+            res["reloads"] = {k: reloader.get(k) for k in ("applied", "rejected", "seconds")}
+            problems += reloader.get("problems", [])
+            if reloader.get("applied") != RELOADS:
+                problems.append(f"{reloader.get('applied')} of {RELOADS} reloads applied"
+                                f" ({reloader.get('rejected')} rejected)")
         if tls:
             t = w["tls"]
             res["tls"] = t
@@ -886,6 +973,8 @@ class Bench:
             for rnd in range(1, a.rounds + 1):
                 for scenario in a.scenarios:
                     for target in a.targets:
+                        if scenario in RELOAD_SCENARIOS and target != "postern":
+                            continue  # reload: Postern's own row (against its keepalive row)
                         rec = self.run_one(threads, rnd, scenario, target)
                         self.results.append(rec)
                         if self.raw:
@@ -908,13 +997,18 @@ def describe(rec):
                f"KiB, {rec['reached']}/{rec['conns']} at backend)")
     else:
         unit = {"keepalive": "req/s", "newconn": "conn/s", "bulk": "MiB/s",
-                "tls-hs-ecdsa": "hs/s", "tls-hs-rsa": "hs/s", "tls-keepalive": "req/s"}[s]
+                "tls-hs-ecdsa": "hs/s", "tls-hs-rsa": "hs/s", "tls-keepalive": "req/s",
+                "reload": "req/s"}[s]
         opu = {"keepalive": "req", "newconn": "conn", "bulk": "MiB", "tls-hs-ecdsa": "hs",
-               "tls-hs-rsa": "hs", "tls-keepalive": "req"}[s]
+               "tls-hs-rsa": "hs", "tls-keepalive": "req", "reload": "req"}[s]
         cpo = rec["cpu_per_op_us"]
         out = (f"{rec['rate']:,.0f} {unit}, p99 {rec['p99_ms']:.2f} ms, "
                f"cpu {cpo if cpo is None else round(cpo, 1)} us/{opu}, "
                f"other load {rec['other_cpu_pct']:.0f}%")
+        if "reloads" in rec:
+            rl = rec["reloads"]
+            out += (f", reloads {rl['applied']} applied / {rl['rejected']} rejected"
+                    f" (max {max(rl['seconds'] or [0]) * 1000:.0f} ms to apply)")
         if "tls" in rec:
             t = rec["tls"]
             out += (f", {t['full']:,} full + {t['resumed']} resumed handshakes"
@@ -949,6 +1043,10 @@ ROWS = [
     ("tls-keepalive", "rate", "req/s", "int", "higher", ("ratio>=", 1.2)),
     ("tls-keepalive", "p99_ms", "p99 latency (ms)", "f2", "lower", None),
     ("tls-keepalive", "cpu_per_op_us", "CPU µs/req", "f1", "lower", ("ratio<=", 1.0)),
+    # Reload under load (issue 13): Postern only; its bar is against its own keepalive run (see
+    # the "Reload under load" section): 0 errors, p99 within 2x.
+    ("reload", "rate", "req/s", "int", "higher", None),
+    ("reload", "p99_ms", "p99 latency (ms)", "f2", "lower", None),
 ]
 
 
@@ -959,7 +1057,8 @@ def scenario_title(s, a):
             "idle": f"{a.idle_conns:,} idle connections",
             "tls-hs-ecdsa": "TLS full handshakes, ECDSA P-256, wrk -c64 `Connection: close`",
             "tls-hs-rsa": "TLS full handshakes, RSA-2048, wrk -c64 `Connection: close`",
-            "tls-keepalive": "TLS keep-alive 1 KiB, ECDSA P-256, wrk -c64"}[s]
+            "tls-keepalive": "TLS keep-alive 1 KiB, ECDSA P-256, wrk -c64",
+            "reload": f"keep-alive 1 KiB, wrk -c64, during {RELOADS} reloads (Postern only)"}[s]
 
 
 def fmt(v, kind):
@@ -1097,6 +1196,43 @@ def render_report(bench, machine, started, finished):
             L.append(f"| {title} | {label} | " + " | ".join(cells) + " | "
                      + " | ".join("–" if r is None else f"{r:.2f}" for r in ratios)
                      + f" | {tcell} |")
+    if "reload" in a.scenarios:
+        L.append("")
+        L.append("## Reload under load")
+        L.append("")
+        L.append(f"Postern under the keep-alive load (wrk -c64, 1 KiB) while its config is reloaded"
+                 f" {RELOADS} times (SIGHUP, spread over the measured run; the configs alternate: the"
+                 " kept listener's idle timeout changes and a second listener + pool come and go),"
+                 " against the same load without reloads in the same run (the keepalive row)."
+                 " Target: 0 errors, every reload applied, p99 ≤ 2× the run without reloads.")
+        L.append("")
+        L.append("| threads | req/s with reloads | p99 with reloads (ms) | p99 without (ms) | p99 ratio"
+                 " | errors | reloads applied | slowest reload (ms) | target |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        for threads in a.threads:
+            rs = [r for r in res if r["threads"] == threads and r["scenario"] == "reload"
+                  and r["target"] == "postern"]
+            ok = [r for r in rs if r.get("ok")]
+            base = cell_values(res, threads, "keepalive", "postern", "p99_ms")
+            if not ok:
+                L.append(f"| {threads} | failed | – | – | – | – | – | – | – |")
+                continue
+            p99 = statistics.median(r["p99_ms"] for r in ok)
+            rate = statistics.median(r["rate"] for r in ok)
+            nb = statistics.median(base) if base else None
+            ratio = p99 / nb if nb else None
+            errs = sum(sum(r.get("errors", {}).values()) for r in rs)
+            applied = sum(r.get("reloads", {}).get("applied") or 0 for r in rs)
+            slowest = max((s for r in rs for s in r.get("reloads", {}).get("seconds") or []),
+                          default=0) * 1000
+            met = (ratio is not None and ratio <= 2 and errs == 0
+                   and applied == RELOADS * len(rs))
+            L.append(f"| {threads} | {rate:,.0f} | {p99:.2f} | "
+                     + ("–" if nb is None else f"{nb:.2f}") + " | "
+                     + ("–" if ratio is None else f"{ratio:.2f}") +
+                     f" | {errs} | {applied} of {RELOADS * len(rs)} | {slowest:.0f} | "
+                     + ("met" if met else ("– (no keepalive row)" if ratio is None else "not met"))
+                     + " |")
     # errors
     L.append("")
     L.append("## Errors seen by the load generator")
@@ -1320,7 +1456,9 @@ def quick_verdict(bench, a, fatal):
     bad = []
     if fatal:
         bad.append(fatal)
-    expected = len(a.threads) * a.rounds * len(a.scenarios) * len(a.targets)
+    per_round = sum(1 if s in RELOAD_SCENARIOS else len(a.targets) for s in a.scenarios
+                    if s not in RELOAD_SCENARIOS or "postern" in a.targets)
+    expected = len(a.threads) * a.rounds * per_round
     if len(bench.results) != expected:
         bad.append(f"{len(bench.results)} of {expected} runs happened")
     for r in bench.results:
@@ -1333,7 +1471,7 @@ def quick_verdict(bench, a, fatal):
                 bad.append(f"{name}: {r['errors']}")
             continue
         errs = sum(r["errors"].values())
-        allowed = max(2, r["requests"] // 1000)
+        allowed = 0 if r["scenario"] in RELOAD_SCENARIOS else max(2, r["requests"] // 1000)
         if not r["rate"] or r["requests"] == 0:
             bad.append(f"{name}: no requests completed")
         elif errs > allowed:

@@ -9,12 +9,13 @@ POSTERN_WINDOWS_PACKAGES=(
   cmake ninja-build ccache googletest libboost-dev libtomlplusplus-dev python3
 )
 
-# postern_windows_build DIR: deps (cached), then configure + build the MinGW tree in DIR.
+# postern_windows_build DIR: deps and c-ares (cached), then configure + build the MinGW tree in DIR.
 postern_windows_build() {
-  local dir="$1" deps
+  local dir="$1" deps cares
   deps="$("$POSTERN_ROOT/scripts/windows/build-deps.sh")"
+  cares="$("$POSTERN_ROOT/scripts/windows/build-cares.sh")"
   postern_configure "$dir" --toolchain "$POSTERN_ROOT/cmake/toolchain-mingw64.cmake" \
-    -DPOSTERN_WIN_DEPS="$deps" -DPOSTERN_SANITIZE=OFF
+    -DPOSTERN_WIN_DEPS="$deps" -DPOSTERN_WIN_CARES="$cares" -DPOSTERN_SANITIZE=OFF
   postern_build "$dir"
 }
 

@@ -13,7 +13,7 @@ namespace {
 sigset_t handledSet(bool with_pipe) {
     sigset_t set;
     sigemptyset(&set);
-    for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&set, s);
+    for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
     if (with_pipe) sigaddset(&set, SIGPIPE);
     return set;
 }
@@ -32,7 +32,7 @@ int waitForSignal() {
         int sig = 0;
         int rc = sigwait(&set, &sig);
         if (rc == 0) return sig;
-        if (rc != EINTR) return SIGTERM;  // cannot wait for signals any more: stop cleanly
+        if (rc != EINTR) return -1;  // cannot wait for signals any more
     }
 }
 

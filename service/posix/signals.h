@@ -1,5 +1,6 @@
-// Signals, taken synchronously: TERM/INT/QUIT/HUP are blocked in every thread and collected by
-// sigwait() on the main thread; PIPE is blocked too, so a write to a closed socket never kills the
+// Signals, taken synchronously: TERM/INT/QUIT/HUP/USR1/USR2 are blocked in every thread and
+// collected by sigwait() on the signal thread (posix_platform.cpp), which keeps taking them while
+// the main thread drains; PIPE is blocked too, so a write to a closed socket never kills the
 // process (the data path also sends with MSG_NOSIGNAL).
 #pragma once
 
@@ -9,7 +10,8 @@ namespace postern::service {
  * exists: threads inherit the mask, so no thread can take a signal asynchronously. */
 void blockSignals();
 
-/** Waits for the next TERM, INT, QUIT or HUP and returns its number. */
+/** Waits for the next TERM, INT, QUIT, HUP, USR1 or USR2 and returns its number; -1 when signals
+ * cannot be waited for (sigwait failed). */
 int waitForSignal();
 
 }  // namespace postern::service

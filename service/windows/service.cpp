@@ -14,12 +14,15 @@
 #include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "cli.h"
 #include "common/log.h"
 #include "config/model.h"
 #include "platform.h"
+#include "request_queue.h"
+#include "windows/control_pipe.h"
 #include "windows/event_log.h"
 
 namespace postern::service {
@@ -79,6 +82,8 @@ struct ServiceState {
     HANDLE torn_down = nullptr;       ///< manual reset: runGateway returned, nothing runs any more
     std::atomic<DWORD> stop_wait_hint{30000 + 5000};  ///< set at RUNNING, read by the handler
     DWORD exit_code = 0;  ///< ServiceMain's result, for ExitProcess
+    /** The main thread's requests: STOP and PARAMCHANGE are posted here by the handler. */
+    RequestQueue queue;
 };
 
 ServiceState g_service;
@@ -92,8 +97,11 @@ void reportStatus(DWORD state, DWORD wait_hint = 0) {
         auto& s = g_service.status;
         s.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
         s.dwCurrentState = state;
+        // PARAMCHANGE (`sc control postern paramchange`) reloads the configuration.
         s.dwControlsAccepted =
-            state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+            state == SERVICE_RUNNING
+                ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE
+                : 0;
         s.dwWaitHint = wait_hint;
         s.dwCheckPoint =
             (state == SERVICE_RUNNING || state == SERVICE_STOPPED) ? 0 : s.dwCheckPoint + 1;
@@ -109,8 +117,15 @@ DWORD WINAPI serviceControl(DWORD control, DWORD, void*, void*) {
         if (::WaitForSingleObject(g_service.stop_requested, 0) != WAIT_OBJECT_0) {
             reportStatus(SERVICE_STOP_PENDING, g_service.stop_wait_hint);
             ::SetEvent(g_service.stop_requested);
+            g_service.queue.post({RequestQueue::Kind::Stop, "service stop", {}});
         }
         ::WaitForSingleObject(g_service.torn_down, kHandlerWaitMs);
+        return NO_ERROR;
+    case SERVICE_CONTROL_PARAMCHANGE:
+        // The same reload as SIGHUP, run by ServiceMain's thread; its result goes to the Event
+        // Log. The handler answers at once (the service manager does not wait for a reload).
+        POSTERN_LOG(Info, "PARAMCHANGE received: reloading the configuration", "");
+        g_service.queue.post({RequestQueue::Kind::Reload, "PARAMCHANGE", {}});
         return NO_ERROR;
     case SERVICE_CONTROL_INTERROGATE:
         return NO_ERROR;
@@ -119,11 +134,30 @@ DWORD WINAPI serviceControl(DWORD control, DWORD, void*, void*) {
     }
 }
 
+/** [gateway] control_socket on Windows: the named pipe, when one is configured and free. */
+bool openControlPipe(const config::Config& config, std::unique_ptr<ControlPipeServer>& out,
+                     std::string* error) {
+    const auto& g = config.gateway;
+    if (g.control_socket.empty()) return true;
+    bool in_use = false;
+    std::string why;
+    out = ControlPipeServer::open(g.control_socket, &why, &in_use);
+    if (out) return true;
+    if (g.control_socket_set || in_use) {
+        *error = why;
+        return false;
+    }
+    POSTERN_LOG(Warn, "no control pipe: `postern reload` cannot reach this instance",
+                "error=" + common::logfmtValue(why));
+    return true;
+}
+
 class ServicePlatform final : public Platform {
 public:
     fs::path defaultConfigPath() const override { return dataDir() / L"postern.toml"; }
 
-    bool started(const config::Config& config, std::string*) override {
+    bool started(const config::Config& config, std::string* error) override {
+        if (!openControlPipe(config, pipe_, error)) return false;
         config::Millis drain{0};
         for (const auto& p : config.pools) drain = std::max(drain, p.drain_timeout);
         const config::Millis cap = std::chrono::minutes(10);
@@ -132,14 +166,27 @@ public:
         return true;
     }
 
-    void waitForStop(const std::function<void()>&) override {
-        ::WaitForSingleObject(g_service.stop_requested, INFINITE);
+    void waitForStop(const RunControl& control) override {
+        if (pipe_) pipe_->start(g_service.queue);
+        g_service.queue.serve(control, {}, {});
         POSTERN_LOG(Info, "service stop requested", "");
     }
 
-    void stopping() override { reportStatus(SERVICE_STOP_PENDING, g_service.stop_wait_hint); }
+    void stopping() override {
+        g_service.queue.close("postern is stopping; nothing was reloaded");
+        if (pipe_) pipe_->stop();
+        reportStatus(SERVICE_STOP_PENDING, g_service.stop_wait_hint);
+    }
+
+    std::optional<std::string> controlRequest(const std::string& socket, std::string_view request,
+                                              std::string* error, bool* no_instance) override {
+        return controlPipeRequest(socket, request, error, no_instance);
+    }
 
     void error(std::string_view line) override { eventlog::write(common::LogLevel::Error, line); }
+
+private:
+    std::unique_ptr<ControlPipeServer> pipe_;
 };
 
 // Services get no command line: the config is the ProgramData one, made from the default that the
@@ -202,6 +249,42 @@ bool runAsService() {
 
 // ---- the console (postern run/check/..., /registerService, /unregisterService) ---------------
 
+/** `postern reload --service NAME`: PARAMCHANGE through the service control manager. */
+int sendParamChange(const std::string& name, Platform& platform) {
+    const std::wstring wname(name.begin(), name.end());
+    auto fail = [&](const std::string& what, DWORD e) {
+        platform.error("postern: " + what + " (error " + std::to_string(e) + ")");
+        return 1;
+    };
+    SC_HANDLE manager = ::OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT);
+    if (!manager) return fail("cannot open the service control manager", ::GetLastError());
+    SC_HANDLE svc = ::OpenServiceW(manager, wname.c_str(), SERVICE_PAUSE_CONTINUE);
+    if (!svc) {
+        const DWORD e = ::GetLastError();
+        ::CloseServiceHandle(manager);
+        if (e == ERROR_SERVICE_DOES_NOT_EXIST) return fail("no service named " + name, e);
+        if (e == ERROR_ACCESS_DENIED)
+            return fail("not allowed to control the service " + name + " (run it elevated)", e);
+        return fail("cannot open the service " + name, e);
+    }
+    SERVICE_STATUS status{};
+    const BOOL sent = ::ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &status);
+    const DWORD e = ::GetLastError();
+    ::CloseServiceHandle(svc);
+    ::CloseServiceHandle(manager);
+    if (!sent) {
+        if (e == ERROR_SERVICE_NOT_ACTIVE)
+            return fail("no running instance: the service " + name + " is not running", e);
+        return fail("the service " + name + " did not take the PARAMCHANGE control", e);
+    }
+    std::printf(
+        "PARAMCHANGE sent to the service %s: it re-reads its configuration; the result is "
+        "in the Event Log (Application, source Postern). `postern reload` without "
+        "--service waits for the result and reports it.\n",
+        name.c_str());
+    return 0;
+}
+
 class PosternApp final : public Poco::Util::ServerApplication {
 public:
     /** Ctrl-C, Ctrl-Break or closing the console. */
@@ -217,8 +300,13 @@ public:
 
     fs::path defaultConfigPath() const override { return dataDir() / L"postern.toml"; }
 
+    int reloadService(const std::string& name) override { return sendParamChange(name, *this); }
+
     std::string_view usageExtra() const override {
         return "Windows service (as Administrator):\n"
+               "  reload --service [NAME]  send the service (default: postern) its PARAMCHANGE\n"
+               "                      control, as `sc control postern paramchange` does: it\n"
+               "                      reloads; the result goes to the Event Log\n"
                "  /registerService [/displayName=NAME] [/description=TEXT] [/startup=auto|manual]\n"
                "  /unregisterService\n"
                "  The service reads %ProgramData%\\Postern\\postern.toml (created from\n"
@@ -226,17 +314,37 @@ public:
                "  (Application, source \"Postern\").\n";
     }
 
-    bool started(const config::Config&, std::string*) override { return true; }
+    bool started(const config::Config& config, std::string* error) override {
+        return openControlPipe(config, pipe_, error);
+    }
 
-    void waitForStop(const std::function<void()>&) override {
-        app_.waitForStopRequest();
+    void waitForStop(const RunControl& control) override {
+        // Ctrl-C / Ctrl-Break / closing the console is the one stop of a console run: a thread
+        // waits for it and posts the stop, so the main thread can serve reloads meanwhile.
+        std::thread waiter([this] {
+            app_.waitForStopRequest();
+            queue_.post({RequestQueue::Kind::Stop, "console", {}});
+        });
+        if (pipe_) pipe_->start(queue_);
+        queue_.serve(control, {}, {});
+        waiter.join();
         POSTERN_LOG(Info, "console stop requested", "");
     }
 
-    void stopping() override {}
+    void stopping() override {
+        queue_.close("postern is stopping; nothing was reloaded");
+        if (pipe_) pipe_->stop();
+    }
+
+    std::optional<std::string> controlRequest(const std::string& socket, std::string_view request,
+                                              std::string* error, bool* no_instance) override {
+        return controlPipeRequest(socket, request, error, no_instance);
+    }
 
 private:
     PosternApp& app_;
+    RequestQueue queue_;
+    std::unique_ptr<ControlPipeServer> pipe_;
 };
 
 int PosternApp::main(const std::vector<std::string>& args) {

@@ -13,6 +13,10 @@
                                          prints the CPU seconds the processes used in the pause
                                          (postern writing to a half-closed, full client must
                                          wait, not spin); exit 0 if all bytes arrived
+  tcp_tools.py accepts PORT              exit 0 when 127.0.0.1:PORT accepts a connection (5 s)
+  tcp_tools.py notify-listener PATH LOG  an sd_notify socket (AF_UNIX datagrams) at PATH, mode 0666:
+                                         each message is appended to LOG as one line (newlines
+                                         as spaces), until killed
 """
 import os
 import socket
@@ -123,6 +127,24 @@ def slow_reader(port, mib, pause, pids):
     return got == mib << 20, used
 
 
+def accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return 0
+    except OSError as e:
+        print(f"127.0.0.1:{port}: {e}")
+        return 1
+
+
+def notify_listener(path, log_path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    os.chmod(path, 0o666)
+    with open(log_path, "a", buffering=1) as log:
+        while True:
+            log.write(s.recv(65536).decode(errors="replace").replace("\n", " ") + "\n")
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "free-ports":
@@ -139,5 +161,9 @@ if __name__ == "__main__":
         complete, used = slow_reader(int(sys.argv[2]), int(sys.argv[3]), pause, pids)
         # A spinning worker burns a whole core for the pause; a waiting one almost nothing.
         sys.exit(0 if complete and used < pause / 4 else 1)
+    elif cmd == "accepts":
+        sys.exit(accepts(int(sys.argv[2])))
+    elif cmd == "notify-listener":
+        notify_listener(sys.argv[2], sys.argv[3])
     else:
         sys.exit(f"unknown command {cmd}")

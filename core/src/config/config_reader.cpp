@@ -128,6 +128,7 @@ void ConfigReader::readGateway(const toml::table* table, SourcePos pos) {
     if (auto region = r.string("region")) g.region = *region;
     // Accepted on Windows too (one file for both); there it changes nothing.
     if (auto splice = r.boolean("splice")) g.splice = *splice;
+    if (auto socket = r.string("control_socket")) readControlSocket(r, *socket, g);
     if (auto user = r.string("user"); user && !user->empty()) {
 #ifdef _WIN32
         diag_.error(r.valuePos("user"),
@@ -145,6 +146,47 @@ void ConfigReader::readGateway(const toml::table* table, SourcePos pos) {
 #endif
     }
     r.finish();
+}
+
+void ConfigReader::readControlSocket(TableReader& r, const std::string& value, GatewayConfig& g) {
+    g.control_socket_set = true;
+    if (value == "off") {
+        g.control_socket.clear();
+        return;
+    }
+    if (value.empty()) {
+        diag_.error(r.valuePos("control_socket"),
+                    "'control_socket' must not be empty (use \"off\" for no control socket)");
+        return;
+    }
+#ifdef _WIN32
+    constexpr std::string_view kPipePrefix = "\\\\.\\pipe\\";
+    const bool is_pipe =
+        value.size() > kPipePrefix.size() &&
+        std::equal(kPipePrefix.begin(), kPipePrefix.end(), value.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) ==
+                   std::tolower(static_cast<unsigned char>(b));
+        });
+    if (!is_pipe) {
+        diag_.error(
+            r.valuePos("control_socket"),
+            "'control_socket' on Windows is a named pipe, \\\\.\\pipe\\NAME (got '" + value + "')");
+        return;
+    }
+    g.control_socket = value;
+#else
+    const std::string path = resolvePath(value).string();
+    // sockaddr_un::sun_path: 108 bytes with the terminating NUL.
+    constexpr std::size_t kMaxSocketPath = 107;
+    if (path.size() > kMaxSocketPath) {
+        diag_.error(r.valuePos("control_socket"),
+                    "'control_socket' path '" + path + "' is " + std::to_string(path.size()) +
+                        " bytes long; a Unix socket path has at most " +
+                        std::to_string(kMaxSocketPath));
+        return;
+    }
+    g.control_socket = path;
+#endif
 }
 
 void ConfigReader::readLog(const toml::table* table, SourcePos pos) {

@@ -52,6 +52,7 @@ private:
     };
 
     void readGateway(const toml::table* table, SourcePos pos);
+    void readControlSocket(TableReader& r, const std::string& value, GatewayConfig& g);
     void readLog(const toml::table* table, SourcePos pos);
     void readAdmin(const toml::table* table, SourcePos pos);
     void readListeners(TableReader& root);

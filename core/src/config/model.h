@@ -38,6 +38,15 @@ struct BindAddress {
     std::string text;  ///< as written, for messages
 };
 
+/** Where a running postern listens for `postern reload` when [gateway] control_socket is not set:
+ * a Unix domain socket (systemd's RuntimeDirectory=postern makes /run/postern), or on Windows a
+ * named pipe. */
+#ifdef _WIN32
+inline constexpr const char* kDefaultControlSocket = "\\\\.\\pipe\\postern";
+#else
+inline constexpr const char* kDefaultControlSocket = "/run/postern/postern.sock";
+#endif
+
 enum class ListenerProtocol { Tcp, Tls, Http, Https };
 enum class AccessFormat { Logfmt, Json };
 
@@ -49,6 +58,12 @@ struct GatewayConfig {
     std::string region;  ///< this instance's region (locality); empty = no preference
     /** Linux: bulk plain-TCP transfers move through a kernel pipe (splice), not user space. */
     bool splice = true;
+    /** The control socket `postern reload` reaches: an absolute Unix socket path, on Windows a
+     * named pipe (\\.\pipe\NAME). Empty: none ("off"). */
+    std::string control_socket = kDefaultControlSocket;
+    /** The file set control_socket. When it did not, an unusable default (no /run/postern, not
+     * allowed) is a warning, not a failed start. */
+    bool control_socket_set = false;
 };
 
 struct LogConfig {

@@ -18,6 +18,19 @@
 
 namespace postern::proxy {
 
+namespace {
+
+int openFile(const std::string& path) {
+#ifdef _WIN32
+    return ::_open(path.c_str(), _O_WRONLY | _O_APPEND | _O_CREAT | _O_BINARY | _O_NOINHERIT,
+                   _S_IREAD | _S_IWRITE);
+#else
+    return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+#endif
+}
+
+}  // namespace
+
 std::unique_ptr<AccessLog> AccessLog::open(const config::LogConfig& config, std::string* error) {
     std::unique_ptr<AccessLog> log(new AccessLog());
     log->format_ = config.format;
@@ -36,12 +49,8 @@ std::unique_ptr<AccessLog> AccessLog::open(const config::LogConfig& config, std:
         log->syslog_ = true;
 #endif
     } else {
-#ifdef _WIN32
-        log->fd_ = ::_open(t.c_str(), _O_WRONLY | _O_APPEND | _O_CREAT | _O_BINARY | _O_NOINHERIT,
-                           _S_IREAD | _S_IWRITE);
-#else
-        log->fd_ = ::open(t.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-#endif
+        log->fd_ = openFile(t);
+        log->path_ = t;
         if (log->fd_ < 0) {
             if (error) *error = "cannot open access log '" + t + "': " + std::strerror(errno);
             return nullptr;
@@ -53,6 +62,36 @@ std::unique_ptr<AccessLog> AccessLog::open(const config::LogConfig& config, std:
 
 AccessLog::~AccessLog() {
     if (own_fd_) ::close(fd_);
+}
+
+bool AccessLog::reopen(std::string* error) {
+    if (!own_fd_) return true;
+    const int fresh = openFile(path_);
+    if (fresh < 0) {
+        if (error) *error = "cannot reopen access log '" + path_ + "': " + std::strerror(errno);
+        return false;
+    }
+    // dup2/dup3 swap the open file behind fd_ atomically; fd_ itself (read by every worker) stays.
+#ifdef _WIN32
+    const int rc = ::_dup2(fresh, fd_);
+#else
+    int rc;
+    do {
+#ifdef __linux__
+        rc = ::dup3(fresh, fd_, O_CLOEXEC);  // dup2 would drop close-on-exec
+#else
+        rc = ::dup2(fresh, fd_);
+        if (rc >= 0) ::fcntl(fd_, F_SETFD, FD_CLOEXEC);
+#endif
+    } while (rc < 0 && errno == EINTR);
+#endif
+    const int saved = errno;
+    ::close(fresh);
+    if (rc < 0) {
+        if (error) *error = "cannot reopen access log '" + path_ + "': " + std::strerror(saved);
+        return false;
+    }
+    return true;
 }
 
 namespace {

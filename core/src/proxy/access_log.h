@@ -1,5 +1,8 @@
 // The access log: one line per closed client connection (logfmt or JSON), written with a single
 // write() per line so lines from different workers never interleave. Any thread.
+// reopen() (SIGUSR1, after logrotate renamed the file) opens the path again and dup2()s the new
+// file over the same descriptor number: a worker's write() in flight finishes on the old file, the
+// next one goes to the new file, no write ever sees a closed or reused descriptor, no lock.
 #pragma once
 
 #include <cstdint>
@@ -40,11 +43,17 @@ public:
 
     bool enabled() const { return fd_ >= 0 || syslog_; }
     void write(const AccessRecord& r);
+    /** A file target: opens its path again (created when it was renamed away) and writes there
+     * from now on. stdout/stderr/syslog/off: nothing to do. False with *error (the path and the
+     * OS's reason) when the file cannot be opened; the old file keeps getting the lines. Any
+     * thread, concurrently with write(). */
+    bool reopen(std::string* error);
 
 private:
     AccessLog() = default;
-    int fd_ = -1;
+    int fd_ = -1;  ///< never changes once open: reopen() replaces the file behind it
     bool own_fd_ = false;
+    std::string path_;  ///< the file target, for reopen()
     bool syslog_ = false;
     config::AccessFormat format_ = config::AccessFormat::Logfmt;
 };

@@ -100,6 +100,12 @@ public:
      * waiting for connections to drain and closes them now. */
     void abortDrain() { abort_drain_.store(true); }
 
+    /** SIGUSR1: opens the access log file again by its path (after a rotation renamed it). False
+     * with *error when it cannot; the old file keeps getting the lines. Any thread. */
+    bool reopenAccessLog(std::string* error) {
+        return access_log_ ? access_log_->reopen(error) : true;
+    }
+
     /** Connections open right now, over all listeners. Any thread. */
     std::uint64_t activeConnections() const { return global_active_.load(); }
     /** Reloads since start, by result (for the metrics). Any thread. */
