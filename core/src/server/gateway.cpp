@@ -131,7 +131,10 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     common::Log::setLevel(cfg.log.level);
     auto log = proxy::AccessLog::open(cfg.log, error);
     if (!log) return false;
-    access_logs_.push_back(std::move(log));
+    {
+        std::lock_guard<std::mutex> logs_lock(access_logs_mutex_);
+        access_logs_.push_back(std::move(log));
+    }
 
     logTlsSetup(cfg, std::chrono::system_clock::now());
 
@@ -193,6 +196,11 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     started_ = true;
     POSTERN_LOG(Info, "ready", "workers=" + std::to_string(workers_.size()));
     return true;
+}
+
+bool Gateway::reopenAccessLog(std::string* error) {
+    std::lock_guard<std::mutex> logs_lock(access_logs_mutex_);
+    return access_logs_.empty() ? true : access_logs_.back()->reopen(error);
 }
 
 void Gateway::backendRetired(const std::shared_ptr<upstream::Backend>& backend,
@@ -498,6 +506,7 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
     if (diff.log_level_changed) common::Log::setLevel(next->log.level);
     if (new_log) {
         for (auto& w : workers_) w->setAccessLog(new_log.get());
+        std::lock_guard<std::mutex> logs_lock(access_logs_mutex_);
         access_logs_.push_back(std::move(new_log));
     }
     if (next->gateway.max_connections != config_->gateway.max_connections)

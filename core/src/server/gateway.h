@@ -102,9 +102,7 @@ public:
 
     /** SIGUSR1: opens the access log file again by its path (after a rotation renamed it). False
      * with *error when it cannot; the old file keeps getting the lines. Any thread. */
-    bool reopenAccessLog(std::string* error) {
-        return access_log_ ? access_log_->reopen(error) : true;
-    }
+    bool reopenAccessLog(std::string* error);
 
     /** Connections open right now, over all listeners. Any thread. */
     std::uint64_t activeConnections() const { return global_active_.load(); }
@@ -153,6 +151,9 @@ private:
     /** Every access log opened (the last is current): workers may still write to an older one
      * until their swap task ran, so none is closed before shutdown. */
     std::vector<std::unique_ptr<proxy::AccessLog>> access_logs_;
+    /** access_logs_: a reload appends, a reopen (signal thread) uses the last. Not reload_mutex_,
+     * which a shutdown holds while it drains: a reopen is answered then too. */
+    std::mutex access_logs_mutex_;
     net::EventLoop control_loop_;
     std::thread control_thread_;
     std::vector<PoolRuntime> pools_;
