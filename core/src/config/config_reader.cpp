@@ -607,11 +607,39 @@ void ConfigReader::createPlugins() {
     // With unusable plugin_dirs every lookup would fail for the same reason already reported.
     if (!plugin_dirs_valid_) return;
     PluginBinder binder(registry_, config_->gateway.plugin_dirs, diag_, base_dir_);
+    const Config* previous = options_.previous;
     for (const PoolPlugins& uses : pool_plugins_) {
         PoolConfig& pool = config_->pools[uses.pool];
-        if (uses.balancer) pool.balancer_factory = binder.balancer(*uses.balancer);
-        if (uses.discovery) pool.discovery.instance = binder.discovery(*uses.discovery);
-        if (uses.probe && pool.probe) pool.probe->instance = binder.probe(*uses.probe);
+        // On a reload, the running pool of the same name, if any: its instances are taken over
+        // when their plugin and table are unchanged.
+        const PoolConfig* before = nullptr;
+        if (previous)
+            for (const auto& p : previous->pools)
+                if (p.name == pool.name) before = &p;
+        if (uses.balancer) {
+            pool.balancer_fingerprint = pluginFingerprint(*uses.balancer);
+            if (before && before->balancer_factory &&
+                before->balancer_fingerprint == pool.balancer_fingerprint)
+                pool.balancer_factory = before->balancer_factory;
+            else
+                pool.balancer_factory = binder.balancer(*uses.balancer);
+        }
+        if (uses.discovery) {
+            pool.discovery.fingerprint = pluginFingerprint(*uses.discovery);
+            if (before && before->discovery.instance &&
+                before->discovery.fingerprint == pool.discovery.fingerprint)
+                pool.discovery.instance = before->discovery.instance;
+            else
+                pool.discovery.instance = binder.discovery(*uses.discovery);
+        }
+        if (uses.probe && pool.probe) {
+            pool.probe->fingerprint = pluginFingerprint(*uses.probe);
+            if (before && before->probe && before->probe->instance &&
+                before->probe->fingerprint == pool.probe->fingerprint)
+                pool.probe->instance = before->probe->instance;
+            else
+                pool.probe->instance = binder.probe(*uses.probe);
+        }
     }
 }
 

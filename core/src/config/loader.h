@@ -18,6 +18,11 @@ struct LoadOptions {
     std::vector<std::filesystem::path> default_plugin_dirs;
     /** What workers = 0 resolves to. */
     unsigned cpu_count = 1;
+    /** A reload: the configuration running now. A pool's plugin instance (balancer factory,
+     * discovery, probe) is taken over from the pool of the same name here when the plugin name
+     * and its whole TOML table are the same (Plugin fingerprints), instead of being created
+     * again: a reload that does not touch [pool.discovery] keeps the discovery's state. */
+    const Config* previous = nullptr;
 };
 
 struct LoadResult {

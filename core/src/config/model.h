@@ -124,6 +124,9 @@ struct DiscoveryConfig {
     std::string plugin = "static";
     Millis refresh{std::chrono::seconds(30)};
     std::shared_ptr<plugin::Discovery> instance;
+    /** The plugin name and its table in a canonical form: equal fingerprints, equal instances
+     * (a reload reuses the running one). */
+    std::string fingerprint;
 };
 
 struct ProbeConfig {
@@ -136,6 +139,7 @@ struct ProbeConfig {
     /** `proxy_protocol` as written; nullopt = not written, see sendsProxy(). */
     std::optional<bool> proxy_protocol_explicit;
     std::shared_ptr<plugin::Probe> instance;
+    std::string fingerprint;  ///< as DiscoveryConfig::fingerprint
 
     /** Whether a probe of a backend listening on `backend_port` starts with PROXY UNKNOWN (v1) /
      * a v2 LOCAL header: as written, else when the pool's backends get PROXY and the probe goes
@@ -153,6 +157,7 @@ struct PoolConfig {
     std::string name;
     std::string balancer = "round_robin";
     std::shared_ptr<plugin::BalancerFactory> balancer_factory;
+    std::string balancer_fingerprint;  ///< as DiscoveryConfig::fingerprint
     Affinity affinity = Affinity::None;
     Millis drain_timeout{std::chrono::seconds(30)};  ///< kUnlimited = until connections end
     BalancingMode balancing_mode = BalancingMode::Connection;

@@ -1,9 +1,20 @@
 #include "config/plugin_binder.h"
 
+#include <sstream>
+
 #include "common/log.h"
 #include "config/toml_config_view.h"
 
 namespace postern::config {
+
+std::string pluginFingerprint(const PluginUse& use) {
+    std::ostringstream out;
+    out << use.name << '\n';
+    // toml::table is a std::map: the formatter prints it in key order, independent of the order
+    // and layout of the file (and without positions or comments).
+    if (use.table) out << toml::toml_formatter(*use.table, toml::format_flags::none);
+    return out.str();
+}
 
 PluginBinder::PluginBinder(plugin::Registry& registry, std::vector<std::filesystem::path> dirs,
                            Diagnostics& diag, std::filesystem::path base_dir)

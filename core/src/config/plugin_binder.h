@@ -27,6 +27,11 @@ struct PluginUse {
     std::vector<std::string> core_keys;  ///< keys of `table` that belong to the core
 };
 
+/** The plugin name and its table (every key, the core's too) in one canonical string: tables are
+ * ordered by key, values printed by toml++. Equal strings mean the plugin would be created from
+ * exactly the same input. */
+std::string pluginFingerprint(const PluginUse& use);
+
 class PluginBinder {
 public:
     /** Scans `dirs` into `registry` (a directory already scanned is skipped by the registry).

@@ -14,14 +14,16 @@ namespace postern::proxy {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-TcpSession::TcpSession(WorkerContext& worker, const ListenerContext& listener, net::Fd client_fd,
-                       const net::SocketAddress& client, std::uint32_t client_slot)
+TcpSession::TcpSession(WorkerContext& worker, std::shared_ptr<const ListenerContext> listener,
+                       net::Fd client_fd, const net::SocketAddress& client,
+                       std::uint32_t client_slot)
     : worker_(worker),
-      listener_(listener),
+      listener_(std::move(listener)),
       client_addr_(client),
       client_slot_(client_slot),
       phase_timer_(this, kPhaseTimer),
-      idle_timer_(this, kIdleTimer) {
+      idle_timer_(this, kIdleTimer),
+      drain_timer_(this, kDrainTimer) {
     client_.session = this;
     client_.fd = client_fd;
     client_.is_client = true;
@@ -51,25 +53,25 @@ std::int64_t TcpSession::msSinceStart() const {
 void TcpSession::start() {
     if (!net::kAcceptInheritsNoDelay) net::setNoDelay(client_.fd);
     worker_.loop.add(client_.fd, &client_);
-    if (listener_.config->accept_proxy) return beginProxyHeader();
+    if (listener_->config->accept_proxy) return beginProxyHeader();
     afterClientPreface();
 }
 
 // ---- PROXY header (accept_proxy) ---------------------------------------------------------------
 
 void TcpSession::beginProxyHeader() {
-    if (!listener_.config->trusted_proxies.contains(client_addr_)) {
+    if (!listener_->config->trusted_proxies.contains(client_addr_)) {
         // Anyone else could claim to be anyone: refused, counted (not logged one by one: the
         // access log line says it, and a scan must not flood the log).
-        listener_.stats->proxy_untrusted.fetch_add(1, std::memory_order_relaxed);
+        listener_->stats->proxy_untrusted.fetch_add(1, std::memory_order_relaxed);
         return finish("proxy_untrusted");
     }
     state_ = State::ProxyHeader;
     proxy_reader_ = std::make_unique<ProxyHeaderReader>();
     // The listener's own handshake timeout when it has one, else 5 s (the specification asks
     // for at least 3 s, to cover a TCP retransmit).
-    const auto timeout = listener_.config->tls ? listener_.config->tls->handshake_timeout
-                                               : config::Millis(5000);
+    const auto timeout =
+        listener_->config->tls ? listener_->config->tls->handshake_timeout : config::Millis(5000);
     worker_.loop.armAfter(phase_timer_, timeout);
     readProxyHeader();  // the header may be there already
 }
@@ -100,7 +102,7 @@ void TcpSession::readProxyHeader() {
     }
     proxy_reader_.reset();
     // Access control applies to the carried address, so it waits for the header.
-    const ClientAdmission admission = admitClient(listener_, client_addr_, worker_.loop.now());
+    const ClientAdmission admission = admitClient(*listener_, client_addr_, worker_.loop.now());
     if (admission.refused != AccessRefusal::None) return finish(causeName(admission.refused));
     client_slot_ = admission.slot;
     client_.readable = true;  // the payload may already wait behind the header
@@ -108,23 +110,23 @@ void TcpSession::readProxyHeader() {
 }
 
 void TcpSession::proxyHeaderFailed(std::string_view cause, std::string_view why) {
-    auto& stats = *listener_.stats;
+    auto& stats = *listener_->stats;
     (cause == "proxy_timeout" ? stats.proxy_timeout : stats.proxy_invalid)
         .fetch_add(1, std::memory_order_relaxed);
     POSTERN_LOG(Warn, "PROXY header refused",
-                "listener=" + common::logfmtValue(listener_.config->name) + " peer=" +
-                    client_addr_.toString() + " error=" + common::logfmtValue(why));
+                "listener=" + common::logfmtValue(listener_->config->name) +
+                    " peer=" + client_addr_.toString() + " error=" + common::logfmtValue(why));
     finish(cause);
 }
 
 // ---- client phase ------------------------------------------------------------------------------
 
 void TcpSession::afterClientPreface() {
-    if (!listener_.tls) return beginBackend();
-    client_.tls = listener_.tls->accept(client_.fd);
+    if (!listener_->tls) return beginBackend();
+    client_.tls = listener_->tls->accept(client_.fd);
     if (!client_.tls) return clientTlsFailed("cannot allocate a TLS connection");
     state_ = State::ClientHandshake;
-    worker_.loop.armAfter(phase_timer_, listener_.config->tls->handshake_timeout);
+    worker_.loop.armAfter(phase_timer_, listener_->config->tls->handshake_timeout);
     // The ClientHello may already be there: try now rather than wait for the first edge.
     clientHandshakeStep();
 }
@@ -150,10 +152,10 @@ void TcpSession::clientHandshakeStep() {
 
 void TcpSession::clientTlsFailed(std::string_view why) {
     tls_error_ = why;
-    listener_.stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+    listener_->stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
     POSTERN_LOG(Debug, "client TLS handshake failed",
-                "listener=" + common::logfmtValue(listener_.config->name) + " client=" +
-                    client_addr_.toString() + " error=" + common::logfmtValue(why));
+                "listener=" + common::logfmtValue(listener_->config->name) +
+                    " client=" + client_addr_.toString() + " error=" + common::logfmtValue(why));
     finish("tls_failed");
 }
 
@@ -161,8 +163,8 @@ void TcpSession::clientTlsFailed(std::string_view why) {
 
 void TcpSession::beginBackend() {
     state_ = State::Connecting;
-    snapshot_ = listener_.pool->snapshot();
-    if (listener_.pool->config().backend.proxy_protocol != config::ProxyProtocol::Off)
+    snapshot_ = listener_->pool->snapshot();
+    if (snapshot_->config->backend.proxy_protocol != config::ProxyProtocol::Off)
         buildProxyPreface();
     connectNext();
 }
@@ -177,25 +179,25 @@ void TcpSession::buildProxyPreface() {
     facts.tls = client_.tls.get();
     char id[32];
     facts.unique_id = formatUniqueId(worker_.random(), worker_.random(), id);
-    proxy::buildProxyPreface(listener_.pool->config().backend, facts, backend_preface_);
+    proxy::buildProxyPreface(snapshot_->config->backend, facts, backend_preface_);
 }
 
 void TcpSession::connectNext() {
-    const auto& pool = *listener_.pool;
-    const auto& backend_cfg = pool.config().backend;
+    const auto& pool = *listener_->pool;
+    const auto& backend_cfg = snapshot_->config->backend;
     while (state_ == State::Connecting) {
         upstream::PickFailure why = upstream::PickFailure::None;
         auto backend = pool.pick(*snapshot_, client_addr_.ipHash(), worker_.random(), tried_, &backend_index_, &why);
         if (!backend) {
             if (attempts_ > 0) {
-                listener_.stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
+                listener_->stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
                 return finish("connect_failed");
             }
             if (why == upstream::PickFailure::Capacity) {
-                listener_.stats->refused_capacity.fetch_add(1, std::memory_order_relaxed);
+                listener_->stats->refused_capacity.fetch_add(1, std::memory_order_relaxed);
                 return finish("no_capacity");
             }
-            listener_.stats->refused_no_backend.fetch_add(1, std::memory_order_relaxed);
+            listener_->stats->refused_no_backend.fetch_add(1, std::memory_order_relaxed);
             return finish("no_backend");
         }
         ++attempts_;
@@ -221,12 +223,12 @@ void TcpSession::outOfResources(int err) {
     // (the next socket would fail the same way). The worker pauses accepting, so the clients
     // behind this one wait in the backlog instead of being closed one by one.
     POSTERN_LOG(Debug, "cannot open a backend socket",
-                "listener=" + common::logfmtValue(listener_.config->name) +
+                "listener=" + common::logfmtValue(listener_->config->name) +
                     " error=" + common::logfmtValue(net::errorText(err)));
-    listener_.pool->release(*snapshot_, backend_index_, *backend_ref_);
+    listener_->pool->release(*snapshot_, backend_index_, *backend_ref_);
     backend_ref_.reset();
     worker_.resources_exhausted = err;
-    listener_.stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
+    listener_->stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
     finish("no_resources");
 }
 
@@ -247,8 +249,12 @@ void TcpSession::onTcpConnected() {
         }
         preface_sent_ += static_cast<std::uint32_t>(r.bytes);
     }
-    if (!listener_.backend_tls) return onBackendReady();
-    backend_.tls = listener_.backend_tls->connect(backend_.fd, backend_ref_->host);
+    const tls::ClientTlsContext* backend_tls =
+        snapshot_->config->backend.protocol == config::BackendProtocol::Tls
+            ? snapshot_->config->backend.tls_context.get()
+            : nullptr;
+    if (!backend_tls) return onBackendReady();
+    backend_.tls = backend_tls->connect(backend_.fd, backend_ref_->host);
     if (!backend_.tls) {
         connectFailed("tls", 0, "cannot allocate a TLS connection");
         return connectNext();
@@ -279,8 +285,9 @@ void TcpSession::connectFailed(const char* why, int err, std::string_view detail
     std::string error(why);
     if (err) error += ": " + net::errorText(err);
     if (!detail.empty()) error += ": " + std::string(detail);
-    const std::string fields = "listener=" + common::logfmtValue(listener_.config->name) + " pool=" +
-                               common::logfmtValue(listener_.pool->name()) + " backend=" + b.address_text +
+    const std::string fields = "listener=" + common::logfmtValue(listener_->config->name) +
+                               " pool=" + common::logfmtValue(listener_->pool->name()) +
+                               " backend=" + b.address_text +
                                " error=" + common::logfmtValue(error);
     // A TLS failure towards a backend is a configuration or security problem worth a warning, but
     // one per worker per second at most: every client connection would repeat it.
@@ -301,11 +308,11 @@ void TcpSession::connectFailed(const char* why, int err, std::string_view detail
     tcp_connected_ = false;
     preface_sent_ = 0;
     worker_.loop.cancel(phase_timer_);
-    listener_.pool->release(*snapshot_, backend_index_, b);
-    listener_.pool->noteConnectFailure(backend_ref_);
+    listener_->pool->release(*snapshot_, backend_index_, b);
+    listener_->pool->noteConnectFailure(backend_ref_);
     backend_ref_.reset();
-    if (attempts_ > listener_.pool->config().backend.retries) {
-        listener_.stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
+    if (attempts_ > snapshot_->config->backend.retries) {
+        listener_->stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
         finish("connect_failed");
     }
 }
@@ -315,9 +322,9 @@ void TcpSession::onBackendReady() {
     state_ = State::Relaying;
     connect_ms_ = msSinceStart();
     backend_ref_->connections_total.fetch_add(1, std::memory_order_relaxed);
-    listener_.pool->noteConnectSuccess(*backend_ref_);
+    listener_->pool->noteConnectSuccess(*backend_ref_);
     last_activity_ = worker_.loop.now();
-    worker_.loop.arm(idle_timer_, last_activity_ + listener_.config->idle_timeout);
+    worker_.loop.arm(idle_timer_, last_activity_ + listener_->config->idle_timeout);
     pump();
 }
 
@@ -373,6 +380,7 @@ void TcpSession::onIo(Side& side, std::uint32_t events) {
 
 void TcpSession::onTimer(std::uint32_t tag) {
     if (state_ == State::Closed) return;
+    if (tag == kDrainTimer) return cutAtDeadline(drain_cause_);
     if (tag == kPhaseTimer) {
         if (state_ == State::ClientHandshake) return clientTlsFailed("handshake timeout");
         if (state_ == State::ProxyHeader)
@@ -385,7 +393,7 @@ void TcpSession::onTimer(std::uint32_t tag) {
         return connectNext();
     }
     // Idle timer: re-armed lazily, so activity costs no timer operation.
-    auto deadline = last_activity_ + listener_.config->idle_timeout;
+    auto deadline = last_activity_ + listener_->config->idle_timeout;
     if (worker_.loop.now() >= deadline) return finish("idle_timeout");
     worker_.loop.arm(idle_timer_, deadline);
 }
@@ -656,6 +664,26 @@ void TcpSession::abortForShutdown() {
     if (state_ != State::Closed) cutAtDeadline("shutdown");
 }
 
+config::Millis TcpSession::drainTimeout() const {
+    // The pool's settings as this connection found them; before it picked a backend, the
+    // pool's current ones.
+    if (snapshot_) return snapshot_->config->drain_timeout;
+    return listener_->pool->snapshot()->config->drain_timeout;
+}
+
+void TcpSession::drainBy(net::Clock::time_point cut, std::string_view cause) {
+    if (state_ == State::Closed) return;
+    if (cut <= worker_.loop.now()) return cutAtDeadline(cause);
+    // An earlier cut already scheduled (e.g. its backend drains, then its listener) stands.
+    if (drain_timer_.armed() && drain_timer_.deadline() <= cut) return;
+    drain_cause_ = cause;
+    worker_.loop.arm(drain_timer_, cut);
+}
+
+void TcpSession::cancelDrain() {
+    if (state_ != State::Closed) worker_.loop.cancel(drain_timer_);
+}
+
 void TcpSession::cutAtDeadline(std::string_view cause) {
     // A FIN would tell a client mid-download that the stream is complete: while bytes are in
     // flight the cut is a reset, as a backend reset is passed on; an idle connection gets a FIN.
@@ -680,6 +708,7 @@ void TcpSession::finish(std::string_view cause) {
     state_ = State::Closed;
     worker_.loop.cancel(phase_timer_);
     worker_.loop.cancel(idle_timer_);
+    worker_.loop.cancel(drain_timer_);
     // Resets and TLS failures end abruptly; any other end of a TLS side says close_notify first
     // (one non-blocking attempt: an unsent alert is not worth waiting for).
     const bool abrupt = reset_on_close_ || cause == "backend_reset" || cause == "client_reset" ||
@@ -701,11 +730,11 @@ void TcpSession::finish(std::string_view cause) {
         client_.fd = net::kInvalidFd;
     }
     if (backend_ref_) {
-        listener_.pool->release(*snapshot_, backend_index_, *backend_ref_);
+        listener_->pool->release(*snapshot_, backend_index_, *backend_ref_);
     }
-    releaseClient(listener_, client_slot_);
+    releaseClient(*listener_, client_slot_);
     client_slot_ = ClientLimits::kNoSlot;
-    auto& stats = *listener_.stats;
+    auto& stats = *listener_->stats;
     stats.active.fetch_sub(1, std::memory_order_relaxed);
     stats.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
     stats.bytes_out.fetch_add(bytes_out_, std::memory_order_relaxed);
@@ -713,9 +742,9 @@ void TcpSession::finish(std::string_view cause) {
     if (worker_.access_log && worker_.access_log->enabled()) {
         std::string client = client_addr_.toString();
         AccessRecord rec;
-        rec.listener = listener_.config->name;
+        rec.listener = listener_->config->name;
         rec.client = client;
-        rec.pool = listener_.pool->name();
+        rec.pool = listener_->pool->name();
         rec.backend = (was_connected && backend_ref_) ? std::string_view(backend_ref_->address_text)
                                                       : std::string_view();
         rec.bytes_in = bytes_in_;
@@ -725,7 +754,7 @@ void TcpSession::finish(std::string_view cause) {
         rec.total_ms = msSinceStart();
         rec.attempts = attempts_;
         rec.cause = cause;
-        if (listener_.tls) {
+        if (listener_->tls) {
             rec.tls = true;
             rec.tls_handshake_ms = tls_handshake_ms_;
             rec.tls_error = tls_error_;

@@ -45,8 +45,9 @@ class TcpSession final : public net::Deferred, public net::TimerHandler {
 public:
     /** `client_slot`: the per-client concurrency entry taken at accept (ClientLimits::kNoSlot:
      * none), given back when the session ends. */
-    TcpSession(WorkerContext& worker, const ListenerContext& listener, net::Fd client_fd,
-               const net::SocketAddress& client, std::uint32_t client_slot = ClientLimits::kNoSlot);
+    TcpSession(WorkerContext& worker, std::shared_ptr<const ListenerContext> listener,
+               net::Fd client_fd, const net::SocketAddress& client,
+               std::uint32_t client_slot = ClientLimits::kNoSlot);
     ~TcpSession() override;
 
     /** Starts the client phase (TLS handshake on TLS listeners), then picks a backend and
@@ -56,6 +57,19 @@ public:
      * are in flight (cutAtDeadline), else with a FIN. */
     void abortForShutdown();
 
+    // Draining (worker thread; the worker finds the sessions concerned and calls these).
+    /** The listener generation this connection was accepted with. */
+    const ListenerContext& listener() const { return *listener_; }
+    /** The backend this connection uses or is connecting to; null before one was picked. */
+    const upstream::Backend* backend() const { return backend_ref_.get(); }
+    /** Its pool's drain_timeout (config::kUnlimited: never cut). */
+    config::Millis drainTimeout() const;
+    /** Closes the connection at `cut` (at once if it has passed) with access-log `cause`
+     * ("drained", "shutdown"), by cutAtDeadline(); an earlier cut already scheduled stays. */
+    void drainBy(net::Clock::time_point cut, std::string_view cause);
+    /** Its backend came back: no cut any more. */
+    void cancelDrain();
+
     void onTimer(std::uint32_t tag) override;
 
     // Worker's intrusive list.
@@ -64,7 +78,7 @@ public:
 
 private:
     /** kPhaseTimer bounds the client handshake, then the backend connect (+ handshake). */
-    enum TimerTag : std::uint32_t { kPhaseTimer = 1, kIdleTimer = 2 };
+    enum TimerTag : std::uint32_t { kPhaseTimer = 1, kIdleTimer = 2, kDrainTimer = 3 };
     enum class State : std::uint8_t { ProxyHeader, ClientHandshake, Connecting, BackendHandshake, Relaying, Closed };
 
     struct Side final : net::IoHandler {
@@ -151,13 +165,15 @@ private:
     std::int64_t msSinceStart() const;
 
     WorkerContext& worker_;
-    const ListenerContext& listener_;
+    std::shared_ptr<const ListenerContext> listener_;
     net::SocketAddress client_addr_;
     std::uint32_t client_slot_;  ///< per-client concurrency entry held, or ClientLimits::kNoSlot
     Side client_;
     Side backend_;
     net::Timer phase_timer_;
     net::Timer idle_timer_;
+    net::Timer drain_timer_;                    ///< armed only while the connection drains
+    std::string_view drain_cause_ = "drained";  ///< static strings only
     State state_ = State::Connecting;
     bool tcp_connected_ = false;   ///< Connecting: the TCP connect to the current backend is done
     bool reset_on_close_ = false;  ///< finish() resets both sides (cut mid-stream at a deadline)

@@ -24,21 +24,33 @@ namespace postern::proxy {
 
 class TcpSession;
 
-/** One listener as a worker's sessions see it. Immutable after start. */
+/** One listener of one config generation as a worker's sessions see it. Immutable once built;
+ * shared (shared_ptr) by the acceptors that hand it out and by every session accepted with it,
+ * which keeps the generation (the listener's settings, its TLS context, its pool) alive until the
+ * last of them ends. A reload builds a new one for a kept listener; the old sessions keep theirs.
+ */
 struct ListenerContext {
+    /** The config generation `config` and `tls` point into. */
+    std::shared_ptr<const config::Config> generation;
     const config::ListenerConfig* config = nullptr;
-    upstream::Pool* pool = nullptr;
-    ListenerStats* stats = nullptr;
-    const tls::ServerTlsContext* tls = nullptr;          ///< TLS listener; null = plain TCP
-    const tls::ClientTlsContext* backend_tls = nullptr;  ///< TLS to the pool's backends; null = plain
-    /** Per-client limits, shared by every worker; null unless the listener sets one. */
-    std::unique_ptr<ClientLimits> client_limits;
+    /** Same for every generation of a kept listener: sessions are found by it when the listener
+     * is removed (drained). */
+    std::uint64_t id = 0;
+    std::shared_ptr<upstream::Pool> pool;
+    /** Kept across reloads while the listener stays. */
+    std::shared_ptr<ListenerStats> stats;
+    const tls::ServerTlsContext* tls = nullptr;  ///< TLS listener; null = plain TCP
+    /** Per-client limits, shared by every worker (and by the next generation when the limits stay
+     * the same); null unless the listener sets one. */
+    std::shared_ptr<ClientLimits> client_limits;
 };
 
 struct WorkerContext {
     explicit WorkerContext(net::EventLoop& l) : loop(l) {}
 
     net::EventLoop& loop;
+    /** Swapped by a reload (a task on this worker's loop); the Gateway keeps every log it opened
+     * alive until it stops. */
     AccessLog* access_log = nullptr;
     BufferPool buffers;
 #ifdef __linux__

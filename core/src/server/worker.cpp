@@ -24,21 +24,133 @@ Worker::~Worker() {
         if (a->fd != net::kInvalidFd) net::closeFd(a->fd);
 }
 
-void Worker::addListener(const proxy::ListenerContext* listener, net::Fd fd) {
+void Worker::onLoop(std::function<void()> task) {
+    if (started_)
+        loop_.post(std::move(task));
+    else
+        task();
+}
+
+void Worker::addListener(std::uint64_t group,
+                         std::shared_ptr<const proxy::ListenerContext> listener, net::Fd fd) {
+    onLoop([this, group, l = std::move(listener), fd]() mutable {
+        addListenerNow(group, std::move(l), fd);
+    });
+}
+
+void Worker::addListenerNow(std::uint64_t group,
+                            std::shared_ptr<const proxy::ListenerContext> listener, net::Fd fd) {
     auto a = std::make_unique<Acceptor>();
     a->worker = this;
-    a->listener = listener;
+    a->group = group;
+    a->listener = std::move(listener);
     a->fd = fd;
-    loop_.addLevelReadable(fd, a.get());
+    // While accepts are paused the listeners are out of the loop; the pause's end adds them all.
+    if (!accepts_paused_) loop_.addLevelReadable(fd, a.get());
     acceptors_.push_back(std::move(a));
 }
 
+void Worker::setListener(std::uint64_t group,
+                         std::shared_ptr<const proxy::ListenerContext> listener) {
+    onLoop([this, group, l = std::move(listener)] {
+        for (auto& a : acceptors_)
+            if (a->group == group) a->listener = l;
+    });
+}
+
+void Worker::removeListener(std::uint64_t group) {
+    onLoop([this, group] {
+        for (auto it = acceptors_.begin(); it != acceptors_.end();) {
+            Acceptor& a = **it;
+            if (a.group != group) {
+                ++it;
+                continue;
+            }
+            if (a.fd != net::kInvalidFd) {
+                if (!accepts_paused_) loop_.remove(a.fd);
+                net::closeFd(a.fd);
+            }
+            it = acceptors_.erase(it);
+        }
+    });
+}
+
+net::Clock::time_point Worker::cutTime(config::Millis timeout) {
+    if (timeout == config::kUnlimited) return net::Clock::time_point::max();
+    // Uniform in [deadline - 10 % of the window, deadline], to the microsecond.
+    const auto window = std::chrono::duration_cast<std::chrono::microseconds>(timeout) / 10;
+    std::chrono::microseconds offset{0};
+    if (window.count() > 0)
+        offset = std::chrono::microseconds(static_cast<std::int64_t>(
+            context_->random() % static_cast<std::uint64_t>(window.count() + 1)));
+    return loop_.now() + timeout - window + offset;
+}
+
+void Worker::drainListener(std::uint64_t listener_id) {
+    onLoop([this, listener_id] {
+        for (proxy::TcpSession* s = context_->sessions; s;) {
+            proxy::TcpSession* next = s->next;  // a cut at once unlinks s
+            if (s->listener().id == listener_id) {
+                const auto cut = cutTime(s->drainTimeout());
+                if (cut != net::Clock::time_point::max()) s->drainBy(cut, "drained");
+            }
+            s = next;
+        }
+    });
+}
+
+void Worker::drainBackend(std::shared_ptr<const upstream::Backend> backend,
+                          config::Millis timeout) {
+    onLoop([this, b = std::move(backend), timeout] {
+        if (timeout == config::kUnlimited) return;
+        for (proxy::TcpSession* s = context_->sessions; s;) {
+            proxy::TcpSession* next = s->next;
+            if (s->backend() == b.get()) s->drainBy(cutTime(timeout), "drained");
+            s = next;
+        }
+    });
+}
+
+void Worker::undrainBackend(std::shared_ptr<const upstream::Backend> backend) {
+    onLoop([this, b = std::move(backend)] {
+        for (proxy::TcpSession* s = context_->sessions; s; s = s->next)
+            if (s->backend() == b.get()) s->cancelDrain();
+    });
+}
+
+void Worker::drainAll() {
+    onLoop([this] {
+        for (proxy::TcpSession* s = context_->sessions; s;) {
+            proxy::TcpSession* next = s->next;
+            const auto cut = cutTime(s->drainTimeout());
+            if (cut != net::Clock::time_point::max()) s->drainBy(cut, "shutdown");
+            s = next;
+        }
+    });
+}
+
+void Worker::setAccessLog(proxy::AccessLog* log) {
+    onLoop([this, log] { context_->access_log = log; });
+}
+
+void Worker::setGlobalMax(std::uint64_t max) {
+    onLoop([this, max] { global_max_ = max; });
+}
+
+std::future<void> Worker::applied() {
+    auto done = std::make_shared<std::promise<void>>();
+    auto future = done->get_future();
+    onLoop([done] { done->set_value(); });  // tasks run in the order they were posted
+    return future;
+}
+
 void Worker::start() {
+    started_ = true;
     thread_ = std::thread([this] { loop_.run(); });
 }
 
 void Worker::stopAccepting() {
-    loop_.post([this] {
+    onLoop([this] {
         loop_.cancel(accept_timer_);
         for (auto& a : acceptors_) {
             if (a->fd == net::kInvalidFd) continue;
@@ -130,7 +242,7 @@ void Worker::acceptBatch(Acceptor& a) {
             refuse(*a.listener, fd, peer);
             continue;
         }
-        auto* session = new proxy::TcpSession(*context_, *a.listener, fd, peer, admission.slot);
+        auto* session = new proxy::TcpSession(*context_, a.listener, fd, peer, admission.slot);
         session->start();
     }
 }

@@ -55,6 +55,9 @@ public:
 
     void onTimer(std::uint32_t tag) override;
 
+    /** Control thread: a reload gave the pool a probe, or took it away (null). */
+    void setHealthChecker(HealthChecker* health) { health_ = health; }
+
 private:
     struct Ejected {
         std::shared_ptr<Backend> backend;

@@ -50,9 +50,15 @@ postern_str str(const std::string& s) { return {s.data(), s.size()}; }
 
 }  // namespace
 
-Pool::Pool(const config::PoolConfig& config, std::shared_ptr<const config::Config> keep_alive)
-    : config_(&config), keep_alive_(std::move(keep_alive)) {
-    snapshot_.store(std::make_shared<const Snapshot>());
+Pool::Pool(std::shared_ptr<const config::PoolConfig> config)
+    : name_(config->name), config_(std::move(config)) {
+    auto empty = std::make_shared<Snapshot>();
+    empty->config = config_;
+    snapshot_.store(std::move(empty));
+}
+
+void Pool::setConfig(std::shared_ptr<const config::PoolConfig> config) {
+    config_ = std::move(config);
 }
 
 std::uint32_t Pool::tierOf(const std::string& region) const {
@@ -69,7 +75,9 @@ std::uint32_t Pool::tierOf(const std::string& region) const {
 }
 
 void Pool::republish() {
+    if (!retired_.empty()) reviewRetired();
     auto snap = std::make_shared<Snapshot>();
+    snap->config = config_;
     std::vector<std::pair<std::uint64_t, std::shared_ptr<Backend>>> eligible;
     for (auto& b : backends_)
         if (b->up.load() && !b->draining.load() && !b->probe_drain.load())
@@ -133,13 +141,41 @@ void Pool::republish() {
     snapshot_.store(std::move(snap), std::memory_order_release);
 }
 
-void Pool::retire(const std::shared_ptr<Backend>& backend) { backend->draining.store(true); }
+void Pool::retire(const std::shared_ptr<Backend>& backend) {
+    backend->draining.store(true);
+    retired_.push_back(Retired{backend});
+    if (drain_observer_) drain_observer_->backendRetired(backend, config_->drain_timeout);
+}
 
 void Pool::readmit(const std::shared_ptr<Backend>& backend) { backend->draining.store(false); }
 
-std::uint32_t Pool::limitOf(const Backend& b) const {
+void Pool::reviewRetired() {
+    for (auto it = retired_.begin(); it != retired_.end();) {
+        const auto& old = it->backend;
+        const bool back = std::any_of(backends_.begin(), backends_.end(), [&](const auto& b) {
+            return b == old || (b->address == old->address && b->port == old->port);
+        });
+        if (back) {
+            // The same object back in the set takes new connections again; a new object for the
+            // same address does, and this one only keeps its open connections, uncut.
+            if (std::find(backends_.begin(), backends_.end(), old) != backends_.end())
+                old->draining.store(false);
+            if (drain_observer_) drain_observer_->backendReturned(old);
+            POSTERN_LOG(Info, "backend back: its drain ends",
+                        "pool=" + common::logfmtValue(name_) + " backend=" + old->address_text);
+            it = retired_.erase(it);
+        } else if (old->active.load(kRelaxed) == 0) {
+            // Nothing left to cut (or to spare): forgotten, whatever its deadline.
+            it = retired_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+std::uint32_t Pool::limitOf(const config::PoolConfig& config, const Backend& b) {
     std::uint32_t limit = b.max_connections.load(kRelaxed);
-    const std::uint32_t pool_limit = config_->max_connections_per_backend;
+    const std::uint32_t pool_limit = config.max_connections_per_backend;
     if (pool_limit && (!limit || pool_limit < limit)) limit = pool_limit;
     return limit;
 }
@@ -203,12 +239,13 @@ bool Pool::tryTake(const Snapshot& snap, const Snapshot::Tier& tier, std::uint32
     // The snapshot may be a moment older than the health state: check the live flags too.
     if (!b.takesNewConnections()) return false;
     if (std::find(tried.begin(), tried.end(), &b) != tried.end()) return false;
-    if (config_->balancing_mode == config::BalancingMode::Utilization &&
-        b.utilization.load(kRelaxed) > config_->max_utilization) {
+    const config::PoolConfig& config = *snap.config;
+    if (config.balancing_mode == config::BalancingMode::Utilization &&
+        b.utilization.load(kRelaxed) > config.max_utilization) {
         *saw_full = true;
         return false;
     }
-    const std::uint32_t limit = limitOf(b);
+    const std::uint32_t limit = limitOf(config, b);
     if (limit && b.active.load(kRelaxed) >= limit) {
         *saw_full = true;
         return false;
@@ -228,7 +265,7 @@ std::shared_ptr<Backend> Pool::pick(const Snapshot& snap, std::uint64_t client_h
                                     std::uint64_t random, std::span<const Backend* const> tried,
                                     std::uint32_t* index, PickFailure* why) const {
     bool saw_full = false;
-    const bool affinity = config_->affinity == config::Affinity::ClientIp;
+    const bool affinity = snap.config->affinity == config::Affinity::ClientIp;
     auto taken = [&](std::uint32_t i) {
         *index = i;
         *why = PickFailure::None;
@@ -275,16 +312,18 @@ void Pool::release(const Snapshot& snap, std::uint32_t index, Backend& backend) 
 }
 
 void Pool::noteConnectFailure(const std::shared_ptr<Backend>& backend) const {
-    if (!passive_) return;
+    PassiveHealth* passive = passive_.load(std::memory_order_acquire);
+    if (!passive) return;
+    // The current settings (a failed connect is no hot path: one snapshot load).
+    const auto snap = snapshot();
     // Exactly one failure of a streak reaches the threshold: one report per streak.
-    const std::uint32_t limit = config_->backend.passive_failures;
+    const std::uint32_t limit = snap->config->backend.passive_failures;
     if (!limit || backend->connect_failure_streak.fetch_add(1, kRelaxed) + 1 != limit) return;
     // Skipped by every worker from now on, not only once the control loop has run (a loaded
     // machine may take a while to schedule it). Without a probe the last usable backend is kept
     // (see passive_health.h); the control loop decides again, with the whole pool.
-    bool hold = config_->probe.has_value();
+    bool hold = snap->config->probe.has_value();
     if (!hold) {
-        const auto snap = snapshot();
         for (const auto& other : snap->backends) {
             if (other.get() != backend.get() && other->takesNewConnections()) {
                 hold = true;
@@ -293,12 +332,12 @@ void Pool::noteConnectFailure(const std::shared_ptr<Backend>& backend) const {
         }
     }
     if (hold) backend->passive_down.store(true, kRelaxed);
-    passive_->report(backend);
+    passive->report(backend);
 }
 
 void Pool::noteConnectSuccess(Backend& backend) const {
     // Read first: a healthy backend's counter stays 0 and its cache line is not written.
-    if (passive_ && backend.connect_failure_streak.load(kRelaxed) != 0)
+    if (passive_.load(kRelaxed) && backend.connect_failure_streak.load(kRelaxed) != 0)
         backend.connect_failure_streak.store(0, kRelaxed);
 }
 

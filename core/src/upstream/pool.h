@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -35,6 +36,10 @@ class PassiveHealth;
 /** Backends eligible for new connections (up, not draining), grouped in tiers by (locality rank,
  * priority), best first, and the selector built for each tier. Immutable once published. */
 struct Snapshot {
+    /** The pool's settings this snapshot was built with (first: destroyed last, it keeps the
+     * balancer factory behind the selectors alive). Workers read every pool setting from here,
+     * so a reload that changes a kept pool's settings publishes them with the next snapshot. */
+    std::shared_ptr<const config::PoolConfig> config;
     /** A contiguous range of `backends` that share a locality rank and a priority, with its own
      * selector (selector index i = snapshot index begin + i). */
     struct Tier {
@@ -65,17 +70,38 @@ struct Snapshot {
 
 enum class PickFailure { None, NoBackend, Capacity };
 
+/** Told when a backend leaves its pool (Pool::retire) and when it comes back while still
+ * draining, so the sessions using it can be cut at the drain deadline, or not. Called on the
+ * control thread; the implementation posts to the workers. */
+class DrainObserver {
+public:
+    virtual void backendRetired(const std::shared_ptr<Backend>& backend,
+                                config::Millis timeout) = 0;
+    virtual void backendReturned(const std::shared_ptr<Backend>& backend) = 0;
+
+protected:
+    ~DrainObserver() = default;
+};
+
 class Pool {
 public:
     /** At most this many candidates are asked of a selector per tier (when all of them are
      * unusable, pick() tries the rest of the tier itself, so more would only cost time). */
     static constexpr std::uint32_t kMaxCandidates = 16;
 
-    /** `config` must outlive the pool (the pool holds the Config alive through `keep_alive`). */
-    Pool(const config::PoolConfig& config, std::shared_ptr<const config::Config> keep_alive);
+    /** `config` points into its Config generation and keeps it alive (shared_ptr aliasing). */
+    explicit Pool(std::shared_ptr<const config::PoolConfig> config);
+    /** `config` must outlive the pool; `keep_alive` (may be null, e.g. in tests) holds it. */
+    Pool(const config::PoolConfig& config, std::shared_ptr<const config::Config> keep_alive)
+        : Pool(std::shared_ptr<const config::PoolConfig>(std::move(keep_alive), &config)) {}
 
+    /** Control thread: the pool's current settings (workers read Snapshot::config). */
     const config::PoolConfig& config() const { return *config_; }
-    const std::string& name() const { return config_->name; }
+    /** Any thread: the name never changes (a reload matches pools by name). */
+    const std::string& name() const { return name_; }
+    /** Control thread: a reload changed the pool's settings (same name). Takes effect for new
+     * connections with the next republish(), which the caller does. */
+    void setConfig(std::shared_ptr<const config::PoolConfig> config);
 
     /** Any thread. */
     std::shared_ptr<const Snapshot> snapshot() const {
@@ -101,7 +127,7 @@ public:
 
     /** The tier rank of a backend region under this pool's locality settings: 0 = [gateway]
      * region (or everything when no locality is configured), then the order of `region_order`,
-     * then every other region. Any thread. */
+     * then every other region. Control thread (it reads the pool's current settings). */
     std::uint32_t tierOf(const std::string& region) const;
     /** The tier key of a backend: (tierOf(region), priority), packed so that a smaller key is a
      * better tier. Control thread (reads region and priority). */
@@ -120,27 +146,44 @@ public:
     /** Rebuilds and publishes the snapshot from the current backends and their health. */
     void republish();
     /** A backend leaves the pool (discovery no longer reports it, or a reload removed it): it gets
-     * no new connections from now on and its open ones drain (SPEC §3 "Draining"). The caller
-     * also removes it from backends() and republishes. */
+     * no new connections from now on and its open ones are closed when drain_timeout has passed,
+     * spread over the last 10 % of it (SPEC §3 "Draining"; the DrainObserver does the cutting).
+     * The caller also removes it from backends() and republishes. A backend with the same
+     * address that joins the pool again before the deadline ends the drain (republish()). */
     void retire(const std::shared_ptr<Backend>& backend);
     /** A retired backend that discovery reports again before it finished draining comes back:
      * it takes new connections again (when up) and keeps its counters and open connections. The
      * caller also puts it back in backends() and republishes. */
     void readmit(const std::shared_ptr<Backend>& backend);
-    /** Before workers start: where noteConnectFailure() reports (null = passive health off). */
-    void setPassiveHealth(PassiveHealth* passive) { passive_ = passive; }
+    /** Control thread, before anything is retired: who cuts drained connections. */
+    void setDrainObserver(DrainObserver* observer) { drain_observer_ = observer; }
+    /** Control thread: where noteConnectFailure() reports (null = passive health off). Workers
+     * read it with one relaxed load per failed connect; the object must live as long as the
+     * pool. */
+    void setPassiveHealth(PassiveHealth* passive) {
+        passive_.store(passive, std::memory_order_release);
+    }
 
 private:
     /** Tries to reserve a slot on snapshot entry `i`; true on success (onOpen was called). */
     bool tryTake(const Snapshot& snap, const Snapshot::Tier& tier, std::uint32_t i,
                  std::span<const Backend* const> tried, bool* saw_full) const;
-    std::uint32_t limitOf(const Backend& b) const;
+    static std::uint32_t limitOf(const config::PoolConfig& config, const Backend& b);
+    /** A retired backend whose address is back in backends_ stops draining; one with no
+     * connection left is forgotten. */
+    void reviewRetired();
 
-    const config::PoolConfig* config_;
-    std::shared_ptr<const config::Config> keep_alive_;
+    struct Retired {
+        std::shared_ptr<Backend> backend;
+    };
+
+    const std::string name_;
+    std::shared_ptr<const config::PoolConfig> config_;  ///< control thread
     std::vector<std::shared_ptr<Backend>> backends_;
+    std::vector<Retired> retired_;  ///< control thread: backends still draining
     std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
-    PassiveHealth* passive_ = nullptr;
+    std::atomic<PassiveHealth*> passive_{nullptr};
+    DrainObserver* drain_observer_ = nullptr;
 };
 
 }  // namespace postern::upstream
