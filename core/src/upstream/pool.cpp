@@ -153,7 +153,7 @@ void Pool::reviewRetired() {
     for (auto it = retired_.begin(); it != retired_.end();) {
         const auto& old = it->backend;
         const bool back = std::any_of(backends_.begin(), backends_.end(), [&](const auto& b) {
-            return b == old || (b->address == old->address && b->port == old->port);
+            return b == old || b->address_text == old->address_text;
         });
         if (back) {
             // The same object back in the set takes new connections again; a new object for the

@@ -3,6 +3,7 @@
 // "drain", client IP affinity, locality tiers, retries.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -474,7 +475,9 @@ TEST_P(PoolRules, AWorsePriorityGroupGetsConnectionsOnlyWhenTheBetterOneCannotTa
     // Draining (removed by discovery, or a probe's "drain"): the same.
     a->up.store(true);
     b->up.store(true);
-    f.pool->retire(a);
+    f.pool->retire(a);  // as discovery does: retired, and out of the pool's list
+    auto& list = f.pool->backends();
+    list.erase(std::find(list.begin(), list.end(), a));
     b->probe_drain.store(true);
     f.pool->republish();
     for (int i = 0; i < 5; ++i) {
@@ -484,7 +487,8 @@ TEST_P(PoolRules, AWorsePriorityGroupGetsConnectionsOnlyWhenTheBetterOneCannotTa
         f.close(c);
     }
     // Back: a readmitted best backend takes the traffic again.
-    f.pool->readmit(a);
+    f.pool->readmit(a);  // and back in the list
+    f.pool->backends().push_back(a);
     f.pool->republish();
     for (int i = 0; i < 5; ++i) {
         auto c = f.open(i, i);
