@@ -158,76 +158,16 @@ std::optional<DnsTarget> readTable(const Node& element) {
         ok = false;
     }
 
-    std::uint32_t w = 1;
-    if (weight) {
-        auto v = weight.asInteger();
-        if (!v) {
-            weight.error("weight must be an integer, not " + str(sdk::describe(weight.type())));
-            ok = false;
-        } else if (*v < 1 || *v > kMaxWeight) {
-            weight.error("weight must be from 1 to " + std::to_string(kMaxWeight) + ", got " +
-                         std::to_string(*v));
-            ok = false;
-        } else if (target && target->kind == TargetKind::Srv) {
-            weight.error("an SRV target takes its weights from the SRV records; remove 'weight'");
-            ok = false;
-        } else {
-            w = static_cast<std::uint32_t>(*v);
-        }
-    }
-
-    std::uint32_t mc = 0;
-    if (max_connections) {
-        auto v = max_connections.asInteger();
-        if (!v) {
-            max_connections.error("max_connections must be an integer, not " +
-                                  str(sdk::describe(max_connections.type())));
-            ok = false;
-        } else if (*v < 0 || *v > std::numeric_limits<std::uint32_t>::max()) {
-            max_connections.error("max_connections must be 0 (unlimited) to " +
-                                  std::to_string(std::numeric_limits<std::uint32_t>::max()) +
-                                  ", got " + std::to_string(*v));
-            ok = false;
-        } else {
-            mc = static_cast<std::uint32_t>(*v);
-        }
-    }
-
-    std::string reg;
-    if (region) {
-        if (auto v = region.asString()) {
-            reg = str(*v);
-        } else {
-            region.error("region must be a string, not " + str(sdk::describe(region.type())));
-            ok = false;
-        }
-    }
-
-    std::uint32_t prio = 0;
-    if (priority) {
-        auto v = priority.asInteger();
-        if (!v) {
-            priority.error("priority must be an integer, not " +
-                           str(sdk::describe(priority.type())));
-            ok = false;
-        } else if (*v < 0 || *v > kMaxPriority) {
-            priority.error("priority must be from 0 (best) to " + std::to_string(kMaxPriority) +
-                           ", got " + std::to_string(*v));
-            ok = false;
-        } else if (target && target->kind == TargetKind::Srv) {
-            priority.error(
-                "an SRV target takes its priorities from the SRV records; remove 'priority'");
-            ok = false;
-        } else {
-            prio = static_cast<std::uint32_t>(*v);
-        }
-    }
+    common::TargetAttributes attrs;
+    const std::string_view records = target && target->kind == TargetKind::Srv ? "SRV" : "";
+    if (!common::readTargetAttributes(weight, max_connections, region, priority, records, attrs))
+        ok = false;
 
     if (!ok || !target) return std::nullopt;
-    target->priority = prio;
-    target->weight = w;
-    target->max_connections = mc;
-    target->region = std::move(reg);
+    target->priority = attrs.priority;
+    target->weight = attrs.weight;
+    target->max_connections = attrs.max_connections;
+    target->region = std::move(attrs.region);
     return target;
 }
 

@@ -10,12 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include "common/target_attributes.h"
 #include "postern/plugin/sdk.h"
 
 namespace postern::plugins::dns_discovery {
 
-inline constexpr std::int64_t kMaxWeight = 1000000;
-inline constexpr std::int64_t kMaxPriority = 65535;
+inline constexpr std::int64_t kMaxWeight = common::kMaxWeight;
+inline constexpr std::int64_t kMaxPriority = common::kMaxPriority;
 inline constexpr std::int64_t kDefaultMinRefreshMs = 1000;
 inline constexpr std::int64_t kDefaultMaxRefreshMs = 5 * 60 * 1000;
 inline constexpr std::int64_t kDefaultHoldNxMs = 30 * 1000;

@@ -8,12 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "common/target_attributes.h"
 #include "postern/plugin/sdk.h"
 
 namespace postern::plugins::static_discovery {
 
-inline constexpr std::int64_t kMaxWeight = 1000000;
-inline constexpr std::int64_t kMaxPriority = 65535;  ///< as DNS SRV priorities
+inline constexpr std::int64_t kMaxWeight = common::kMaxWeight;
+inline constexpr std::int64_t kMaxPriority = common::kMaxPriority;
 
 struct StaticTarget {
     std::string host;  ///< without brackets
