@@ -252,7 +252,7 @@ class Stats:
             self.requests += requests
             self.bytes += nbytes
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-            if outcome not in ("ok", "reset_during_kill") and len(self.failures) < 30:
+            if outcome not in ("ok", "reset_during_kill", "eof_during_kill") and len(self.failures) < 30:
                 self.failures.append(f"{kind}: {outcome} {detail}")
 
     def totals(self):
@@ -438,6 +438,10 @@ class Load:
                     outcome = "reset_during_kill"
                 elif e.how == "reset":
                     outcome = "reset_without_kill"
+                elif e.how == "eof" and self.killed_during(t0, t1):
+                    # A SIGKILLed backend closes a socket that holds no unread bytes with a FIN, not
+                    # a RST (the request had not reached it yet): postern relays that FIN as it is.
+                    outcome = "eof_during_kill"
                 elif e.how == "eof":
                     outcome = "truncated"
                 else:
@@ -700,7 +704,7 @@ def main(argv):
                         causes[c] = causes.get(c, 0) + 1
         except OSError:
             pass
-        bad = {k: v for k, v in stats.outcomes.items() if k not in ("ok", "reset_during_kill")}
+        bad = {k: v for k, v in stats.outcomes.items() if k not in ("ok", "reset_during_kill", "eof_during_kill")}
 
         if not warm or not end:
             failures.append("too few samples for warm-up / end figures")
@@ -718,6 +722,10 @@ def main(argv):
             failures.append(f"postern exit code {rc} on SIGTERM")
         if bad:
             failures.append(f"failed streams: {bad}")
+        # An end of stream blamed on a kill must be one postern logged as the backend's own FIN.
+        if stats.outcomes.get("eof_during_kill", 0) > causes.get("backend_fin", 0):
+            failures.append(f"{stats.outcomes['eof_during_kill']} clean ends around kills but only "
+                            f"{causes.get('backend_fin', 0)} backend_fin lines in the access log")
         # The access log agrees: one line per connection, client_fin for each complete one.
         logged = sum(causes.values())
         expected_lines = conns - stats.outcomes.get("connect_failed", 0)
