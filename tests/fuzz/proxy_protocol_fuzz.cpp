@@ -13,12 +13,12 @@
 #include <span>
 #include <string_view>
 
-#include "proxy/proxy_protocol.h"
+#include "codec/proxy_protocol.h"
 
-using postern::proxy::kMaxEncodedLength;
-using postern::proxy::ProxyHeaderInfo;
-using postern::proxy::ProxyHeaderParser;
-using postern::proxy::ProxyV2Tlvs;
+using postern::codec::kMaxEncodedLength;
+using postern::codec::ProxyHeaderInfo;
+using postern::codec::ProxyHeaderParser;
+using postern::codec::ProxyV2Tlvs;
 using Status = ProxyHeaderParser::Status;
 
 namespace {
@@ -47,22 +47,22 @@ std::size_t touchAll(const ProxyHeaderInfo& info) {
  * limits). Returns the length, 0 when the header cannot be re-encoded. */
 std::size_t reencode(const ProxyHeaderInfo& info, bool v2, std::span<char> out) {
     if (!v2) {
-        if (!info.carriesAddresses()) return postern::proxy::writeProxyV1Unknown(out);
-        return postern::proxy::writeProxyV1(info.source, info.destination, out);
+        if (!info.carriesAddresses()) return postern::codec::writeProxyV1Unknown(out);
+        return postern::codec::writeProxyV1(info.source, info.destination, out);
     }
-    if (info.command == postern::proxy::ProxyCommand::Local)
-        return postern::proxy::writeProxyV2Local(out, info.has_crc32c);
+    if (info.command == postern::codec::ProxyCommand::Local)
+        return postern::codec::writeProxyV2Local(out, info.has_crc32c);
     ProxyV2Tlvs tlvs;
     tlvs.alpn = info.alpn.substr(0, 255);
     tlvs.authority = info.authority.substr(0, 255);
     tlvs.unique_id = info.unique_id;
-    postern::proxy::ProxySslInfo ssl = info.ssl;
+    postern::codec::ProxySslInfo ssl = info.ssl;
     ssl.version = ssl.version.substr(0, 64);
     ssl.cipher = ssl.cipher.substr(0, 64);
     ssl.common_name = ssl.common_name.substr(0, 64);
     if (info.has_ssl) tlvs.ssl = &ssl;
     tlvs.crc32c = info.has_crc32c;
-    return postern::proxy::writeProxyV2(info.source, info.destination, tlvs, out);
+    return postern::codec::writeProxyV2(info.source, info.destination, tlvs, out);
 }
 
 }  // namespace
@@ -81,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
         case Status::Done:
             check(r.consumed == whole.info().header_length, "Done must report the header length");
-            check(r.consumed <= postern::proxy::kMaxHeaderLength, "header over the limit");
+            check(r.consumed <= postern::codec::kMaxHeaderLength, "header over the limit");
             touchAll(whole.info());
             break;
         case Status::Invalid:
@@ -110,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     // 3. Re-encoding is a fixpoint: encode(decode(encode(info))) == encode(info).
     if (r.status == Status::Done) {
-        const bool v2 = whole.info().version == postern::proxy::ProxyVersion::V2;
+        const bool v2 = whole.info().version == postern::codec::ProxyVersion::V2;
         char first[kMaxEncodedLength];
         const std::size_t n1 = reencode(whole.info(), v2, first);
         if (n1 > 0) {

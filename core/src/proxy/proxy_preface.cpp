@@ -3,10 +3,17 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
-#include "proxy/proxy_protocol.h"
+#include "codec/proxy_protocol.h"
 #include "tls/tls_stream.h"
 
 namespace postern::proxy {
+
+namespace pp2 = codec::pp2;
+using codec::kMaxEncodedLength;
+using codec::ProxySslInfo;
+using codec::ProxyV2Tlvs;
+using codec::writeProxyV1;
+using codec::writeProxyV2;
 
 namespace {
 

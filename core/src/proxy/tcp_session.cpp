@@ -11,6 +11,8 @@
 
 namespace postern::proxy {
 
+using codec::ProxyHeaderInfo;
+
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 

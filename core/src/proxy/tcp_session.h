@@ -34,12 +34,14 @@
 #include "net/event_loop.h"
 #include "net/pipe.h"
 #include "net/socket_address.h"
-#include "proxy/proxy_header_reader.h"
+#include "codec/proxy_header_reader.h"
 #include "proxy/worker_context.h"
 #include "tls/tls_stream.h"
 #include "upstream/pool.h"
 
 namespace postern::proxy {
+
+using codec::ProxyHeaderReader;
 
 class TcpSession final : public net::Deferred, public net::TimerHandler {
 public:

@@ -6,7 +6,7 @@
 
 #include "common/log.h"
 // The PROXY protocol codec is a leaf (it depends on net/ only), shared with the session.
-#include "proxy/proxy_protocol.h"
+#include "codec/proxy_protocol.h"
 #include "tls/client_tls_context.h"
 
 namespace postern::upstream {
@@ -89,8 +89,8 @@ private:
         const config::BackendSettings& b = owner_.pool_.config().backend;
         char header[64];
         const std::size_t n = b.proxy_protocol == config::ProxyProtocol::V2
-                                  ? proxy::writeProxyV2Local(header, b.proxy_protocol_crc)
-                                  : proxy::writeProxyV1Unknown(header);
+                                  ? codec::writeProxyV2Local(header, b.proxy_protocol_crc)
+                                  : codec::writeProxyV1Unknown(header);
         const auto r = net::sendSome(fd_, header, n);
         if (r.status == net::IoStatus::Ok && r.bytes == n) return true;
         finish(false, "send PROXY header: " + (r.status == net::IoStatus::Reset ||

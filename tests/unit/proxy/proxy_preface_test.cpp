@@ -2,14 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include "proxy/proxy_protocol.h"
+#include "codec/proxy_protocol.h"
 
 using postern::config::BackendSettings;
 using postern::config::ProxyProtocol;
 using postern::net::SocketAddress;
 using postern::proxy::buildProxyPreface;
 using postern::proxy::ClientFacts;
-using postern::proxy::ProxyHeaderParser;
+using postern::codec::ProxyHeaderParser;
 
 namespace {
 

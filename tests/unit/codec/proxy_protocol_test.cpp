@@ -1,4 +1,4 @@
-#include "proxy/proxy_protocol.h"
+#include "codec/proxy_protocol.h"
 
 #include <gtest/gtest.h>
 
@@ -10,17 +10,17 @@
 #include "common/crc32c.h"
 
 using postern::net::SocketAddress;
-using postern::proxy::kMaxEncodedLength;
-using postern::proxy::ProxyCommand;
-using postern::proxy::ProxyHeaderParser;
-using postern::proxy::ProxySslInfo;
-using postern::proxy::ProxyV2Tlvs;
-using postern::proxy::ProxyVersion;
-using postern::proxy::writeProxyV1;
-using postern::proxy::writeProxyV1Unknown;
-using postern::proxy::writeProxyV2;
-using postern::proxy::writeProxyV2Local;
-namespace pp2 = postern::proxy::pp2;
+using postern::codec::kMaxEncodedLength;
+using postern::codec::ProxyCommand;
+using postern::codec::ProxyHeaderParser;
+using postern::codec::ProxySslInfo;
+using postern::codec::ProxyV2Tlvs;
+using postern::codec::ProxyVersion;
+using postern::codec::writeProxyV1;
+using postern::codec::writeProxyV1Unknown;
+using postern::codec::writeProxyV2;
+using postern::codec::writeProxyV2Local;
+namespace pp2 = postern::codec::pp2;
 using Status = ProxyHeaderParser::Status;
 
 namespace {
@@ -88,7 +88,7 @@ std::uint16_t u16At(const std::string& s, std::size_t at) {
 
 /** Feeds everything at once and expects Invalid with `reason`. */
 void expectInvalid(const std::string& input, std::string_view reason,
-                   std::size_t max_length = postern::proxy::kMaxHeaderLength) {
+                   std::size_t max_length = postern::codec::kMaxHeaderLength) {
     ProxyHeaderParser p(max_length);
     auto r = p.feed(input);
     EXPECT_EQ(r.status, Status::Invalid) << "input: " << testing::PrintToString(input);
@@ -104,7 +104,7 @@ void expectInvalid(const std::string& input, std::string_view reason,
 }
 
 /** Feeds `header + payload`, expects Done with exactly the header consumed. */
-const postern::proxy::ProxyHeaderInfo& expectDone(ProxyHeaderParser& p, const std::string& header,
+const postern::codec::ProxyHeaderInfo& expectDone(ProxyHeaderParser& p, const std::string& header,
                                                   const std::string& payload = "payload") {
     const std::string stream = header + payload;
     auto r = p.feed(stream);

@@ -1,4 +1,4 @@
-#include "proxy/proxy_header_reader.h"
+#include "codec/proxy_header_reader.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #endif
 
-using postern::proxy::ProxyHeaderReader;
+using postern::codec::ProxyHeaderReader;
 using Status = ProxyHeaderReader::Status;
 namespace net = postern::net;
 
@@ -97,7 +97,7 @@ private:
     net::Fd fds_[2] = {net::kInvalidFd, net::kInvalidFd};
 };
 
-std::array<char, postern::proxy::kMaxHeaderLength> scratch;
+std::array<char, postern::codec::kMaxHeaderLength> scratch;
 
 }  // namespace
 

@@ -12,9 +12,9 @@
 #include <string_view>
 
 #include "net/socket_ops.h"
-#include "proxy/proxy_protocol.h"
+#include "codec/proxy_protocol.h"
 
-namespace postern::proxy {
+namespace postern::codec {
 
 class ProxyHeaderReader {
 public:
@@ -41,4 +41,4 @@ private:
     std::string_view reason_;
 };
 
-}  // namespace postern::proxy
+}  // namespace postern::codec

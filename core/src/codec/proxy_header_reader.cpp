@@ -1,8 +1,8 @@
-#include "proxy/proxy_header_reader.h"
+#include "codec/proxy_header_reader.h"
 
 #include <algorithm>
 
-namespace postern::proxy {
+namespace postern::codec {
 
 ProxyHeaderReader::Status ProxyHeaderReader::read(net::Fd fd, std::span<char> scratch,
                                                   bool peer_closed) {
@@ -55,4 +55,4 @@ ProxyHeaderReader::Status ProxyHeaderReader::read(net::Fd fd, std::span<char> sc
     return Status::Done;
 }
 
-}  // namespace postern::proxy
+}  // namespace postern::codec

@@ -1,4 +1,4 @@
-#include "proxy/proxy_protocol.h"
+#include "codec/proxy_protocol.h"
 
 #include <algorithm>
 #include <charconv>
@@ -12,7 +12,7 @@
 
 #include "common/crc32c.h"
 
-namespace postern::proxy {
+namespace postern::codec {
 
 namespace {
 
@@ -616,4 +616,4 @@ std::string_view ProxyHeaderParser::parseSsl(std::size_t begin, std::size_t end)
     return {};
 }
 
-}  // namespace postern::proxy
+}  // namespace postern::codec

@@ -15,7 +15,7 @@
 
 #include "net/socket_address.h"
 
-namespace postern::proxy {
+namespace postern::codec {
 
 /** Wire constants of version 2 (type codes as registered in the specification). */
 namespace pp2 {
@@ -175,4 +175,4 @@ std::size_t writeProxyV2(const net::SocketAddress& source, const net::SocketAddr
 /** v2 LOCAL command, AF_UNSPEC, no addresses: health checks. */
 std::size_t writeProxyV2Local(std::span<char> out, bool crc32c = false);
 
-}  // namespace postern::proxy
+}  // namespace postern::codec
