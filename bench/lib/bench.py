@@ -2082,7 +2082,9 @@ def quick_verdict(bench, a, fatal):
         for b in bad:
             log("  " + b.replace("\n", "\n    "))
         return 1
-    log("quick check passed: every target answered every scenario")
+    skipped = sum(1 for r in bench.results if r.get("skipped"))
+    log("quick check passed: every target answered every scenario"
+        + (f" ({skipped} run(s) skipped, said above)" if skipped else ""))
     return 0
 
 
