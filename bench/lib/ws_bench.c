@@ -440,12 +440,14 @@ static void cconn_kill(struct cconn *c) {
 static int client_readable(struct cconn *c, int measuring, unsigned long *count,
                            unsigned long *err_frame) {
     for (;;) {
-        ssize_t r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+        size_t space = sizeof(c->in) - c->in_len;
+        ssize_t r = recv(c->fd, c->in + c->in_len, space, 0);
         if (r < 0 && (errno == EAGAIN || errno == EINTR))
             return 0;
         if (r <= 0)
             return -1;
         c->in_len += (size_t)r;
+        int drained = (size_t)r < space; /* level-triggered: epoll says if more came */
         while (c->in_len >= 2) {
             unsigned op = c->in[0] & 0x0f;
             size_t plen = c->in[1] & 0x7f;
@@ -470,6 +472,8 @@ static int client_readable(struct cconn *c, int measuring, unsigned long *count,
             if (client_send(c) < 0)
                 return -1;
         }
+        if (drained)
+            return 0;
     }
 }
 
