@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Postern L4 benchmark against direct / HAProxy `mode tcp` / nginx `stream`. See bench/README.md.
+# Postern benchmark against direct / HAProxy (`mode tcp`, `mode http`) / nginx (`stream`,
+# `proxy_pass`). See bench/README.md.
 #
-#   bench/run.sh [--quick] [--scenarios keepalive,newconn,bulk,idle,tls] [--threads 1,2]
+#   bench/run.sh [--quick] [--scenarios keepalive,newconn,bulk,idle,tls,http,ws] [--threads 1,2]
 #                [--rounds N] [--postern PATH] [more options: bench/run.sh --help]
 #
 # This wrapper installs what is missing (Debian packages, apt-get only when dpkg says a package
@@ -13,7 +14,8 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 BUILD_DIR="${POSTERN_BENCH_BUILD_DIR:-$REPO_DIR/build-bench}"
 
-# openssl (certificates), gcc + libc6-dev + libssl-dev (the wrk shim of the TLS scenarios)
+# openssl (certificates), gcc + libc6-dev + libssl-dev (the wrk shim of the TLS scenarios, and
+# ws_bench, the WebSocket backend and load client of the ws-* scenarios)
 PACKAGES=(haproxy nginx libnginx-mod-stream wrk nghttp2-client python3 openssl gcc libc6-dev
   libssl-dev)
 
@@ -26,14 +28,19 @@ usage: bench/run.sh [options]
   --quick                 CI smoke run: 2 s per run, 1 round, 1 thread, 500 idle connections,
                           < 90 s; fails unless every target answered without socket errors
   --scenarios LIST        comma list of keepalive,newconn,bulk,idle,
-                          tls-hs-ecdsa,tls-hs-rsa,tls-keepalive; "tcp" = the
-                          first four, "tls" = the last three          (default: all)
+                          tls-hs-ecdsa,tls-hs-rsa,tls-keepalive,reload,
+                          http-keepalive,http-newconn,ws-idle,ws-echo;
+                          groups: "tcp" (the first four), "tls" (the three
+                          tls-*), "http", "ws", "l7" (http + ws)       (default: all;
+                          quick: the http/ws ones only when the postern binary
+                          has HTTP listeners)
   --targets LIST          comma list of direct,postern,haproxy,nginx  (default: all)
   --threads LIST          proxy threads/processes, e.g. 1,2           (default: 1,2; quick: 1)
   --rounds N              rounds of A B C D                           (default: 3; quick: 1)
   --duration S            seconds measured per wrk run                (default: 10; quick: 2)
   --warmup S              unmeasured wrk seconds before each run      (default: 2; quick: 0)
   --idle-conns N          idle connections in the idle scenario       (default: 5000; quick: 500)
+  --ws-sessions N         upgraded sessions in the ws-idle scenario   (default: 10000; quick: 200)
   --postern PATH          postern binary to test (default: build Release into build-bench/)
   --out DIR               where results/<date>-<host>.md and latest.md go (default: bench/results)
   --keep-tmp              keep the temp dir with configs and logs
