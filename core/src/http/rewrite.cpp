@@ -89,6 +89,13 @@ void appendJoined(std::string& out, const std::vector<Header>& headers, std::str
     }
 }
 
+bool hasFieldLine(const std::vector<Header>& headers, std::string_view name) {
+    for (const Header& h : headers) {
+        if (h.name.size() == name.size() && equalsIgnoreCase(h.name, name)) return true;
+    }
+    return false;
+}
+
 bool hasField(const std::vector<Header>& headers, std::string_view name) {
     for (const Header& h : headers) {
         if (h.name.size() == name.size() && equalsIgnoreCase(h.name, name) && !h.value.empty())
@@ -150,6 +157,10 @@ bool isToken(std::string_view v) {
 void writeBackendRequestHead(const RequestHead& request, const ForwardContext& ctx,
                              std::string& out) {
     out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
+    // An HTTP/1.0 client may omit Host; what we send is HTTP/1.1, which must carry one (empty when
+    // the target has no authority, RFC 9112 §3.2).
+    if (request.version == Version::Http10 && !hasFieldLine(request.headers, "host"))
+        out.append("Host:\r\n");
     copyFields(request.headers, false, false, request.content_length, out, [](std::string_view n) {
         switch (n.size()) {
             case 9:
