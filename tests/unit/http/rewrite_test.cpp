@@ -196,3 +196,16 @@ TEST(Rewrite, Http10RequestWithHostKeepsIt) {
 
 }  // namespace
 }  // namespace postern::http
+
+namespace postern::http {
+namespace {
+
+// Found by the fuzzer: the added Host must agree with an absolute-form target.
+TEST(Rewrite, Http10AbsoluteFormWithoutHostGetsTheAuthority) {
+    const std::string out = backendHead("GET http://example.com:81/a HTTP/1.0\r\n\r\n", v4());
+    EXPECT_EQ(out.rfind("GET http://example.com:81/a HTTP/1.1\r\nHost: example.com:81\r\n", 0), 0u)
+        << out;
+}
+
+}  // namespace
+}  // namespace postern::http
