@@ -130,7 +130,8 @@ void checkChunked(std::string_view body, const std::uint8_t* steps, std::size_t 
     std::size_t consumed = 0;
     ChunkedDecoder::Result last;
     for (std::size_t round = 0; pos < body.size(); ++round) {
-        const std::size_t n = std::min<std::size_t>(body.size() - pos, 1 + steps[round % nsteps] % 7);
+        const std::size_t n =
+            std::min<std::size_t>(body.size() - pos, 1 + steps[round % nsteps] % 7);
         last = pieces.feed(body.substr(pos, n), &payload2);
         consumed += last.consumed;
         pos += n;

@@ -50,7 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string buf;
     std::size_t pos = 0;
     for (std::size_t round = 0; pos < input.size(); ++round) {
-        const std::size_t n = std::min<std::size_t>(input.size() - pos, 1 + data[round % size] % 19);
+        const std::size_t n =
+            std::min<std::size_t>(input.size() - pos, 1 + data[round % size] % 19);
         std::string grown = buf;
         grown.append(input, pos, n);
         buf.swap(grown);
