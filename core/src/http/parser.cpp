@@ -170,7 +170,7 @@ ParseResult scanHead(std::string_view buf, const Limits& lim, HeadProgress& p, H
             if (line_end <= limit_end) {
                 limit_end = line_end;
                 over = Handler::kLineTooLong;
-                over_why = "start line too long";
+                over_why = Handler::kLineTooLongWhy;
             }
         }
         const std::size_t window = std::min(n, limit_end);
@@ -209,6 +209,7 @@ public:
     static constexpr std::uint16_t kBad = 400;
     static constexpr std::uint16_t kTooLarge = 431;
     static constexpr std::uint16_t kLineTooLong = 414;
+    static constexpr std::string_view kLineTooLongWhy = "request line too long";
     static std::size_t startLineLimit(const Limits& l) { return l.max_request_line; }
 
     explicit RequestHandler(RequestHead& out) : out_(out) {
@@ -382,6 +383,7 @@ public:
     static constexpr std::uint16_t kBad = 502;
     static constexpr std::uint16_t kTooLarge = 502;
     static constexpr std::uint16_t kLineTooLong = 502;
+    static constexpr std::string_view kLineTooLongWhy = "status line too long";
     static std::size_t startLineLimit(const Limits& l) { return l.max_request_line; }
 
     ResponseHandler(ResponseHead& out, std::string_view method) : out_(out), method_(method) {
