@@ -174,6 +174,18 @@ ParseResult scanHead(std::string_view buf, const Limits& lim, HeadProgress& p, H
             }
         }
         const std::size_t window = std::min(n, limit_end);
+        if (Handler::kEarlyMethod && !p.in_fields && !p.token_done) {
+            // The method is checked byte by byte as it arrives, inside the same window, so
+            // whole buffers and pieces still meet the same first error.
+            std::size_t k = std::max(p.token_scanned, p.head_start);
+            while (k < window && is(d[k], chars::kToken)) ++k;
+            p.token_scanned = k;
+            if (k < window) {
+                if (d[k] != ' ' || k == p.head_start)
+                    return failure(Handler::kBad, badByte(d[k], "invalid method"));
+                p.token_done = true;
+            }
+        }
         const void* lf =
             p.scanned < window ? std::memchr(d + p.scanned, '\n', window - p.scanned) : nullptr;
         if (lf == nullptr) {
@@ -210,6 +222,7 @@ public:
     static constexpr std::uint16_t kTooLarge = 431;
     static constexpr std::uint16_t kLineTooLong = 414;
     static constexpr std::string_view kLineTooLongWhy = "request line too long";
+    static constexpr bool kEarlyMethod = true;
     static std::size_t startLineLimit(const Limits& l) { return l.max_request_line; }
 
     explicit RequestHandler(RequestHead& out) : out_(out) {
@@ -384,6 +397,7 @@ public:
     static constexpr std::uint16_t kTooLarge = 502;
     static constexpr std::uint16_t kLineTooLong = 502;
     static constexpr std::string_view kLineTooLongWhy = "status line too long";
+    static constexpr bool kEarlyMethod = false;
     static std::size_t startLineLimit(const Limits& l) { return l.max_request_line; }
 
     ResponseHandler(ResponseHead& out, std::string_view method) : out_(out), method_(method) {

@@ -16,6 +16,8 @@
 //        absolute-form target whose authority differs from Host
 //   501  a transfer coding Postern does not know; the CONNECT method (no tunnels)
 //   505  a well-formed HTTP version other than 1.x
+//        (an invalid method is refused as soon as its byte arrives: a TLS ClientHello or other
+//        garbage on a plain port gets its 400 at once, not after the line limit)
 //   414  request line over Limits::max_request_line (CRLF excluded)
 //   431  head (from the first byte, the empty line included) over Limits::max_head_bytes, or
 //        more than Limits::max_fields field lines
@@ -42,9 +44,11 @@ struct HeadProgress {
     std::size_t line_start = 0;  ///< first byte of the line whose end is not found yet
     std::size_t scanned = 0;     ///< bytes already searched for that line's LF
     std::size_t head_start = 0;  ///< the start line's first byte (after skipped empty lines)
-    std::uint32_t fields = 0;    ///< complete field lines so far
-    bool started = false;        ///< the start line has begun
-    bool in_fields = false;      ///< the start line is complete and valid
+    std::size_t token_scanned = 0;  ///< requests: bytes of the method already known to be tchar
+    std::uint32_t fields = 0;       ///< complete field lines so far
+    bool started = false;           ///< the start line has begun
+    bool in_fields = false;         ///< the start line is complete and valid
+    bool token_done = false;        ///< requests: the method ended in SP
 };
 
 struct ParseResult {

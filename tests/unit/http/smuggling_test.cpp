@@ -247,3 +247,25 @@ TEST(SmugglingNeighbours, OversizeIsDetectedBeforeTheLineEnds) {
 
 }  // namespace
 }  // namespace postern::http
+
+namespace postern::http {
+namespace {
+
+// Garbage on a plain HTTP port (a TLS ClientHello, a binary protocol) is refused at its first
+// byte that cannot be in a method, without waiting for a line end or the line limit.
+TEST(SmugglingNeighbours, GarbageIsRefusedAtOnce) {
+    RequestParser p;
+    RequestHead head;
+    const std::string hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+    const ParseResult r = p.parse(hello, head);
+    EXPECT_EQ(r.status, ParseStatus::Error);
+    EXPECT_EQ(r.error_status, 400);
+    RequestParser q;
+    EXPECT_EQ(q.parse("GET", head).status, ParseStatus::Incomplete);
+    EXPECT_EQ(q.parse("GET /", head).status, ParseStatus::Incomplete);
+    RequestParser g;
+    EXPECT_EQ(g.parse("GE(", head).status, ParseStatus::Error);
+}
+
+}  // namespace
+}  // namespace postern::http
