@@ -103,6 +103,18 @@ struct Codings {
     }
 };
 
+/** Whether `name` reads as `field` when '_' is taken for '-': CGI-style backends (WSGI, PHP,
+ * CGI) turn both into HTTP_TRANSFER_ENCODING, so "Transfer_Encoding" would frame the body there
+ * while we ignore it. */
+bool sameUnderscored(std::string_view name, std::string_view field) {
+    if (name.size() != field.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i] == '_' ? '-' : chars::lower(name[i]);
+        if (c != field[i]) return false;
+    }
+    return true;
+}
+
 /** "HTTP/1.1" → 11; 1.x with x > 1 is read as 1.1 (RFC 9112 §2.3); -1 malformed; -2 another
  * major version. */
 int parseVersion(std::string_view v) {
@@ -332,6 +344,10 @@ public:
                 default:
                     break;
             }
+            if ((name.size() == 14 || name.size() == 17) && name.find('_') != name.npos &&
+                (sameUnderscored(name, "content-length") ||
+                 sameUnderscored(name, "transfer-encoding")))
+                defer("framing field name spelled with '_'");
         } else {
             (void)name;
             (void)value;

@@ -12,7 +12,8 @@
 //        whitespace between name and colon; a bare CR, a NUL or another control character
 //        anywhere; Content-Length with Transfer-Encoding; differing or invalid Content-Length
 //        values; Transfer-Encoding whose last coding is not chunked, or chunked twice, or in an
-//        HTTP/1.0 request; HTTP/1.1 without Host, several Host fields, an invalid Host, or an
+//        HTTP/1.0 request; "Content_Length" or "Transfer_Encoding" (CGI-style backends read '_'
+//        as '-'); HTTP/1.1 without Host, several Host fields, an invalid Host, or an
 //        absolute-form target whose authority differs from Host
 //   501  a transfer coding Postern does not know; the CONNECT method (no tunnels)
 //   505  a well-formed HTTP version other than 1.x

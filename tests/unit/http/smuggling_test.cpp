@@ -76,6 +76,8 @@ std::vector<Case> cases() {
         {"te_empty", kPost + "Transfer-Encoding: \r\n\r\n", 400},
         {"te_vertical_tab", kPost + "Transfer-Encoding: \vchunked\r\n\r\n", 400},
         {"te_in_http10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        {"te_underscore", kPost + "Content-Length: 4\r\nTransfer_Encoding: chunked\r\n\r\n", 400},
+        {"cl_underscore", kPost + "Transfer-Encoding: chunked\r\ncontent_length: 4\r\n\r\n", 400},
         // Field-line syntax.
         {"obs_fold", kGet + "X-A: b\r\n c\r\n\r\n", 400},
         {"obs_fold_tab", kGet + "X-A: b\r\n\tc\r\n\r\n", 400},
