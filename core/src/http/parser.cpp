@@ -186,16 +186,27 @@ ParseResult scanHead(std::string_view buf, const Limits& lim, HeadProgress& p, H
             }
         }
         const std::size_t window = std::min(n, limit_end);
-        if (Handler::kEarlyMethod && !p.in_fields && !p.token_done) {
-            // The method is checked byte by byte as it arrives, inside the same window, so
+        if (!p.in_fields && !p.token_done) {
+            // The first token is checked byte by byte as it arrives (a request's method, a
+            // response's "HTTP/"), inside the same window, so garbage is refused at once and
             // whole buffers and pieces still meet the same first error.
             std::size_t k = std::max(p.token_scanned, p.head_start);
-            while (k < window && is(d[k], chars::kToken)) ++k;
-            p.token_scanned = k;
-            if (k < window) {
-                if (d[k] != ' ' || k == p.head_start)
-                    return failure(Handler::kBad, badByte(d[k], "invalid method"));
-                p.token_done = true;
+            if constexpr (Handler::kEarlyMethod) {
+                while (k < window && is(d[k], chars::kToken)) ++k;
+                p.token_scanned = k;
+                if (k < window) {
+                    if (d[k] != ' ' || k == p.head_start)
+                        return failure(Handler::kBad, badByte(d[k], "invalid method"));
+                    p.token_done = true;
+                }
+            } else {
+                static constexpr std::string_view kHttp = "HTTP/";
+                for (; k < window && k - p.head_start < kHttp.size(); ++k) {
+                    if (d[k] != kHttp[k - p.head_start])
+                        return failure(Handler::kBad, "not an HTTP/1.x status line");
+                }
+                p.token_scanned = k;
+                if (k - p.head_start == kHttp.size()) p.token_done = true;
             }
         }
         const void* lf =

@@ -26,7 +26,8 @@
 // §8.6); the rewriter then sends a single field. Errors are decided in byte order: the first
 // malformed line wins, then the checks across fields; so feeding a head in pieces gives the same
 // verdict as feeding it whole (the fuzzer checks this).
-// Responses: the same strictness; any error means 502 to the client.
+// Responses: the same strictness (a first byte other than "HTTP/" is refused at once); any error
+// means 502 to the client.
 // One thread at a time; no allocation except RequestHead/ResponseHead::headers growing.
 #pragma once
 
@@ -45,11 +46,12 @@ struct HeadProgress {
     std::size_t line_start = 0;  ///< first byte of the line whose end is not found yet
     std::size_t scanned = 0;     ///< bytes already searched for that line's LF
     std::size_t head_start = 0;  ///< the start line's first byte (after skipped empty lines)
-    std::size_t token_scanned = 0;  ///< requests: bytes of the method already known to be tchar
+    std::size_t token_scanned = 0;  ///< end of the checked part of the first token (the
+                                    ///< request's method, the response's "HTTP/")
     std::uint32_t fields = 0;       ///< complete field lines so far
     bool started = false;           ///< the start line has begun
     bool in_fields = false;         ///< the start line is complete and valid
-    bool token_done = false;        ///< requests: the method ended in SP
+    bool token_done = false;        ///< that first token is complete and valid
 };
 
 struct ParseResult {

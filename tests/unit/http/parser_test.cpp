@@ -408,18 +408,34 @@ TEST(ResponseParser, InterimThenFinalResponse) {
 
 TEST(ResponseParser, ConnectAndHeadHaveNoBody) {
     ResponseHead head;
-    ASSERT_EQ(test::parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "HEAD",
-                                  head)
-                  .status,
-              ParseStatus::Complete);
+    ASSERT_EQ(
+        test::parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "HEAD", head)
+            .status,
+        ParseStatus::Complete);
     EXPECT_EQ(head.body, BodyKind::None);
-    ASSERT_EQ(test::parseResponse("HTTP/1.1 200 Connection established\r\n\r\n", "CONNECT", head)
-                  .status,
-              ParseStatus::Complete);
+    ASSERT_EQ(
+        test::parseResponse("HTTP/1.1 200 Connection established\r\n\r\n", "CONNECT", head).status,
+        ParseStatus::Complete);
     EXPECT_EQ(head.body, BodyKind::None);
     ASSERT_EQ(test::parseResponse("HTTP/1.1 407 Proxy Auth\r\n\r\n", "CONNECT", head).status,
               ParseStatus::Complete);
     EXPECT_EQ(head.body, BodyKind::UntilClose);
+}
+
+}  // namespace
+}  // namespace postern::http
+
+namespace postern::http {
+namespace {
+
+TEST(ResponseParser, NonHttpBytesAreRefusedAtOnce) {
+    ResponseHead head;
+    ResponseParser p;
+    EXPECT_EQ(p.parse("HTT", "GET", head).status, ParseStatus::Incomplete);
+    ResponseParser q;
+    const ParseResult r = q.parse("SSH-2.0", "GET", head);
+    EXPECT_EQ(r.status, ParseStatus::Error);
+    EXPECT_EQ(r.error_status, 502);
 }
 
 }  // namespace
