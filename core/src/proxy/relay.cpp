@@ -6,6 +6,13 @@
 
 namespace postern::proxy {
 
+namespace {
+
+/** A duration that arms a timer: neither zero nor config::kUnlimited (which would overflow). */
+bool limited(config::Millis d) { return d.count() > 0 && d != config::kUnlimited; }
+
+}  // namespace
+
 Relay::Relay(WorkerContext& worker, Owner& owner, tls::Transport& client, tls::Transport& backend)
     : worker_(worker),
       owner_(owner),
@@ -48,8 +55,9 @@ void Relay::start(const Settings& settings) {
     settings_ = settings;
     active_ = true;
     last_activity_ = worker_.loop.now();
-    worker_.loop.arm(idle_timer_, last_activity_ + settings_.idle_timeout);
-    if (settings_.max_session.count() > 0 && settings_.max_session != config::kUnlimited)
+    if (limited(settings_.idle_timeout))
+        worker_.loop.arm(idle_timer_, last_activity_ + settings_.idle_timeout);
+    if (limited(settings_.max_session))
         worker_.loop.arm(max_session_timer_, last_activity_ + settings_.max_session);
     pump();
 }

@@ -47,7 +47,8 @@ public:
     enum class Side : std::uint8_t { Client, Backend };
 
     struct Settings {
-        /** Nothing moved in either direction for this long: ends with idle_cause. */
+        /** Nothing moved in either direction for this long: ends with idle_cause (zero or
+         * config::kUnlimited: never). */
         config::Millis idle_timeout{std::chrono::minutes(4)};
         CloseCause idle_cause = CloseCause::IdleTimeout;
         /** The relay ends this long after start() whatever moves (zero or config::kUnlimited:

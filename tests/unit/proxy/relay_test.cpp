@@ -240,6 +240,16 @@ TEST_F(RelayUnitTest, TheIdleTimeoutEndsWithTheOwnersCause) {
     EXPECT_FALSE(cut_) << "an idle timeout is not a cut: nothing is in flight";
 }
 
+TEST_F(RelayUnitTest, AnUnlimitedIdleTimeoutNeverFires) {
+    Relay::Settings settings;
+    settings.idle_timeout = config::kUnlimited;
+    relay_->start(settings);
+    const auto until = net::Clock::now() + 100ms;
+    while (net::Clock::now() < until) loop_.runOnce(10ms);
+    EXPECT_EQ(ends_, 0);
+    EXPECT_TRUE(relay_->active());
+}
+
 TEST_F(RelayUnitTest, TheMaximumSessionLengthEndsABusyRelay) {
     Relay::Settings settings;
     settings.idle_timeout = 10s;
