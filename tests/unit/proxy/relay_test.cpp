@@ -276,6 +276,13 @@ TEST_F(RelayUnitTest, ABackendResetEndsTheRelayAsBackendReset) {
     EXPECT_EQ(receive(backend_pair_.outer, 7), "request");
     net::closeWithReset(backend_pair_.outer);
     backend_pair_.outer = net::kInvalidFd;
+#ifdef _WIN32
+    // Under wine, WSAPoll reports nothing for a reset on a socket with nothing to read (seen in
+    // the Windows unit run; the relay's logic is the one TcpSession had before): the relay
+    // learns of it when it next writes there.
+    for (int i = 0; i < 3; ++i) loop_.runOnce(10ms);
+    sendAll(client_pair_.outer, "more");
+#endif
     runUntil([&] { return ends_ > 0; });
     ASSERT_EQ(ends_, 1);
     EXPECT_EQ(cause_, CloseCause::BackendReset);
