@@ -471,6 +471,13 @@ void ConfigReader::readHttpTimeouts(TableReader& r, ListenerConfig& l, bool prot
     l.ws_idle_timeout = l.request_timeout;  // SPEC: the default is the listener's request_timeout
     if (!misplaced("ws_idle_timeout"))
         if (auto t = r.duration("ws_idle_timeout", {.positive = true})) l.ws_idle_timeout = *t;
+    // ws_max_session = "0s" is "no cap", which every listener has: accepted anywhere, as the
+    // reference documented it before HTTP listeners existed.
+    if (const toml::node* max_session = r.get("ws_max_session"); max_session && !http) {
+        Diagnostics scratch(diag_.file());
+        auto d = readDuration(*max_session, "ws_max_session", scratch);
+        if (d && d->count() == 0) return;
+    }
     if (!misplaced("ws_max_session"))
         if (auto t = r.duration("ws_max_session")) l.ws_max_session = *t;
 }

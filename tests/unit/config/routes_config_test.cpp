@@ -150,7 +150,7 @@ bind = ["127.0.0.1:0"]
 pool = "site"
 request_timeout = "5s"
 ws_idle_timeout = "5s"
-ws_max_session = "0s"
+ws_max_session = "1s"
   [[listener.route]]
   host = "a.example.com"
   path_prefix = "/x"
@@ -178,6 +178,17 @@ protocol = "http"
                      "(route them by 'host'; an https listener still chooses its certificate by "
                      "SNI)",
                  });
+}
+
+TEST(RoutesConfig, WsMaxSessionZeroIsTheNoOpEverywhere) {
+    // "0s" (no cap) was documented as accepted on any listener before HTTP listeners existed.
+    LoadResult r = load(R"([[listener]]
+name = "tcp"
+bind = ["127.0.0.1:0"]
+pool = "site"
+ws_max_session = "0s"
+)");
+    EXPECT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].format());
 }
 
 TEST(RoutesConfig, BadPatternsAndPrefixes) {
