@@ -86,6 +86,7 @@ HelloSni readHelloSni(const std::uint8_t* data, std::size_t size) noexcept {
     auto finish = [&](HelloStatus status, const char* why) {
         out.status_ = status;
         out.why_ = why;
+        if (status != HelloStatus::Found) out.length_ = 0;  // a name read before a later fault
         return out;
     };
     // What the first bytes say before a whole record header is there.

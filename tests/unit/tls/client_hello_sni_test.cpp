@@ -196,8 +196,10 @@ TEST(ClientHelloSni, HandBuiltHellos) {
     // An unknown name type first is skipped; the host_name after it counts.
     EXPECT_EQ(read(build(sniExtension(hostName("zz", 7) + hostName("y.test")), true)).name(),
               "y.test");
-    EXPECT_EQ(read(build(sniExtension(hostName("a")) + sniExtension(hostName("b")), true)).why(),
-              std::string("two server_name extensions"));
+    const HelloSni twice =
+        read(build(sniExtension(hostName("a")) + sniExtension(hostName("b")), true));
+    EXPECT_EQ(twice.why(), std::string("two server_name extensions"));
+    EXPECT_EQ(twice.name(), "");  // the name read before the fault is not reported (fuzz find)
     EXPECT_EQ(read(build(sniExtension(hostName("")), true)).why(),
               std::string("a server name of 0 or over 255 bytes"));
     EXPECT_EQ(read(build(sniExtension(hostName(std::string(256, 'a'))), true)).why(),
