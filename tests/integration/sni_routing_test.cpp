@@ -4,6 +4,9 @@
 // client gets the certificate of the backend its name chose); what happens to names no route
 // matches, to clients without SNI and to bytes that are not TLS; and a reload that moves a name
 // to another pool while an established connection stays where it is.
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <csignal>
 #include <regex>
 
@@ -15,6 +18,26 @@
 
 namespace postern::test {
 namespace {
+
+/** The first bytes an OpenSSL client sends to `sni` (its ClientHello), made on memory BIOs. */
+std::string clientHelloFor(const char* sni) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_tlsext_host_name(ssl, sni);
+    BIO* rbio = BIO_new(BIO_s_mem());
+    BIO* wbio = BIO_new(BIO_s_mem());
+    BIO_set_mem_eof_return(rbio, -1);
+    SSL_set_bio(ssl, rbio, wbio);
+    SSL_set_connect_state(ssl);
+    SSL_do_handshake(ssl);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(wbio, &data);
+    std::string out(data, n > 0 ? static_cast<std::size_t>(n) : 0);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return out;
+}
 
 class SniRoutingTest : public IntegrationTest {
 protected:
@@ -221,6 +244,40 @@ TEST_F(SniRoutingTest, TcpPassthroughWithoutAMatchUsesTheListenerPoolOrCloses) {
     EXPECT_TRUE(p.waitForLine(logLine({{"listener", "routes_only"}, {"cause", "no_route"}}), 5s,
                               Stream::Stdout, 2));
     EXPECT_EQ(a.accepted(), accepted);
+}
+
+TEST_F(SniRoutingTest, PassthroughAfterAProxyHeaderRelaysTheHelloByteForByte) {
+    // accept_proxy: the PROXY header is taken first, then the hello is peeked; the backend (an
+    // echo behind the route) gets the hello exactly as sent, and echoes it back.
+    TestBackend a(BackendMode::IdThenEcho, "pool-a");
+    TestBackend b(BackendMode::IdThenEcho, "pool-b");
+    auto& p = runPostern(gatewayToml() +
+                         listener("pass", "tcp", "pa",
+                                  "accept_proxy = true\ntrusted_proxies = [\"127.0.0.0/8\"]\n" +
+                                      route("b.example.com", "pb")) +
+                         poolToml("pa", addressesOf({&a})) + poolToml("pb", addressesOf({&b})));
+    const auto port = ready(p, "pass");
+    ASSERT_NE(port, 0);
+    const std::string hello = clientHelloFor("b.example.com");
+    ASSERT_GT(hello.size(), 100u);
+    auto c = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_TRUE(c.connected());
+    // The header and the first half of the hello, then the rest: routed once it is complete.
+    ASSERT_EQ(c.sendAll("PROXY TCP4 192.0.2.7 198.51.100.1 56324 443\r\n" +
+                            hello.substr(0, hello.size() / 2),
+                        kIoTimeout),
+              IoStatus::Ok);
+    ASSERT_EQ(c.sendAll(hello.substr(hello.size() / 2), kIoTimeout), IoStatus::Ok);
+    const auto got = c.recvExactly(7 + hello.size(), kIoTimeout);
+    ASSERT_EQ(got.status, IoStatus::Ok) << toString(got.status);
+    EXPECT_EQ(got.data.substr(0, 7), "pool-b\n");
+    EXPECT_TRUE(got.data.substr(7) == hello) << "the hello did not arrive byte for byte";
+    c.close();
+    EXPECT_TRUE(p.waitForLine(logLine({{"listener", "pass"},
+                                       {"client", "192.0.2.7:56324"},
+                                       {"sni", "b.example.com"},
+                                       {"pool", "pb"}}),
+                              5s, Stream::Stdout));
 }
 
 TEST_F(SniRoutingTest, TcpPassthroughDoesNotWaitForeverForAHello) {
