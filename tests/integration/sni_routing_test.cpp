@@ -333,5 +333,39 @@ TEST_F(SniRoutingTest, ReloadMovesANameToAnotherPoolForNewConnectionsOnly) {
     EXPECT_EQ(echoed.data, "still here");
 }
 
+TEST_F(SniRoutingTest, APoolOnlyARouteNamedDrainsWithItsOwnTimeoutWhenRemoved) {
+    // pb is named by a route only. A reload removes the route and the pool: the connection it
+    // carries is cut at pb's own drain_timeout (1 s), not the listener pool's (unlimited), and
+    // the name now goes to the listener's pool.
+    const auto cert = issue("example.com", {"*.example.com"});
+    TestBackend a(BackendMode::IdThenEcho, "pool-a");
+    TestBackend b(BackendMode::IdThenEcho, "pool-b");
+    const std::string pa = poolToml("pa", addressesOf({&a}), "drain_timeout = \"unlimited\"");
+    auto& p = runPostern(gatewayToml() +
+                         listener("front", "tls", "pa", route("b.example.com", "pb"), &cert) + pa +
+                         poolToml("pb", addressesOf({&b}), "drain_timeout = \"1s\""));
+    const auto port = ready(p, "front");
+    ASSERT_NE(port, 0);
+    auto on_b =
+        TlsClient::connect("127.0.0.1", port, verifyingContext(), "b.example.com", kIoTimeout);
+    ASSERT_TRUE(on_b.ok()) << on_b.error();
+    EXPECT_EQ(on_b.recvExactly(7, kIoTimeout).data, "pool-b\n");
+
+    p.writeConfig(gatewayToml() + listener("front", "tls", "pa", "", &cert) + pa);
+    ASSERT_TRUE(p.sendSignal(SIGHUP));
+    ASSERT_TRUE(p.waitForLine(
+        logLine({{"msg", "reload applied"}, {"pools_removed", "pb"}, {"routes_changed", "front"}}),
+        kStartTimeout));
+    const auto reloaded = std::chrono::steady_clock::now();
+    EXPECT_EQ(idThrough(port, "b.example.com"), std::optional<std::string>("pool-a"));
+    EXPECT_TRUE(on_b.recvExactly(1, kIoTimeout).closed());
+    const double waited = msSince(reloaded);
+    EXPECT_GE(waited, 800.0);
+    EXPECT_LT(waited, 5000.0);
+    EXPECT_TRUE(
+        p.waitForLine(logLine({{"listener", "front"}, {"pool", "pb"}, {"cause", "drained"}}), 5s,
+                      Stream::Stdout));
+}
+
 }  // namespace
 }  // namespace postern::test
