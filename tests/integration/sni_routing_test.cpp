@@ -10,6 +10,7 @@
 #include <csignal>
 #include <regex>
 
+#include "balancing_support.h"
 #include "certs/test_pki.h"
 #include "harness/temp_dir.h"
 #include "integration_fixture.h"
@@ -365,6 +366,48 @@ TEST_F(SniRoutingTest, APoolOnlyARouteNamedDrainsWithItsOwnTimeoutWhenRemoved) {
     EXPECT_TRUE(
         p.waitForLine(logLine({{"listener", "front"}, {"pool", "pb"}, {"cause", "drained"}}), 5s,
                       Stream::Stdout));
+}
+
+TEST_F(SniRoutingTest, CurlReachesThePoolItsNameChoosesTerminatedAndPassedThrough) {
+    // curl --resolve, as a user tries it: HTTPS to Python http.server backends, through a tls
+    // listener (Postern terminates, plain HTTP behind) and through a tcp listener (passthrough:
+    // the backends speak HTTPS with their own certificates).
+    const std::filesystem::path curl = "/usr/bin/curl";
+    if (!std::filesystem::exists(curl)) GTEST_SKIP() << "curl is not installed";
+    const auto edge = issue("example.com", {"*.example.com"});
+    const auto cert_a = issue("a.example.com", {"a.example.com"});
+    const auto cert_b = issue("b.example.com", {"b.example.com"});
+    PythonServer web_a(PythonServer::Kind::Http, "web-a", "200");
+    PythonServer web_b(PythonServer::Kind::Http, "web-b", "200");
+    PythonServer tls_a(PythonServer::Kind::Http, "tls-a", "200", "127.0.0.1", 0, cert_a.cert,
+                       cert_a.key);
+    PythonServer tls_b(PythonServer::Kind::Http, "tls-b", "200", "127.0.0.1", 0, cert_b.cert,
+                       cert_b.key);
+    auto& p = runPostern(
+        gatewayToml() +
+        listener("front", "tls", "", route("a.example.com", "wa") + route("b.example.com", "wb"),
+                 &edge) +
+        listener("pass", "tcp", "", route("a.example.com", "ta") + route("b.example.com", "tb")) +
+        poolToml("wa", {web_a.address()}) + poolToml("wb", {web_b.address()}) +
+        poolToml("ta", {tls_a.address()}) + poolToml("tb", {tls_b.address()}));
+    const auto front = ready(p, "front");
+    const auto pass = p.listeningPort("pass", kStartTimeout);
+    ASSERT_NE(front, 0);
+    ASSERT_NE(pass, 0);
+    const std::string ca = ca_->certificate().string();
+    auto get = [&](const std::string& name, std::uint16_t port) {
+        const std::string authority = name + ":" + std::to_string(port);
+        const auto r = runCommand(curl,
+                                  {"-sS", "--max-time", "10", "--cacert", ca, "--resolve",
+                                   authority + ":127.0.0.1", "https://" + authority + "/"},
+                                  Millis(20000));
+        EXPECT_EQ(r.exit_code, std::optional<int>(0)) << r.err;
+        return r.out;
+    };
+    EXPECT_EQ(get("a.example.com", front), "web-a\n");
+    EXPECT_EQ(get("b.example.com", front), "web-b\n");
+    EXPECT_EQ(get("a.example.com", pass), "tls-a\n");
+    EXPECT_EQ(get("b.example.com", pass), "tls-b\n");
 }
 
 }  // namespace
