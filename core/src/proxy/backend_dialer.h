@@ -70,6 +70,8 @@ public:
     /** The backend connected or being connected; null before a pick, after a failure or a
      * release(). */
     const upstream::Backend* backend() const { return backend_.get(); }
+    /** The pool of the last start() (a route's or the listener's); null before one. */
+    upstream::Pool* pool() const { return pool_; }
     /** Backends tried by the last start(). */
     std::uint32_t attempts() const { return attempts_; }
     /** The drain_timeout of the pool as the dial found it; that of `fallback`'s current settings
