@@ -218,9 +218,10 @@ bool DiscoveryRunner::apply(const Round& round) {
             Info, "backend added",
             pool_field + " backend=" + b->address_text + " host=" + common::logfmtValue(b->host));
     for (const auto& b : diff.removed) {
+        // Logged first: the line's time is never later than the drain's start it announces.
+        POSTERN_LOG(Info, "backend removed", pool_field + " backend=" + b->address_text);
         pool_.retire(b);
         if (b->active.load(std::memory_order_relaxed) > 0) draining_.push_back(b);
-        POSTERN_LOG(Info, "backend removed", pool_field + " backend=" + b->address_text);
     }
     pool_.backends() = std::move(diff.next);
     pool_.republish();
