@@ -17,25 +17,24 @@ using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 TcpSession::TcpSession(WorkerContext& worker, std::shared_ptr<const ListenerContext> listener,
-                       net::Fd client_fd, const net::SocketAddress& client,
-                       std::uint32_t client_slot)
-    : worker_(worker),
-      listener_(std::move(listener)),
-      client_addr_(client),
-      client_slot_(client_slot),
+                       const AcceptedConnection& accepted)
+    : Session(worker, std::move(listener)),
+      client_addr_(accepted.peer),
+      client_slot_(accepted.client_slot),
       phase_timer_(this, kPhaseTimer),
       idle_timer_(this, kIdleTimer),
       drain_timer_(this, kDrainTimer) {
     client_.session = this;
-    client_.fd = client_fd;
+    client_.fd = accepted.fd;
     client_.is_client = true;
     backend_.session = this;
     started_ = last_activity_ = worker_.loop.now();
-    // Link into the worker's list.
-    next = worker_.sessions;
-    if (next) next->prev = this;
-    worker_.sessions = this;
-    ++worker_.session_count;
+}
+
+std::unique_ptr<Session> TcpSession::create(WorkerContext& worker,
+                                            std::shared_ptr<const ListenerContext> listener,
+                                            const AcceptedConnection& accepted) {
+    return std::make_unique<TcpSession>(worker, std::move(listener), accepted);
 }
 
 TcpSession::~TcpSession() {
@@ -66,7 +65,7 @@ void TcpSession::beginProxyHeader() {
         // Anyone else could claim to be anyone: refused, counted (not logged one by one: the
         // access log line says it, and a scan must not flood the log).
         listener_->stats->proxy_untrusted.fetch_add(1, std::memory_order_relaxed);
-        return finish("proxy_untrusted");
+        return finish(CloseCause::ProxyUntrusted);
     }
     state_ = State::ProxyHeader;
     proxy_reader_ = std::make_unique<ProxyHeaderReader>();
@@ -86,12 +85,12 @@ void TcpSession::readProxyHeader() {
             client_.readable = false;
             return;
         case Status::Invalid:
-            return proxyHeaderFailed("proxy_invalid", proxy_reader_->reason());
+            return proxyHeaderFailed(CloseCause::ProxyInvalid, proxy_reader_->reason());
         case Status::Closed:
             // A peer that connects and leaves without a byte (a load balancer's TCP check) is
             // no error; one that stops halfway through a header is.
-            if (proxy_reader_->received() == 0) return finish("client_fin");
-            return proxyHeaderFailed("proxy_invalid", proxy_reader_->reason());
+            if (proxy_reader_->received() == 0) return finish(CloseCause::ClientFin);
+            return proxyHeaderFailed(CloseCause::ProxyInvalid, proxy_reader_->reason());
         case Status::Done:
             break;
     }
@@ -105,15 +104,15 @@ void TcpSession::readProxyHeader() {
     proxy_reader_.reset();
     // Access control applies to the carried address, so it waits for the header.
     const ClientAdmission admission = admitClient(*listener_, client_addr_, worker_.loop.now());
-    if (admission.refused != AccessRefusal::None) return finish(causeName(admission.refused));
+    if (admission.refused != AccessRefusal::None) return finish(closeCause(admission.refused));
     client_slot_ = admission.slot;
     client_.readable = true;  // the payload may already wait behind the header
     afterClientPreface();
 }
 
-void TcpSession::proxyHeaderFailed(std::string_view cause, std::string_view why) {
+void TcpSession::proxyHeaderFailed(CloseCause cause, std::string_view why) {
     auto& stats = *listener_->stats;
-    (cause == "proxy_timeout" ? stats.proxy_timeout : stats.proxy_invalid)
+    (cause == CloseCause::ProxyTimeout ? stats.proxy_timeout : stats.proxy_invalid)
         .fetch_add(1, std::memory_order_relaxed);
     POSTERN_LOG(Warn, "PROXY header refused",
                 "listener=" + common::logfmtValue(listener_->config->name) +
@@ -158,7 +157,7 @@ void TcpSession::clientTlsFailed(std::string_view why) {
     POSTERN_LOG(Debug, "client TLS handshake failed",
                 "listener=" + common::logfmtValue(listener_->config->name) +
                     " client=" + client_addr_.toString() + " error=" + common::logfmtValue(why));
-    finish("tls_failed");
+    finish(CloseCause::TlsFailed);
 }
 
 // ---- backend phase -----------------------------------------------------------------------------
@@ -193,14 +192,14 @@ void TcpSession::connectNext() {
         if (!backend) {
             if (attempts_ > 0) {
                 listener_->stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
-                return finish("connect_failed");
+                return finish(CloseCause::ConnectFailed);
             }
             if (why == upstream::PickFailure::Capacity) {
                 listener_->stats->refused_capacity.fetch_add(1, std::memory_order_relaxed);
-                return finish("no_capacity");
+                return finish(CloseCause::NoCapacity);
             }
             listener_->stats->refused_no_backend.fetch_add(1, std::memory_order_relaxed);
-            return finish("no_backend");
+            return finish(CloseCause::NoBackend);
         }
         ++attempts_;
         backend_ref_ = std::move(backend);
@@ -231,7 +230,7 @@ void TcpSession::outOfResources(int err) {
     backend_ref_.reset();
     worker_.resources_exhausted = err;
     listener_->stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
-    finish("no_resources");
+    finish(CloseCause::NoResources);
 }
 
 void TcpSession::onTcpConnected() {
@@ -315,7 +314,7 @@ void TcpSession::connectFailed(const char* why, int err, std::string_view detail
     backend_ref_.reset();
     if (attempts_ > snapshot_->config->backend.retries) {
         listener_->stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
-        finish("connect_failed");
+        finish(CloseCause::ConnectFailed);
     }
 }
 
@@ -386,7 +385,7 @@ void TcpSession::onTimer(std::uint32_t tag) {
     if (tag == kPhaseTimer) {
         if (state_ == State::ClientHandshake) return clientTlsFailed("handshake timeout");
         if (state_ == State::ProxyHeader)
-            return proxyHeaderFailed("proxy_timeout", "no complete PROXY header in time");
+            return proxyHeaderFailed(CloseCause::ProxyTimeout, "no complete PROXY header in time");
         if (state_ != State::Connecting && state_ != State::BackendHandshake) return;
         const bool tls = state_ == State::BackendHandshake;
         state_ = State::Connecting;
@@ -396,7 +395,7 @@ void TcpSession::onTimer(std::uint32_t tag) {
     }
     // Idle timer: re-armed lazily, so activity costs no timer operation.
     auto deadline = last_activity_ + listener_->config->idle_timeout;
-    if (worker_.loop.now() >= deadline) return finish("idle_timeout");
+    if (worker_.loop.now() >= deadline) return finish(CloseCause::IdleTimeout);
     worker_.loop.arm(idle_timer_, deadline);
 }
 
@@ -474,7 +473,7 @@ void TcpSession::pump() {
     if (state_ != State::Relaying) return;
     if (client_.eof && backend_.eof && client_.shut && backend_.shut && client_.pending_len == 0 &&
         backend_.pending_len == 0 && client_.pipe_len == 0 && backend_.pipe_len == 0)
-        finish(first_fin_.empty() ? std::string_view("client_fin") : first_fin_);
+        finish(first_fin_);
 }
 
 bool TcpSession::flushPending(Side& dst) {
@@ -630,7 +629,10 @@ bool TcpSession::readEnded(Side& src, const net::IoResult& r) {
     }
     src.eof = true;
     src.readable = false;
-    if (first_fin_.empty()) first_fin_ = src.is_client ? "client_fin" : "backend_fin";
+    if (!fin_seen_) {
+        fin_seen_ = true;
+        first_fin_ = src.is_client ? CloseCause::ClientFin : CloseCause::BackendFin;
+    }
     return true;
 }
 
@@ -654,16 +656,16 @@ void TcpSession::sideFailed(Side& side, net::IoStatus status) {
     if (side.is_client) {
         if (side.tls && status == net::IoStatus::Error) {
             tls_error_ = side.tls->failure();  // a TLS protocol error, not a TCP reset
-            return finish("tls_failed");
+            return finish(CloseCause::TlsFailed);
         }
-        finish(client_.eof ? std::string_view("client_fin") : std::string_view("client_reset"));
+        finish(client_.eof ? CloseCause::ClientFin : CloseCause::ClientReset);
     } else {
-        finish("backend_reset");
+        finish(CloseCause::BackendReset);
     }
 }
 
 void TcpSession::abortForShutdown() {
-    if (state_ != State::Closed) cutAtDeadline("shutdown");
+    if (state_ != State::Closed) cutAtDeadline(CloseCause::Shutdown);
 }
 
 config::Millis TcpSession::drainTimeout() const {
@@ -673,7 +675,7 @@ config::Millis TcpSession::drainTimeout() const {
     return listener_->pool->snapshot()->config->drain_timeout;
 }
 
-void TcpSession::drainBy(net::Clock::time_point cut, std::string_view cause) {
+void TcpSession::drainBy(net::Clock::time_point cut, CloseCause cause) {
     if (state_ == State::Closed) return;
     if (cut <= worker_.loop.now()) return cutAtDeadline(cause);
     // An earlier cut already scheduled (e.g. its backend drains, then its listener) stands.
@@ -686,7 +688,7 @@ void TcpSession::cancelDrain() {
     if (state_ != State::Closed) worker_.loop.cancel(drain_timer_);
 }
 
-void TcpSession::cutAtDeadline(std::string_view cause) {
+void TcpSession::cutAtDeadline(CloseCause cause) {
     // A FIN would tell a client mid-download that the stream is complete: while bytes are in
     // flight the cut is a reset, as a backend reset is passed on; an idle connection gets a FIN.
     reset_on_close_ = bytesInFlight();
@@ -704,7 +706,7 @@ bool TcpSession::bytesInFlight() const {
     return false;
 }
 
-void TcpSession::finish(std::string_view cause) {
+void TcpSession::finish(CloseCause cause) {
     if (state_ == State::Closed) return;
     bool was_connected = state_ == State::Relaying;
     state_ = State::Closed;
@@ -713,8 +715,7 @@ void TcpSession::finish(std::string_view cause) {
     worker_.loop.cancel(drain_timer_);
     // Resets and TLS failures end abruptly; any other end of a TLS side says close_notify first
     // (one non-blocking attempt: an unsent alert is not worth waiting for).
-    const bool abrupt = reset_on_close_ || cause == "backend_reset" || cause == "client_reset" ||
-                        cause == "tls_failed";
+    const bool abrupt = reset_on_close_ || isAbrupt(cause);
     if (backend_.fd != net::kInvalidFd) {
         if (backend_.tls && !abrupt && !backend_.shut) backend_.tls->shutdown();
         worker_.loop.removeBeforeClose(backend_.fd);
@@ -727,7 +728,8 @@ void TcpSession::finish(std::string_view cause) {
         worker_.loop.removeBeforeClose(client_.fd);
         // A backend reset, or a stream cut mid-flight, must not look like a clean end of stream
         // to the client.
-        if (cause == "backend_reset" || reset_on_close_) net::closeWithReset(client_.fd);
+        if (cause == CloseCause::BackendReset || reset_on_close_)
+            net::closeWithReset(client_.fd);
         else net::closeFd(client_.fd);
         client_.fd = net::kInvalidFd;
     }
@@ -740,6 +742,7 @@ void TcpSession::finish(std::string_view cause) {
     stats.active.fetch_sub(1, std::memory_order_relaxed);
     stats.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
     stats.bytes_out.fetch_add(bytes_out_, std::memory_order_relaxed);
+    stats.countClose(cause);
     if (worker_.global_active) worker_.global_active->fetch_sub(1, std::memory_order_relaxed);
     if (worker_.access_log && worker_.access_log->enabled()) {
         std::string client = client_addr_.toString();
@@ -755,7 +758,7 @@ void TcpSession::finish(std::string_view cause) {
         rec.first_byte_ms = first_byte_ms_;
         rec.total_ms = msSinceStart();
         rec.attempts = attempts_;
-        rec.cause = cause;
+        rec.cause = closeCauseName(cause);
         if (listener_->tls) {
             rec.tls = true;
             rec.tls_handshake_ms = tls_handshake_ms_;
@@ -769,13 +772,7 @@ void TcpSession::finish(std::string_view cause) {
         worker_.access_log->write(rec);
     }
     backend_ref_.reset();
-    // Unlink and let the loop free us after this dispatch round.
-    if (prev) prev->next = next;
-    else worker_.sessions = next;
-    if (next) next->prev = prev;
-    prev = next = nullptr;
-    --worker_.session_count;
-    worker_.loop.destroyLater(this);
+    retire();
 }
 
 }  // namespace postern::proxy

@@ -31,10 +31,12 @@
 #include <string_view>
 #include <vector>
 
+#include "codec/proxy_header_reader.h"
 #include "net/event_loop.h"
 #include "net/pipe.h"
 #include "net/socket_address.h"
-#include "codec/proxy_header_reader.h"
+#include "proxy/close_cause.h"
+#include "proxy/session.h"
 #include "proxy/worker_context.h"
 #include "tls/tls_stream.h"
 #include "upstream/pool.h"
@@ -43,40 +45,28 @@ namespace postern::proxy {
 
 using codec::ProxyHeaderReader;
 
-class TcpSession final : public net::Deferred, public net::TimerHandler {
+class TcpSession final : public Session, public net::TimerHandler {
 public:
-    /** `client_slot`: the per-client concurrency entry taken at accept (ClientLimits::kNoSlot:
-     * none), given back when the session ends. */
     TcpSession(WorkerContext& worker, std::shared_ptr<const ListenerContext> listener,
-               net::Fd client_fd, const net::SocketAddress& client,
-               std::uint32_t client_slot = ClientLimits::kNoSlot);
+               const AcceptedConnection& accepted);
     ~TcpSession() override;
+
+    /** The SessionFactory of tcp and tls listeners. */
+    static std::unique_ptr<Session> create(WorkerContext& worker,
+                                           std::shared_ptr<const ListenerContext> listener,
+                                           const AcceptedConnection& accepted);
 
     /** Starts the client phase (TLS handshake on TLS listeners), then picks a backend and
      * connects (or closes at once when none can take it). */
-    void start();
-    /** Closes both sides now (worker shutdown after the drain deadline): with a reset when bytes
-     * are in flight (cutAtDeadline), else with a FIN. */
-    void abortForShutdown();
-
-    // Draining (worker thread; the worker finds the sessions concerned and calls these).
-    /** The listener generation this connection was accepted with. */
-    const ListenerContext& listener() const { return *listener_; }
-    /** The backend this connection uses or is connecting to; null before one was picked. */
-    const upstream::Backend* backend() const { return backend_ref_.get(); }
-    /** Its pool's drain_timeout (config::kUnlimited: never cut). */
-    config::Millis drainTimeout() const;
-    /** Closes the connection at `cut` (at once if it has passed) with access-log `cause`
-     * ("drained", "shutdown"), by cutAtDeadline(); an earlier cut already scheduled stays. */
-    void drainBy(net::Clock::time_point cut, std::string_view cause);
-    /** Its backend came back: no cut any more. */
-    void cancelDrain();
+    void start() override;
+    void abortForShutdown() override;
+    const upstream::Backend* backend() const override { return backend_ref_.get(); }
+    config::Millis drainTimeout() const override;
+    /** Cuts by cutAtDeadline(). */
+    void drainBy(net::Clock::time_point cut, CloseCause cause) override;
+    void cancelDrain() override;
 
     void onTimer(std::uint32_t tag) override;
-
-    // Worker's intrusive list.
-    TcpSession* prev = nullptr;
-    TcpSession* next = nullptr;
 
 private:
     /** kPhaseTimer bounds the client handshake, then the backend connect (+ handshake). */
@@ -114,7 +104,7 @@ private:
     // Client phase.
     void beginProxyHeader();
     void readProxyHeader();
-    void proxyHeaderFailed(std::string_view cause, std::string_view why);
+    void proxyHeaderFailed(CloseCause cause, std::string_view why);
     void afterClientPreface();
     void clientHandshakeStep();
     void clientTlsFailed(std::string_view why);
@@ -159,15 +149,13 @@ private:
     static bool handshakeMayProceed(const Side& s);
     void sideFailed(Side& side, net::IoStatus status);
     /** Ends the session because a deadline passed (drain, shutdown): reset if bytesInFlight(). */
-    void cutAtDeadline(std::string_view cause);
+    void cutAtDeadline(CloseCause cause);
     /** Bytes read but not delivered (buffers, pipes, TLS records), unread in a socket, or sent
      * and not yet acknowledged: the stream is not at rest. */
     bool bytesInFlight() const;
-    void finish(std::string_view cause);
+    void finish(CloseCause cause);
     std::int64_t msSinceStart() const;
 
-    WorkerContext& worker_;
-    std::shared_ptr<const ListenerContext> listener_;
     net::SocketAddress client_addr_;
     std::uint32_t client_slot_;  ///< per-client concurrency entry held, or ClientLimits::kNoSlot
     Side client_;
@@ -175,7 +163,7 @@ private:
     net::Timer phase_timer_;
     net::Timer idle_timer_;
     net::Timer drain_timer_;                    ///< armed only while the connection drains
-    std::string_view drain_cause_ = "drained";  ///< static strings only
+    CloseCause drain_cause_ = CloseCause::Drained;
     State state_ = State::Connecting;
     bool tcp_connected_ = false;   ///< Connecting: the TCP connect to the current backend is done
     bool reset_on_close_ = false;  ///< finish() resets both sides (cut mid-stream at a deadline)
@@ -204,7 +192,9 @@ private:
     std::int64_t first_byte_ms_ = -1;
     std::uint64_t bytes_in_ = 0;
     std::uint64_t bytes_out_ = 0;
-    std::string_view first_fin_;  ///< "client_fin" or "backend_fin": who ended first
+    /** ClientFin or BackendFin: who ended first (ClientFin until one did). */
+    CloseCause first_fin_ = CloseCause::ClientFin;
+    bool fin_seen_ = false;
     std::string_view tls_error_;  ///< why the client's TLS failed (points into client_.tls or static)
 };
 
