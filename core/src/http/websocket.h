@@ -10,10 +10,13 @@ namespace postern::http {
 
 enum class UpgradeCheck : std::uint8_t {
     NotWebSocket,  ///< no "Upgrade: websocket": an ordinary request (or another protocol, see below)
-    Valid,         ///< GET, HTTP/1.1, Upgrade: websocket, Connection: upgrade, a Sec-WebSocket-Key
-                   ///< that is 16 bytes in base64, Sec-WebSocket-Version: 13
+    Valid,         ///< GET, HTTP/1.1, Upgrade: websocket, Connection: upgrade, exactly one
+                   ///< Sec-WebSocket-Key that is 16 bytes in base64 (24 characters ending in
+                   ///< "=="), exactly one Sec-WebSocket-Version: 13, and no body (a body before
+                   ///< the relay would be frames to one side and a body to the other)
     Invalid,       ///< asks for websocket but breaks a rule above: 400
-    WrongVersion,  ///< Sec-WebSocket-Version other than 13: 426 with "Sec-WebSocket-Version: 13"
+    WrongVersion,  ///< one Sec-WebSocket-Version, other than 13 (the rest valid): 426 with
+                   ///< "Sec-WebSocket-Version: 13"
 };
 
 /** Requests with an Upgrade other than websocket are NotWebSocket; the session forwards them
