@@ -5,18 +5,17 @@
 
 namespace postern::proxy {
 
-std::string_view causeName(AccessRefusal refusal) {
+CloseCause closeCause(AccessRefusal refusal) {
     switch (refusal) {
         case AccessRefusal::Acl:
-            return "refused_acl";
+            return CloseCause::RefusedAcl;
         case AccessRefusal::ClientRate:
-            return "refused_client_rate";
+            return CloseCause::RefusedClientRate;
         case AccessRefusal::ClientLimit:
-            return "refused_client_limit";
-        case AccessRefusal::None:
+        case AccessRefusal::None:  // not a refusal: never asked
             break;
     }
-    return {};
+    return CloseCause::RefusedClientLimit;
 }
 
 ClientAdmission admitClient(const ListenerContext& listener, const net::SocketAddress& client,

@@ -12,6 +12,7 @@
 
 #include "net/socket_address.h"
 #include "proxy/client_limits.h"
+#include "proxy/close_cause.h"
 
 namespace postern::proxy {
 
@@ -19,9 +20,9 @@ struct ListenerContext;
 
 enum class AccessRefusal : std::uint8_t { None, Acl, ClientRate, ClientLimit };
 
-/** The access-log cause of a refusal: "refused_acl", "refused_client_rate",
- * "refused_client_limit" ("" for None). */
-std::string_view causeName(AccessRefusal refusal);
+/** The close cause of a refusal (RefusedAcl, RefusedClientRate, RefusedClientLimit); not for None.
+ */
+CloseCause closeCause(AccessRefusal refusal);
 
 struct ClientAdmission {
     AccessRefusal refused = AccessRefusal::None;

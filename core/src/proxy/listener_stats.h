@@ -1,8 +1,11 @@
 // Counters of one listener, shared by every worker (relaxed atomics: exact totals, no ordering).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+
+#include "proxy/close_cause.h"
 
 namespace postern::proxy {
 
@@ -27,6 +30,15 @@ struct ListenerStats {
     std::atomic<std::uint64_t> refused_client_rate{0};
     std::atomic<std::uint64_t> refused_client_limit{0};
     std::atomic<std::uint64_t> client_untracked{0};
+    /** Connections (HTTP: requests) ended, by access-log cause. */
+    std::array<std::atomic<std::uint64_t>, kCloseCauseCount> closed{};
+
+    void countClose(CloseCause cause) {
+        closed[static_cast<std::size_t>(cause)].fetch_add(1, std::memory_order_relaxed);
+    }
+    std::uint64_t closedBy(CloseCause cause) const {
+        return closed[static_cast<std::size_t>(cause)].load(std::memory_order_relaxed);
+    }
 };
 
 }  // namespace postern::proxy

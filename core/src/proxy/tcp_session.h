@@ -1,24 +1,23 @@
 // One proxied connection: the client side accepted by a listener (plain TCP, or TLS terminated
-// here), the backend side opened by this session (pick → non-blocking connect → optional preface
-// bytes → optional TLS handshake → retries on other backends), and the byte relay in both
-// directions with half-close, backpressure (a side is not read while its peer still holds unsent
-// bytes), the idle timeout, and one access-log line at the end. Lives on one worker thread for
-// its whole life; destroyed through the loop's deferred list.
+// here), the backend side opened through a BackendDialer (pick → connect → preface → TLS →
+// retries on other backends), and the byte relay in both directions with half-close,
+// backpressure (a side is not read while its peer still holds unsent bytes), the idle timeout,
+// and one access-log line at the end. Lives on one worker thread for its whole life; destroyed
+// through the loop's deferred list.
 //
 // Phases (State):
 //   ProxyHeader      accept_proxy listeners only: the PROXY header of a trusted sender, peeked off
 //                    the raw socket before anything else (TLS included), bounded by a timer; the
 //                    client address becomes the one it carries.
 //   ClientHandshake  TLS listeners only: the client's handshake, bounded by handshake_timeout.
-//   Connecting       a backend is picked and connected; then backend_preface_ (raw bytes, e.g. a
-//                    PROXY header) is written before anything else.
-//   BackendHandshake TLS backends only; connect_timeout bounds connect + preface + handshake, and
-//                    a failed handshake is a connect failure (the next backend is tried).
+//   Connecting       the dialer picks and connects a backend of the listener's pool, writes the
+//                    preface (a PROXY header) and does the TLS handshake of TLS backends, within
+//                    connect_timeout per attempt; a failed attempt tries the next backend.
 //   Relaying         bytes both ways until both ends finished, an error, or the idle timeout.
 //
-// A plain side has no TLS object (Side::tls is null): its I/O is recv/send on the fd, with no
-// virtual call and no allocation; a TLS side goes through tls::TlsStream, whose "wants read /
-// wants write" results are folded into the same readable/writable flags.
+// Each side is a tls::Transport: a plain side has no TLS object, its I/O is recv/send on the fd,
+// with no virtual call and no allocation; a TLS side goes through tls::TlsStream, whose "wants
+// read / wants write" results are folded into the same readable/writable flags.
 // Between two plain sides, a direction that moved a full buffer (bulk data) switches to splice
 // (gateway.splice, Linux): socket → kernel pipe → socket, the bytes never copied through user
 // space; the pipe's contents count as that direction's pending bytes (same backpressure,
@@ -31,69 +30,55 @@
 #include <string_view>
 #include <vector>
 
+#include "codec/proxy_header_reader.h"
 #include "net/event_loop.h"
 #include "net/pipe.h"
 #include "net/socket_address.h"
-#include "codec/proxy_header_reader.h"
+#include "proxy/backend_dialer.h"
+#include "proxy/close_cause.h"
+#include "proxy/session.h"
 #include "proxy/worker_context.h"
 #include "tls/tls_stream.h"
+#include "tls/transport.h"
 #include "upstream/pool.h"
 
 namespace postern::proxy {
 
 using codec::ProxyHeaderReader;
 
-class TcpSession final : public net::Deferred, public net::TimerHandler {
+class TcpSession final : public Session, public net::TimerHandler, private BackendDialer::Owner {
 public:
-    /** `client_slot`: the per-client concurrency entry taken at accept (ClientLimits::kNoSlot:
-     * none), given back when the session ends. */
     TcpSession(WorkerContext& worker, std::shared_ptr<const ListenerContext> listener,
-               net::Fd client_fd, const net::SocketAddress& client,
-               std::uint32_t client_slot = ClientLimits::kNoSlot);
+               const AcceptedConnection& accepted);
     ~TcpSession() override;
+
+    /** The SessionFactory of tcp and tls listeners. */
+    static std::unique_ptr<Session> create(WorkerContext& worker,
+                                           std::shared_ptr<const ListenerContext> listener,
+                                           const AcceptedConnection& accepted);
 
     /** Starts the client phase (TLS handshake on TLS listeners), then picks a backend and
      * connects (or closes at once when none can take it). */
-    void start();
-    /** Closes both sides now (worker shutdown after the drain deadline): with a reset when bytes
-     * are in flight (cutAtDeadline), else with a FIN. */
-    void abortForShutdown();
-
-    // Draining (worker thread; the worker finds the sessions concerned and calls these).
-    /** The listener generation this connection was accepted with. */
-    const ListenerContext& listener() const { return *listener_; }
-    /** The backend this connection uses or is connecting to; null before one was picked. */
-    const upstream::Backend* backend() const { return backend_ref_.get(); }
-    /** Its pool's drain_timeout (config::kUnlimited: never cut). */
-    config::Millis drainTimeout() const;
-    /** Closes the connection at `cut` (at once if it has passed) with access-log `cause`
-     * ("drained", "shutdown"), by cutAtDeadline(); an earlier cut already scheduled stays. */
-    void drainBy(net::Clock::time_point cut, std::string_view cause);
-    /** Its backend came back: no cut any more. */
-    void cancelDrain();
+    void start() override;
+    void abortForShutdown() override;
+    const upstream::Backend* backend() const override { return dialer_.backend(); }
+    config::Millis drainTimeout() const override;
+    /** Cuts by cutAtDeadline(). */
+    void drainBy(net::Clock::time_point cut, CloseCause cause) override;
+    void cancelDrain() override;
 
     void onTimer(std::uint32_t tag) override;
 
-    // Worker's intrusive list.
-    TcpSession* prev = nullptr;
-    TcpSession* next = nullptr;
-
 private:
-    /** kPhaseTimer bounds the client handshake, then the backend connect (+ handshake). */
+    /** kPhaseTimer bounds the PROXY header, then the client handshake (the backend connect has
+     * the dialer's own deadline). */
     enum TimerTag : std::uint32_t { kPhaseTimer = 1, kIdleTimer = 2, kDrainTimer = 3 };
-    enum class State : std::uint8_t { ProxyHeader, ClientHandshake, Connecting, BackendHandshake, Relaying, Closed };
+    enum class State : std::uint8_t { ProxyHeader, ClientHandshake, Connecting, Relaying, Closed };
 
     struct Side final : net::IoHandler {
         TcpSession* session = nullptr;
-        net::Fd fd = net::kInvalidFd;
         bool is_client = false;
-        bool readable = false;     ///< edge seen, not yet drained to EAGAIN
-        bool writable = false;
-        bool peer_closed = false;  ///< RDHUP/HUP seen: keep reading until EOF
-        bool eof = false;          ///< read side finished (FIN or close_notify received)
-        bool shut = false;         ///< we ended our sending side (close_notify + FIN)
-        bool read_wants_write = false;  ///< TLS: the last read waits for the socket to be writable
-        bool write_wants_read = false;  ///< TLS: the last write waits for it to be readable
+        tls::Transport io;
         /** Bytes to this side move through a kernel pipe (splice): set once the direction
          * carried a full buffer and both sides are plain TCP. */
         bool splicing = false;
@@ -105,7 +90,6 @@ private:
         // only while it holds bytes).
         std::uint32_t pipe_len = 0;
         net::Pipe* pipe = nullptr;
-        std::unique_ptr<tls::TlsStream> tls;  ///< null: plain TCP
         void onIo(std::uint32_t events) override { session->onIo(*this, events); }
     };
 
@@ -114,22 +98,18 @@ private:
     // Client phase.
     void beginProxyHeader();
     void readProxyHeader();
-    void proxyHeaderFailed(std::string_view cause, std::string_view why);
+    void proxyHeaderFailed(CloseCause cause, std::string_view why);
     void afterClientPreface();
     void clientHandshakeStep();
     void clientTlsFailed(std::string_view why);
 
-    // Backend phase.
+    // Backend phase (BackendDialer).
     void beginBackend();
-    /** backend_preface_ = the PROXY header the pool's backends expect. */
-    void buildProxyPreface();
-    void connectNext();
-    void onTcpConnected();
-    void backendHandshakeStep();
-    void onBackendReady();
-    void connectFailed(const char* why, int err, std::string_view detail = {});
-    /** The backend socket could not be created (EMFILE, ENFILE, ENOBUFS, ENOMEM). */
-    void outOfResources(int err);
+    /** The PROXY header the pool's backends expect, from client_addr_, the listener address
+     * and, for v2 TLVs, the client's TLS (SNI, ALPN, version, cipher). */
+    void writePreface(const config::BackendSettings& settings, std::string& out) override;
+    void onDialed() override;
+    void onDialFailed(CloseCause cause) override;
 
     // Relay.
     void pump();
@@ -146,28 +126,15 @@ private:
     bool endDirection(Side& src, Side& dst);
     bool flushPending(Side& dst);
     void stash(Side& dst, const char* data, std::size_t len);
-    /** Ends our sending side towards `dst` (close_notify first on TLS); false while it waits. */
-    bool closeWrite(Side& dst);
-    net::IoResult readFrom(Side& s, char* buf, std::size_t len);
-    /** As much of `data` as `s` takes now (several TLS records if need be). */
-    net::IoResult writeTo(Side& s, const char* data, std::size_t len);
-    static bool canRead(const Side& s) { return s.read_wants_write ? s.writable : s.readable; }
-    static bool canWrite(const Side& s) { return s.write_wants_read ? s.readable : s.writable; }
-    /** Records which readiness a TLS call that returned WouldBlock waits for. */
-    static void noteTlsWait(Side& s);
-    /** Whether the readiness a waiting handshake needs has been seen since. */
-    static bool handshakeMayProceed(const Side& s);
     void sideFailed(Side& side, net::IoStatus status);
     /** Ends the session because a deadline passed (drain, shutdown): reset if bytesInFlight(). */
-    void cutAtDeadline(std::string_view cause);
+    void cutAtDeadline(CloseCause cause);
     /** Bytes read but not delivered (buffers, pipes, TLS records), unread in a socket, or sent
      * and not yet acknowledged: the stream is not at rest. */
     bool bytesInFlight() const;
-    void finish(std::string_view cause);
+    void finish(CloseCause cause);
     std::int64_t msSinceStart() const;
 
-    WorkerContext& worker_;
-    std::shared_ptr<const ListenerContext> listener_;
     net::SocketAddress client_addr_;
     std::uint32_t client_slot_;  ///< per-client concurrency entry held, or ClientLimits::kNoSlot
     Side client_;
@@ -175,27 +142,17 @@ private:
     net::Timer phase_timer_;
     net::Timer idle_timer_;
     net::Timer drain_timer_;                    ///< armed only while the connection drains
-    std::string_view drain_cause_ = "drained";  ///< static strings only
+    CloseCause drain_cause_ = CloseCause::Drained;
     State state_ = State::Connecting;
-    bool tcp_connected_ = false;   ///< Connecting: the TCP connect to the current backend is done
     bool reset_on_close_ = false;  ///< finish() resets both sides (cut mid-stream at a deadline)
 
-    std::shared_ptr<const upstream::Snapshot> snapshot_;
-    std::shared_ptr<upstream::Backend> backend_ref_;
-    std::uint32_t backend_index_ = 0;
-    std::vector<const upstream::Backend*> tried_;
-    std::uint32_t attempts_ = 0;
+    /** Picks and connects the backend side (backend_.io), with retries. */
+    BackendDialer dialer_;
 
-    /** Raw bytes written to every backend connection right after its TCP connect and before
-     * anything else (its TLS handshake included). Empty (and unallocated) unless a feature needs
-     * it: this is where a PROXY protocol header goes (SPEC §3), built from client_addr_, the
-     * listener address and, for v2 TLVs, client_.tls (SNI, ALPN, version, cipher). */
-    std::string backend_preface_;
     /** accept_proxy: reads the client's PROXY header (then released); the address the client
      * connected to as that header says (AF_UNSPEC: none, use getsockname). */
     std::unique_ptr<ProxyHeaderReader> proxy_reader_;
     net::SocketAddress proxy_destination_;
-    std::uint32_t preface_sent_ = 0;
 
     net::Clock::time_point started_;
     net::Clock::time_point last_activity_;
@@ -204,7 +161,9 @@ private:
     std::int64_t first_byte_ms_ = -1;
     std::uint64_t bytes_in_ = 0;
     std::uint64_t bytes_out_ = 0;
-    std::string_view first_fin_;  ///< "client_fin" or "backend_fin": who ended first
+    /** ClientFin or BackendFin: who ended first (ClientFin until one did). */
+    CloseCause first_fin_ = CloseCause::ClientFin;
+    bool fin_seen_ = false;
     std::string_view tls_error_;  ///< why the client's TLS failed (points into client_.tls or static)
 };
 

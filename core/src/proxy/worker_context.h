@@ -14,6 +14,7 @@
 #include "proxy/client_limits.h"
 #include "proxy/listener_stats.h"
 #include "proxy/router.h"
+#include "proxy/session.h"
 #include "upstream/pool.h"
 
 namespace postern::tls {
@@ -22,8 +23,6 @@ class ClientTlsContext;
 }  // namespace postern::tls
 
 namespace postern::proxy {
-
-class TcpSession;
 
 /** One listener of one config generation as a worker's sessions see it. Immutable once built;
  * shared (shared_ptr) by the acceptors that hand it out and by every session accepted with it,
@@ -49,6 +48,9 @@ struct ListenerContext {
     /** Per-client limits, shared by every worker (and by the next generation when the limits stay
      * the same); null unless the listener sets one. */
     std::shared_ptr<ClientLimits> client_limits;
+    /** Makes the session of each connection accepted with this listener, for its protocol (set
+     * by the gateway; TcpSession::create for tcp and tls). */
+    SessionFactory make_session = nullptr;
 
     /** The pool for a TLS client that sent `sni` ("" = none): the first matching route's, else
      * the listener's; null when neither (the connection is closed, cause no_route). */
@@ -95,7 +97,7 @@ struct WorkerContext {
     net::Clock::time_point next_tls_warning{};
 
     // Intrusive list of live sessions.
-    TcpSession* sessions = nullptr;
+    Session* sessions = nullptr;
     std::size_t session_count = 0;
 };
 

@@ -5,11 +5,26 @@
 #include <future>
 
 #include "common/log.h"
+#include "proxy/tcp_session.h"
 #include "server/tls_startup_log.h"
 
 namespace postern::server {
 
 namespace {
+
+/** The session each connection of a listener with `protocol` gets. */
+proxy::SessionFactory sessionFactoryFor(config::ListenerProtocol protocol) {
+    switch (protocol) {
+        case config::ListenerProtocol::Tcp:
+        case config::ListenerProtocol::Tls:
+            return &proxy::TcpSession::create;
+        case config::ListenerProtocol::Http:
+        case config::ListenerProtocol::Https:
+            // Refused by the configuration loader until the HTTP session exists.
+            break;
+    }
+    return &proxy::TcpSession::create;
+}
 
 std::string joined(const std::vector<std::string>& names) {
     std::string out;
@@ -119,6 +134,7 @@ std::shared_ptr<const proxy::ListenerContext> Gateway::makeListenerContext(
     for (const auto& route : lc.routes) ctx->route_pools.push_back(poolNamed(route.pool));
     ctx->stats = rt.stats;
     ctx->tls = lc.tls ? lc.tls->context.get() : nullptr;
+    ctx->make_session = sessionFactoryFor(lc.protocol);
     if (lc.max_connections_per_client || lc.new_connections_per_client) {
         // The per-client table outlives a reload that leaves the limits alone (the clients'
         // counts and rates go on).

@@ -88,11 +88,12 @@ net::Clock::time_point Worker::cutTime(config::Millis timeout) {
 
 void Worker::drainListener(std::uint64_t listener_id) {
     onLoop([this, listener_id] {
-        for (proxy::TcpSession* s = context_->sessions; s;) {
-            proxy::TcpSession* next = s->next;  // a cut at once unlinks s
+        for (proxy::Session* s = context_->sessions; s;) {
+            proxy::Session* next = s->next;  // a cut at once unlinks s
             if (s->listener().id == listener_id) {
                 const auto cut = cutTime(s->drainTimeout());
-                if (cut != net::Clock::time_point::max()) s->drainBy(cut, "drained");
+                if (cut != net::Clock::time_point::max())
+                    s->drainBy(cut, proxy::CloseCause::Drained);
             }
             s = next;
         }
@@ -103,9 +104,9 @@ void Worker::drainBackend(std::shared_ptr<const upstream::Backend> backend,
                           config::Millis timeout) {
     onLoop([this, b = std::move(backend), timeout] {
         if (timeout == config::kUnlimited) return;
-        for (proxy::TcpSession* s = context_->sessions; s;) {
-            proxy::TcpSession* next = s->next;
-            if (s->backend() == b.get()) s->drainBy(cutTime(timeout), "drained");
+        for (proxy::Session* s = context_->sessions; s;) {
+            proxy::Session* next = s->next;
+            if (s->backend() == b.get()) s->drainBy(cutTime(timeout), proxy::CloseCause::Drained);
             s = next;
         }
     });
@@ -113,17 +114,17 @@ void Worker::drainBackend(std::shared_ptr<const upstream::Backend> backend,
 
 void Worker::undrainBackend(std::shared_ptr<const upstream::Backend> backend) {
     onLoop([this, b = std::move(backend)] {
-        for (proxy::TcpSession* s = context_->sessions; s; s = s->next)
+        for (proxy::Session* s = context_->sessions; s; s = s->next)
             if (s->backend() == b.get()) s->cancelDrain();
     });
 }
 
 void Worker::drainAll() {
     onLoop([this] {
-        for (proxy::TcpSession* s = context_->sessions; s;) {
-            proxy::TcpSession* next = s->next;
+        for (proxy::Session* s = context_->sessions; s;) {
+            proxy::Session* next = s->next;
             const auto cut = cutTime(s->drainTimeout());
-            if (cut != net::Clock::time_point::max()) s->drainBy(cut, "shutdown");
+            if (cut != net::Clock::time_point::max()) s->drainBy(cut, proxy::CloseCause::Shutdown);
             s = next;
         }
     });
@@ -179,19 +180,20 @@ void Worker::Acceptor::onIo(std::uint32_t) { worker->acceptBatch(*this); }
 
 void Worker::refuse(const proxy::ListenerContext& listener, net::Fd fd, const net::SocketAddress& peer) {
     listener.stats->refused_max_connections.fetch_add(1, std::memory_order_relaxed);
-    closeRefused(listener, fd, peer, "refused_max_connections");
+    closeRefused(listener, fd, peer, proxy::CloseCause::RefusedMaxConnections);
 }
 
 void Worker::closeRefused(const proxy::ListenerContext& listener, net::Fd fd,
-                          const net::SocketAddress& peer, std::string_view cause) {
+                          const net::SocketAddress& peer, proxy::CloseCause cause) {
     net::closeFd(fd);
+    listener.stats->countClose(cause);
     if (context_->access_log && context_->access_log->enabled()) {
         std::string client = peer.toString();
         proxy::AccessRecord rec;
         rec.listener = listener.config->name;
         rec.client = client;
         if (listener.pool) rec.pool = listener.pool->name();
-        rec.cause = cause;
+        rec.cause = proxy::closeCauseName(cause);
         context_->access_log->write(rec);
     }
 }
@@ -226,7 +228,7 @@ void Worker::acceptBatch(Acceptor& a) {
         const proxy::ClientAdmission admission =
             proxy::admitAtAccept(*a.listener, peer, loop_.now());
         if (admission.refused != proxy::AccessRefusal::None) {
-            closeRefused(*a.listener, fd, peer, proxy::causeName(admission.refused));
+            closeRefused(*a.listener, fd, peer, proxy::closeCause(admission.refused));
             continue;
         }
         if (global_active_->fetch_add(1, std::memory_order_relaxed) >= global_max_) {
@@ -242,8 +244,10 @@ void Worker::acceptBatch(Acceptor& a) {
             refuse(*a.listener, fd, peer);
             continue;
         }
-        auto* session = new proxy::TcpSession(*context_, a.listener, fd, peer, admission.slot);
-        session->start();
+        // From start() on the session owns itself (see proxy/session.h).
+        a.listener->make_session(*context_, a.listener, {fd, peer, admission.slot})
+            .release()
+            ->start();
     }
 }
 

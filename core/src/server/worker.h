@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "net/event_loop.h"
-#include "proxy/tcp_session.h"
+#include "proxy/session.h"
 #include "proxy/worker_context.h"
 
 namespace postern::server {
@@ -100,7 +100,7 @@ private:
     void endAcceptEpisode();
     /** Closes a refused connection at once and writes its access-log line. */
     void closeRefused(const proxy::ListenerContext& listener, net::Fd fd,
-                      const net::SocketAddress& peer, std::string_view cause);
+                      const net::SocketAddress& peer, proxy::CloseCause cause);
 
     unsigned index_;
     net::EventLoop loop_;

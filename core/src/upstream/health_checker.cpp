@@ -8,15 +8,23 @@
 // The PROXY protocol codec is a leaf (it depends on net/ only), shared with the session.
 #include "codec/proxy_protocol.h"
 #include "tls/client_tls_context.h"
+#include "upstream/backend_connector.h"
 
 namespace postern::upstream {
 
-class HealthChecker::Task final : public net::IoHandler, public net::TimerHandler, public net::Deferred {
+class HealthChecker::Task final : public net::IoHandler,
+                                  public net::TimerHandler,
+                                  public net::Deferred,
+                                  private BackendConnector::Handler {
 public:
     enum TimerTag : std::uint32_t { kNextProbe = 1, kTimeout = 2 };
 
     Task(HealthChecker& owner, std::shared_ptr<Backend> backend)
-        : owner_(owner), backend_(std::move(backend)), next_(this, kNextProbe), timeout_(this, kTimeout) {}
+        : owner_(owner),
+          backend_(std::move(backend)),
+          next_(this, kNextProbe),
+          timeout_(this, kTimeout),
+          connector_(owner.loop_, *this) {}
 
     ~Task() override { abort(); }
 
@@ -35,27 +43,17 @@ public:
     }
 
     void onIo(std::uint32_t events) override {
-        if (stopped_ || fd_ == net::kInvalidFd) return;
-        if (!connected_) {
-            if (!(events & (net::kWritable | net::kError | net::kHangup))) return;
-            int err = net::socketError(fd_);
-            if (err != 0) return finish(false, "connect: " + net::errorText(err));
-            connected_ = true;
-            if (probe().sendsProxy(owner_.pool_.config().backend, backend_->port) &&
-                !sendProxyHeader())
-                return;
-            if (probe().instance->transport().tls && !startTls()) return;
-        }
-        // TLS probes: the session starts once the handshake (and certificate check) is done.
-        if (tls_ && !tls_->established() && !tlsHandshake()) return;
-        if (!session_) {
-            session_ = probe().instance->newSession(view());
-            if (!session_) return finish(false, "probe plugin could not start a session");
-            if (handle(session_->onConnected(out_))) return;
+        if (stopped_ || transport_.fd == net::kInvalidFd) return;
+        transport_.noteEvents(events);
+        if (connector_.connecting()) {
+            // Connect, PROXY header, TLS handshake (and certificate check); once done, the probe
+            // plugin's session starts (onConnected) and this event may carry its first answer.
+            connector_.onIo(events);
+            if (transport_.fd == net::kInvalidFd || connector_.connecting() || !session_) return;
         }
         if (!out_.empty() && !flush()) return;
         // Over TLS, any event may let a read go on (it may have waited for writability).
-        if ((events & (net::kReadable | net::kHangup | net::kError)) || tls_) readSome();
+        if ((events & (net::kReadable | net::kHangup | net::kError)) || transport_.tls) readSome();
     }
 
 private:
@@ -70,35 +68,69 @@ private:
     void begin() {
         started_ = owner_.loop_.now();
         owner_.loop_.arm(next_, started_ + probe().interval);
-        if (fd_ != net::kInvalidFd) return;  // the previous check is still running (timeout > interval)
-        net::SocketAddress to = backend_->address;
-        if (probe().port) to.setPort(probe().port);
-        int err = 0;
-        fd_ = net::connectStart(to, &err);
-        if (fd_ == net::kInvalidFd) return finish(false, "connect: " + net::errorText(err));
-        connected_ = false;
+        if (transport_.fd != net::kInvalidFd)
+            return;  // the previous check is still running (timeout > interval)
+        // The core's connection for probes: the pool's backend TLS settings (CA, verification,
+        // client certificate) with SNI and ALPN from the probe plugin's transport(); a PROXY
+        // header first when the pool's backends expect one.
+        ConnectTarget target;
+        target.address = backend_->address;
+        if (probe().port) target.address.setPort(probe().port);
+        target.host = backend_->host;
+        const config::BackendSettings& b = owner_.pool_.config().backend;
+        if (probe().sendsProxy(b, backend_->port)) target.preface = proxyHeader(b);
+        const postern_probe_transport t = probe().instance->transport();
+        if (t.tls) {
+            target.tls = b.tls_context.get();
+            if (!target.tls)
+                return finish(false, "probe plugin '" + probe().plugin +
+                                         "' needs TLS but the pool has no TLS settings");
+            target.sni = t.sni.data ? std::string_view(t.sni.data, t.sni.size) : std::string_view();
+            alpn_ = tls::alpnWireFromList(t.alpn.data ? std::string_view(t.alpn.data, t.alpn.size)
+                                                      : std::string_view());
+            target.alpn_wire = alpn_;
+        }
         out_.clear();
-        owner_.loop_.add(fd_, this);
+        ConnectFailure failure;
+        if (!connector_.start(target, transport_, this, &failure))
+            return finish(false, reason(failure));
         owner_.loop_.armAfter(timeout_, probe().timeout);
     }
 
     /** `PROXY UNKNOWN\r\n` (a v1 or plain pool) or a v2 LOCAL header (a v2 pool), before anything
-     * else, TLS included: "a health check, not a relayed client". A fresh socket takes these
-     * few bytes at once. False (and finished) when it cannot. */
-    bool sendProxyHeader() {
-        const config::BackendSettings& b = owner_.pool_.config().backend;
-        char header[64];
+     * else, TLS included: "a health check, not a relayed client". */
+    std::string_view proxyHeader(const config::BackendSettings& b) {
         const std::size_t n = b.proxy_protocol == config::ProxyProtocol::V2
-                                  ? codec::writeProxyV2Local(header, b.proxy_protocol_crc)
-                                  : codec::writeProxyV1Unknown(header);
-        const auto r = net::sendSome(fd_, header, n);
-        if (r.status == net::IoStatus::Ok && r.bytes == n) return true;
-        finish(false, "send PROXY header: " + (r.status == net::IoStatus::Reset ||
-                                                       r.status == net::IoStatus::Error
-                                                   ? net::errorText(r.error)
-                                                   : std::string("short write")));
-        return false;
+                                  ? codec::writeProxyV2Local(header_, b.proxy_protocol_crc)
+                                  : codec::writeProxyV1Unknown(header_);
+        return {header_, n};
     }
+
+    /** The failure as the probe's log lines have always said it. */
+    static std::string reason(const ConnectFailure& f) {
+        switch (f.stage) {
+            case ConnectFailure::Stage::Socket:
+            case ConnectFailure::Stage::Connect:
+                return "connect: " + net::errorText(f.error);
+            case ConnectFailure::Stage::Preface:
+                return "send PROXY header: " + net::errorText(f.error);
+            case ConnectFailure::Stage::TlsSetup:
+                return f.detail;
+            case ConnectFailure::Stage::Tls:
+                return "tls: " + f.detail;
+            case ConnectFailure::Stage::Timeout:
+                break;  // no deadline given: the task's own
+        }
+        return "connect timeout";
+    }
+
+    void onConnected() override {
+        session_ = probe().instance->newSession(view());
+        if (!session_) return finish(false, "probe plugin could not start a session");
+        handle(session_->onConnected(out_));
+    }
+
+    void onConnectFailed(const ConnectFailure& failure) override { finish(false, reason(failure)); }
 
     /** Applies a verdict; true when the check is over. */
     bool handle(postern_verdict v) {
@@ -126,11 +158,13 @@ private:
     }
 
     bool flush() {
+        const auto& tls = transport_.tls;
         while (!out_.empty()) {
-            auto r = tls_ ? tls_->write(out_.data(), out_.size()) : net::sendSome(fd_, out_.data(), out_.size());
+            auto r = tls ? tls->write(out_.data(), out_.size())
+                         : net::sendSome(transport_.fd, out_.data(), out_.size());
             if (r.status == net::IoStatus::WouldBlock) return true;
             if (r.status != net::IoStatus::Ok) {
-                finish(false, "send: " + (tls_ ? tls_->failure() : net::errorText(r.error)));
+                finish(false, "send: " + (tls ? tls->failure() : net::errorText(r.error)));
                 return false;
             }
             out_.erase(0, r.bytes);
@@ -140,11 +174,13 @@ private:
 
     void readSome() {
         char buf[4096];
-        for (int i = 0; i < 64 && fd_ != net::kInvalidFd; ++i) {
-            auto r = tls_ ? tls_->read(buf, sizeof buf) : net::recvSome(fd_, buf, sizeof buf);
+        for (int i = 0; i < 64 && transport_.fd != net::kInvalidFd; ++i) {
+            const auto& tls = transport_.tls;
+            auto r =
+                tls ? tls->read(buf, sizeof buf) : net::recvSome(transport_.fd, buf, sizeof buf);
             if (r.status == net::IoStatus::WouldBlock) return;
             if (r.status == net::IoStatus::Reset || r.status == net::IoStatus::Error)
-                return finish(false, "recv: " + (tls_ ? tls_->failure() : net::errorText(r.error)));
+                return finish(false, "recv: " + (tls ? tls->failure() : net::errorText(r.error)));
             bool eof = r.status == net::IoStatus::Eof;
             if (handle(session_->onData(std::string_view(buf, r.bytes), eof, out_))) return;
             if (eof) return finish(false, "connection closed before the probe decided");
@@ -152,39 +188,10 @@ private:
         }
     }
 
-    /** The core's TLS transport for probes: the pool's backend TLS settings (CA, verification,
-     * client certificate), SNI and ALPN from the probe plugin's transport(). */
-    bool startTls() {
-        const tls::ClientTlsContext* ctx = owner_.pool_.config().backend.tls_context.get();
-        if (!ctx) {
-            finish(false, "probe plugin '" + probe().plugin + "' needs TLS but the pool has no TLS settings");
-            return false;
-        }
-        const postern_probe_transport t = probe().instance->transport();
-        const std::string_view sni = t.sni.data ? std::string_view(t.sni.data, t.sni.size) : std::string_view();
-        const std::string alpn = tls::alpnWireFromList(t.alpn.data ? std::string_view(t.alpn.data, t.alpn.size)
-                                                                   : std::string_view());
-        tls_ = ctx->connect(fd_, backend_->host, sni, alpn);
-        if (!tls_) finish(false, "cannot allocate a TLS connection");
-        return tls_ != nullptr;
-    }
-
-    /** One handshake step; true once it is done (false: wait, or the check has failed). */
-    bool tlsHandshake() {
-        switch (tls_->handshake()) {
-            case net::IoStatus::Ok: return true;
-            case net::IoStatus::WouldBlock: return false;
-            default: finish(false, "tls: " + tls_->failure()); return false;
-        }
-    }
-
     void abort() {
-        tls_.reset();
-        if (fd_ != net::kInvalidFd) {
-            owner_.loop_.remove(fd_);
-            net::closeFd(fd_);
-            fd_ = net::kInvalidFd;
-        }
+        connector_.cancel();
+        transport_.close(owner_.loop_, tls::Transport::CloseMode::Abrupt);
+        transport_.tls.reset();
         owner_.loop_.cancel(timeout_);
         session_.reset();
     }
@@ -204,38 +211,37 @@ private:
     std::shared_ptr<Backend> backend_;
     net::Timer next_;
     net::Timer timeout_;
-    net::Fd fd_ = net::kInvalidFd;
-    bool connected_ = false;
+    tls::Transport transport_;  ///< closed between checks
+    BackendConnector connector_;
     bool stopped_ = false;
     std::string out_;
+    std::string alpn_;  ///< TLS probes: the plugin's ALPN list in wire format
+    char header_[64];   ///< the PROXY header being sent
     std::unique_ptr<plugin::ProbeSession> session_;
-    std::unique_ptr<tls::TlsStream> tls_;  ///< TLS probes only
     net::Clock::time_point started_{};
 };
 
 HealthChecker::HealthChecker(net::EventLoop& loop, Pool& pool) : loop_(loop), pool_(pool) {}
 
 HealthChecker::~HealthChecker() {
-    for (auto& [b, task] : tasks_) {
-        task->stopForGood();
-        delete task;
-    }
+    for (auto& [b, task] : tasks_) task->stopForGood();
 }
 
 void HealthChecker::sync() {
     std::unordered_map<Backend*, bool> present;
     for (auto& b : pool_.backends()) {
         present[b.get()] = true;
-        if (!tasks_.count(b.get())) {
-            auto* task = new Task(*this, b);
-            tasks_[b.get()] = task;
+        auto& task = tasks_[b.get()];
+        if (!task) {
+            task = std::make_unique<Task>(*this, b);
             task->start();
         }
     }
     for (auto it = tasks_.begin(); it != tasks_.end();) {
         if (!present.count(it->first)) {
             it->second->stopForGood();
-            loop_.destroyLater(it->second);
+            // It may be the handler of an event or timer of this very round.
+            loop_.destroyLater(it->second.release());
             it = tasks_.erase(it);
         } else {
             ++it;

@@ -49,7 +49,8 @@ private:
 
     net::EventLoop& loop_;
     Pool& pool_;
-    std::unordered_map<Backend*, Task*> tasks_;  // owned; destroyed through loop_.destroyLater
+    /** A removed backend's task is handed to loop_.destroyLater. */
+    std::unordered_map<Backend*, std::unique_ptr<Task>> tasks_;
 };
 
 }  // namespace postern::upstream

@@ -1,0 +1,119 @@
+#include "upstream/backend_connector.h"
+
+#include "tls/client_tls_context.h"
+
+namespace postern::upstream {
+
+BackendConnector::BackendConnector(net::EventLoop& loop, Handler& handler)
+    : loop_(loop), handler_(handler), deadline_(this, 0) {}
+
+BackendConnector::~BackendConnector() {
+    // The owner cancel()s an attempt before its transport goes; only the timer is ours.
+    loop_.cancel(deadline_);
+}
+
+bool BackendConnector::start(const ConnectTarget& target, tls::Transport& transport,
+                             net::IoHandler* io, ConnectFailure* failure) {
+    int err = 0;
+    transport.fd = net::connectStart(target.address, &err);
+    if (transport.fd == net::kInvalidFd) {
+        failure->stage = ConnectFailure::Stage::Socket;
+        failure->error = err;
+        failure->detail.clear();
+        failure->tls = false;
+        failure->out_of_resources =
+            net::classifyAcceptError(err) == net::AcceptFailure::OutOfResources;
+        return false;
+    }
+    net::setNoDelay(transport.fd);
+    loop_.add(transport.fd, io);
+    transport_ = &transport;
+    target_ = target;
+    tcp_connected_ = false;
+    preface_sent_ = 0;
+    if (target.timeout.count() > 0) loop_.armAfter(deadline_, target.timeout);
+    return true;
+}
+
+void BackendConnector::onIo(std::uint32_t events) {
+    if (!transport_) return;
+    if (!tcp_connected_) {
+        if (!(events & (net::kWritable | net::kError | net::kHangup))) return;
+        // Writable without an error or hang-up means connected: SO_ERROR is read only when the
+        // connect failed (one getsockopt less per connection).
+        if (events & (net::kError | net::kHangup))
+            return fail(ConnectFailure::Stage::Connect, net::socketError(transport_->fd));
+        tcp_connected_ = true;
+        return continueAfterConnect();
+    }
+    if (!transport_->tls) {  // the preface is still going out
+        if (events & (net::kError | net::kHangup))
+            return fail(ConnectFailure::Stage::Preface, net::socketError(transport_->fd));
+        if (transport_->writable) continueAfterConnect();
+        return;
+    }
+    if (transport_->handshakeMayProceed()) handshakeStep();
+}
+
+void BackendConnector::continueAfterConnect() {
+    tls::Transport& t = *transport_;
+    // The preface goes out raw, before any TLS byte. A fresh connection's send buffer takes a few
+    // hundred bytes at once; a short write still just waits for the next writable edge.
+    while (preface_sent_ < target_.preface.size()) {
+        auto r = net::sendSome(t.fd, target_.preface.data() + preface_sent_,
+                               target_.preface.size() - preface_sent_);
+        if (r.status == net::IoStatus::WouldBlock) {
+            t.writable = false;
+            return;
+        }
+        if (r.status != net::IoStatus::Ok) return fail(ConnectFailure::Stage::Preface, r.error);
+        preface_sent_ += static_cast<std::uint32_t>(r.bytes);
+    }
+    if (!target_.tls) return succeed();
+    t.tls = target_.tls->connect(t.fd, target_.host, target_.sni, target_.alpn_wire);
+    if (!t.tls) return fail(ConnectFailure::Stage::TlsSetup, 0, "cannot allocate a TLS connection");
+    handshakeStep();  // the socket is writable: the ClientHello leaves now
+}
+
+void BackendConnector::handshakeStep() {
+    switch (transport_->handshake()) {
+        case net::IoStatus::Ok:
+            return succeed();
+        case net::IoStatus::WouldBlock:
+            return;
+        default:
+            return fail(ConnectFailure::Stage::Tls, 0, transport_->tls->failure());
+    }
+}
+
+void BackendConnector::succeed() {
+    loop_.cancel(deadline_);
+    transport_ = nullptr;
+    handler_.onConnected();
+}
+
+void BackendConnector::fail(ConnectFailure::Stage stage, int error, std::string detail) {
+    ConnectFailure failure;
+    failure.stage = stage;
+    failure.error = error;
+    failure.detail = std::move(detail);
+    failure.tls = transport_->tls != nullptr;
+    cancel();
+    handler_.onConnectFailed(failure);
+}
+
+void BackendConnector::cancel() {
+    if (!transport_) return;
+    loop_.cancel(deadline_);
+    transport_->close(loop_, tls::Transport::CloseMode::Abrupt);
+    transport_->tls.reset();
+    transport_ = nullptr;
+}
+
+void BackendConnector::onTimer(std::uint32_t) {
+    if (!transport_) return;
+    const bool tls = transport_->tls != nullptr;
+    fail(ConnectFailure::Stage::Timeout, 0, tls ? "no TLS handshake in time" : "");
+}
+
+}  // namespace postern::upstream
