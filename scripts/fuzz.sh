@@ -5,6 +5,7 @@
 #   proxy_protocol  the incoming PROXY protocol v1/v2 parser
 #   config_loader   the TOML config loader (`postern check`), with the built-in plugins
 #   client_hello    a TLS listener's server side fed mutated ClientHellos (SNI, ALPN)
+#   hello_sni       the ClientHello SNI peek of tcp listeners with SNI routes (TLS passthrough)
 # New interesting inputs go to build-fuzz/corpus/<name>/ (never into the repository), emptied at
 # the start of each run: libFuzzer replays its whole corpus before -max_total_time counts, and a
 # corpus grown by earlier runs would make the run unbounded (POSTERN_FUZZ_KEEP_CORPUS=1 keeps it,
@@ -14,7 +15,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS [NAME...]]
 #   SECONDS: the total time, split evenly between the fuzzers run (default 60, or
-#   POSTERN_FUZZ_TIME; at least 1 s each); NAME...: only these fuzzers (default: all three).
+#   POSTERN_FUZZ_TIME; at least 1 s each); NAME...: only these fuzzers (default: all four).
 # Environment: POSTERN_FUZZ_BUILD_DIR (build-fuzz), POSTERN_FUZZ_KEEP_CORPUS, POSTERN_JOBS.
 set -euo pipefail
 
@@ -22,7 +23,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$POSTERN_ROOT"
 
-all_fuzzers=(proxy_protocol config_loader client_hello)
+all_fuzzers=(proxy_protocol config_loader client_hello hello_sni)
 seconds="${1:-${POSTERN_FUZZ_TIME:-60}}"
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   postern_log "usage: scripts/fuzz.sh [SECONDS [NAME...]] (a positive number, got '$seconds')"
@@ -53,8 +54,9 @@ CC=clang CXX=clang++ postern_configure "$dir" -DPOSTERN_FUZZ=ON \
 postern_build "$dir" "${fuzzers[@]/%/_fuzz}"
 
 # Input bounds: a PROXY header is at most 536 bytes (v2: 16 + 520); a config file of a few KiB
-# covers every table; a ClientHello fits in one or two records.
-declare -A max_len=([proxy_protocol]=4096 [config_loader]=8192 [client_hello]=8192)
+# covers every table; a ClientHello fits in one or two records (the SNI peek decides by 16468 bytes,
+# tls::kMaxClientHelloBytes, and is fed a little more).
+declare -A max_len=([proxy_protocol]=4096 [config_loader]=8192 [client_hello]=8192 [hello_sni]=17000)
 
 each=$((seconds / ${#fuzzers[@]}))
 [ "$each" -ge 1 ] || each=1

@@ -12,8 +12,10 @@
 #include <pwd.h>
 #endif
 
+#include "common/host_pattern.h"
 #include "common/host_port.h"
 #include "common/log.h"
+#include "tls/client_tls_context.h"
 
 namespace postern::config {
 
@@ -22,6 +24,31 @@ namespace {
 constexpr std::int64_t kMaxWorkers = 1024;
 constexpr std::int64_t kMaxRetries = 100;
 constexpr std::int64_t kMaxUint32 = std::numeric_limits<std::uint32_t>::max();
+constexpr std::int64_t kMaxKeepalive = 1'000'000;
+constexpr std::size_t kMaxRoutes = 10'000;
+
+const char* protocolName(ListenerProtocol p) {
+    switch (p) {
+        case ListenerProtocol::Tcp:
+            return "tcp";
+        case ListenerProtocol::Tls:
+            return "tls";
+        case ListenerProtocol::Http:
+            return "http";
+        case ListenerProtocol::Https:
+            return "https";
+    }
+    return "?";
+}
+
+/** Whether a request or connection that `inner` matches is always taken by `outer` first. */
+bool routeCovers(const RouteConfig& outer, const RouteConfig& inner) {
+    auto covers = [](const std::string& o, const std::string& i) {
+        return o.empty() || (!i.empty() && common::patternCovers(o, i));
+    };
+    return covers(outer.host, inner.host) && covers(outer.sni, inner.sni) &&
+           inner.path_prefix.compare(0, outer.path_prefix.size(), outer.path_prefix) == 0;
+}
 
 bool isValidName(std::string_view name) {
     return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
@@ -286,15 +313,17 @@ void ConfigReader::resolvePoolReferences() {
     const std::vector<std::string> pool_names = keysOf(pool_names_);
     for (const PoolRef& ref : pool_refs_) {
         ListenerConfig& l = config_->listeners[ref.listener];
-        auto it = pool_names_.find(l.pool);
+        const std::string& name = ref.route ? l.routes[*ref.route].pool : l.pool;
+        auto it = pool_names_.find(name);
         if (it != pool_names_.end()) {
-            l.pool_index = it->second.index;
+            (ref.route ? l.routes[*ref.route].pool_index : l.pool_index) = it->second.index;
             continue;
         }
         std::string message =
             (l.name.empty() ? std::string("listener") : "listener '" + l.name + "'") +
-            " refers to unknown pool '" + l.pool + "'";
-        if (auto suggestion = suggestKey(l.pool, pool_names); !suggestion.empty())
+            (ref.route ? std::string(" route") : std::string()) + " refers to unknown pool '" +
+            name + "'";
+        if (auto suggestion = suggestKey(name, pool_names); !suggestion.empty())
             message += "; did you mean '" + suggestion + "'?";
         diag_.error(ref.pos, std::move(message));
     }
@@ -353,25 +382,36 @@ void ConfigReader::readListener(const toml::table& table) {
         }
     }
 
+    bool protocol_known = true;
     if (auto protocol = r.string("protocol")) {
-        if (*protocol == "tcp")
+        if (*protocol == "tcp") {
             l.protocol = ListenerProtocol::Tcp;
-        else if (*protocol == "tls")
+        } else if (*protocol == "tls") {
             l.protocol = ListenerProtocol::Tls;
-        else if (*protocol == "http" || *protocol == "https")
-            diag_.error(r.valuePos("protocol"), "protocol \"" + *protocol +
-                                                    "\" is not supported yet (only \"tcp\" and "
-                                                    "\"tls\" listeners are)");
-        else
+        } else if (*protocol == "http" || *protocol == "https") {
+            // Read as what it is (its routes and keys are checked as such) even while refused.
+            l.protocol = *protocol == "http" ? ListenerProtocol::Http : ListenerProtocol::Https;
+            if (!options_.http_listeners)
+                diag_.error(r.valuePos("protocol"), "protocol \"" + *protocol +
+                                                        "\" is not supported yet (only \"tcp\" and "
+                                                        "\"tls\" listeners are)");
+        } else {
             r.invalidChoice("protocol", *protocol, {"tcp", "tls", "http", "https"});
+            protocol_known = false;
+        }
+    } else if (r.get("protocol")) {
+        protocol_known = false;  // wrong type, reported
     }
 
-    if (r.require("pool")) {
+    if (r.get("pool")) {
         if (auto pool = r.string("pool")) {
             l.pool = *pool;
-            pool_refs_.push_back(PoolRef{index, r.valuePos("pool")});
+            pool_refs_.push_back(PoolRef{index, std::nullopt, r.valuePos("pool")});
         }
     }
+    readRoutes(r, l, index, protocol_known);
+    if (!r.get("pool") && !r.get("route"))
+        diag_.error(r.pos(), "[[listener]] needs 'pool' or at least one [[listener.route]]");
 
     if (auto idle = r.duration("idle_timeout", {.positive = true})) l.idle_timeout = *idle;
     if (auto max = r.integer("max_connections", 1))
@@ -411,14 +451,165 @@ void ConfigReader::readListener(const toml::table& table) {
         l.new_connections_per_client = static_cast<std::uint32_t>(*rate);
 
     tls_.readListener(r, l, index);
-    for (std::string_view key : {"request_timeout", "ws_idle_timeout", "route"})
-        if (r.get(key)) r.notSupported(key, "HTTP listeners");
-    // ws_max_session = "0s" is the documented "no cap" and changes nothing.
-    if (const toml::node* max_session = r.get("ws_max_session")) {
-        auto d = readDuration(*max_session, "ws_max_session", diag_);
-        if (d && d->count() != 0) r.notSupported("ws_max_session", "HTTP listeners");
-    }
+    readHttpTimeouts(r, l, protocol_known);
     r.finish();
+}
+
+void ConfigReader::readHttpTimeouts(TableReader& r, ListenerConfig& l, bool protocol_known) {
+    const bool http = isHttp(l.protocol);
+    // On another protocol the key would change nothing: an error, never silently ignored.
+    auto misplaced = [&](std::string_view key) {
+        if (!r.get(key) || !protocol_known || http) return false;
+        diag_.error(r.valuePos(key), "'" + std::string(key) +
+                                         "' applies to protocol \"http\" and \"https\" listeners, "
+                                         "not \"" +
+                                         protocolName(l.protocol) + "\"");
+        return true;
+    };
+    if (!misplaced("request_timeout"))
+        if (auto t = r.duration("request_timeout", {.positive = true})) l.request_timeout = *t;
+    l.ws_idle_timeout = l.request_timeout;  // SPEC: the default is the listener's request_timeout
+    if (!misplaced("ws_idle_timeout"))
+        if (auto t = r.duration("ws_idle_timeout", {.positive = true})) l.ws_idle_timeout = *t;
+    // ws_max_session = "0s" is "no cap", which every listener has: accepted anywhere, as the
+    // reference documented it before HTTP listeners existed.
+    if (const toml::node* max_session = r.get("ws_max_session"); max_session && !http) {
+        Diagnostics scratch(diag_.file());
+        auto d = readDuration(*max_session, "ws_max_session", scratch);
+        if (d && d->count() == 0) return;
+    }
+    if (!misplaced("ws_max_session"))
+        if (auto t = r.duration("ws_max_session")) l.ws_max_session = *t;
+}
+
+void ConfigReader::readRoutes(TableReader& r, ListenerConfig& l, std::size_t index,
+                              bool protocol_known) {
+    if (!r.get("route")) return;
+    const toml::array* routes = r.arrayOfTables("route");
+    if (!routes) return;  // wrong type, reported
+    const toml::node* node = r.get("route");
+    if (routes->empty()) {
+        diag_.error(*node,
+                    "'route' must list at least one route (leave it out to send everything "
+                    "to 'pool')");
+        return;
+    }
+    if (routes->size() > kMaxRoutes) {
+        diag_.error(*node, "too many routes: " + std::to_string(routes->size()) + " (at most " +
+                               std::to_string(kMaxRoutes) + " per listener)");
+        return;
+    }
+    const bool http = isHttp(l.protocol);
+    const char* protocol = protocolName(l.protocol);
+    std::vector<bool> complete;  ///< per route: every match key valid (judged for shadowing)
+    for (const auto& element : *routes) {
+        const toml::table& table = *element.as_table();
+        TableReader t(&table, "[[listener.route]]", positionOf(table, r.pos()), diag_);
+        RouteConfig route;
+        route.pos = t.pos();
+        bool valid = true;
+        // host / sni: a name pattern, on the protocols it belongs to.
+        auto pattern = [&](std::string_view key, bool applies, const char* instead,
+                           std::string& out) {
+            if (!t.get(key)) return;
+            auto value = t.string(key);
+            if (!value) {
+                valid = false;
+                return;
+            }
+            if (protocol_known && !applies) {
+                diag_.error(t.valuePos(key),
+                            "'" + std::string(key) + "' routes apply to " +
+                                (http ? std::string("tls and tcp") : "http and https") +
+                                " listeners, not \"" + protocol + "\" (" + instead + ")");
+                valid = false;
+                return;
+            }
+            std::string why;
+            auto normalised = common::normalisePattern(*value, &why);
+            if (normalised && key == "sni" && tls::isIpLiteral(*normalised)) {
+                why =
+                    "must be a host name, not an IP address (a client sends no SNI for an IP "
+                    "address)";
+                normalised.reset();
+            }
+            if (!normalised) {
+                diag_.error(t.valuePos(key), "'" + std::string(key) + "' " + why);
+                valid = false;
+                return;
+            }
+            out = std::move(*normalised);
+        };
+        pattern("host", http, "route them by 'sni'", route.host);
+        pattern("sni", !http,
+                "route them by 'host'; an https listener still chooses its certificate by SNI",
+                route.sni);
+        if (t.get("path_prefix")) {
+            auto prefix = t.string("path_prefix");
+            if (!prefix) {
+                valid = false;
+            } else if (protocol_known && !http) {
+                diag_.error(t.valuePos("path_prefix"),
+                            "'path_prefix' routes apply to http and https listeners, not \"" +
+                                std::string(protocol) + "\"");
+                valid = false;
+            } else if (prefix->empty() || prefix->front() != '/') {
+                diag_.error(t.valuePos("path_prefix"),
+                            "'path_prefix' must start with '/', not \"" + *prefix + "\"");
+                valid = false;
+            } else if (std::any_of(prefix->begin(), prefix->end(), [](char c) {
+                           const auto u = static_cast<unsigned char>(c);
+                           return u <= 0x20 || u >= 0x7f;
+                       })) {
+                diag_.error(t.valuePos("path_prefix"),
+                            "'path_prefix' must not contain spaces, control or non-ASCII "
+                            "characters (a request path carries them percent-encoded)");
+                valid = false;
+            } else {
+                route.path_prefix = *prefix;
+            }
+        }
+        if (t.require("pool")) {
+            if (auto pool = t.string("pool")) {
+                route.pool = *pool;
+                pool_refs_.push_back(PoolRef{index, l.routes.size(), t.valuePos("pool")});
+            }
+        }
+        t.finish();
+        l.routes.push_back(std::move(route));
+        complete.push_back(valid);
+    }
+
+    // A route that an earlier one always takes first is a mistake: report it, do not let it sit
+    // there unused (the first match wins, as listed).
+    for (std::size_t j = 0; j < l.routes.size(); ++j) {
+        if (!complete[j]) continue;
+        for (std::size_t i = 0; i < j; ++i) {
+            if (!complete[i] || !routeCovers(l.routes[i], l.routes[j])) continue;
+            const std::string earlier = formatPosition(l.routes[i].pos);
+            diag_.error(l.routes[j].pos,
+                        l.routes[i].catchAll()
+                            ? "this route is never used: the catch-all route at " + earlier +
+                                  " (no 'host', 'path_prefix' or 'sni') takes everything first; "
+                                  "the first match wins, so put the catch-all last"
+                            : "this route is never used: the route at " + earlier +
+                                  " matches everything it matches, and the first match wins (put "
+                                  "the more specific route first)");
+            break;
+        }
+    }
+    // The listener's pool is the catch-all (SPEC §2): a catch-all route as well leaves one unused.
+    if (r.get("pool")) {
+        for (std::size_t j = 0; j < l.routes.size(); ++j) {
+            if (!complete[j] || !l.routes[j].catchAll()) continue;
+            diag_.error(l.routes[j].pos,
+                        "a catch-all route (no 'host', 'path_prefix' or 'sni') and the listener's "
+                        "'pool' at " +
+                            formatPosition(r.valuePos("pool")) +
+                            " both take what no other route matches: keep one of them");
+            break;
+        }
+    }
 }
 
 // ---- [[pool]] ----------------------------------------------------------------------------------
@@ -562,6 +753,9 @@ void ConfigReader::readBackend(const toml::table* table, SourcePos pos, BackendS
     }
     if (auto n = r.integer("passive_failures", 0, kMaxUint32))
         b.passive_failures = static_cast<std::uint32_t>(*n);
+    if (auto idle = r.duration("keepalive_idle", {.positive = true})) b.keepalive_idle = *idle;
+    if (auto max = r.integer("keepalive_max", 0, kMaxKeepalive))
+        b.keepalive_max = static_cast<std::uint32_t>(*max);
     tls_.readBackend(r, b, config_->pools.size() - 1);
     r.finish();
 }

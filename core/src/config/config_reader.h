@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ private:
     };
     struct PoolRef {
         std::size_t listener = 0;
+        std::optional<std::size_t> route;  ///< set: the route's pool, else the listener's
         SourcePos pos;
     };
     struct NameDef {
@@ -57,6 +59,11 @@ private:
     void readAdmin(const toml::table* table, SourcePos pos);
     void readListeners(TableReader& root);
     void readListener(const toml::table& table);
+    /** `[[listener.route]]` of listener `index` (its protocol read; `protocol_known` false when
+     * that was invalid, so protocol-specific keys are not judged against a guess). */
+    void readRoutes(TableReader& r, ListenerConfig& l, std::size_t index, bool protocol_known);
+    /** request_timeout, ws_idle_timeout, ws_max_session. */
+    void readHttpTimeouts(TableReader& r, ListenerConfig& l, bool protocol_known);
     void readPools(TableReader& root);
     void readPool(const toml::table& table);
     void readBackend(const toml::table* table, SourcePos pos, BackendSettings& out);

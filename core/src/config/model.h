@@ -44,6 +44,15 @@ inline constexpr const char* kDefaultControlSocket = "/run/postern/postern.sock"
 #endif
 
 enum class ListenerProtocol { Tcp, Tls, Http, Https };
+
+/** http and https listeners speak HTTP/1.1 to their clients (routes by host and path). */
+inline bool isHttp(ListenerProtocol p) {
+    return p == ListenerProtocol::Http || p == ListenerProtocol::Https;
+}
+/** tls and https listeners terminate TLS ([listener.tls]). */
+inline bool terminatesTls(ListenerProtocol p) {
+    return p == ListenerProtocol::Tls || p == ListenerProtocol::Https;
+}
 enum class AccessFormat { Logfmt, Json };
 
 struct GatewayConfig {
@@ -68,7 +77,7 @@ struct LogConfig {
     AccessFormat format = AccessFormat::Logfmt;
 };
 
-/** [listener.tls] of a protocol = "tls" listener. */
+/** [listener.tls] of a protocol = "tls" or "https" listener. */
 struct ListenerTlsConfig {
     tls::ServerTlsSettings settings;
     Millis handshake_timeout{std::chrono::seconds(10)};
@@ -80,12 +89,35 @@ struct ListenerTlsConfig {
 inline constexpr std::uint32_t kMaxConnectionsPerClient = (1u << 20) - 1;
 inline constexpr std::uint32_t kMaxNewConnectionsPerClient = 1'000'000;
 
+/** One [[listener.route]] (SPEC §2): the pool for the connections (tls, tcp: by SNI) or requests
+ * (http, https: by host and path prefix) it matches. Names are stored lowercase without a trailing
+ * dot; a wildcard "*.example.com" matches any name ending in ".example.com" (one label or more,
+ * not "example.com" itself). An empty key matches anything; a route with none is the catch-all. */
+struct RouteConfig {
+    std::string host;         ///< http/https: the request's host (Host header, port ignored)
+    std::string path_prefix;  ///< http/https: starts with '/'; a byte-for-byte prefix of the path
+    std::string sni;          ///< tls/tcp: the server name of the client's ClientHello
+    std::string pool;
+    std::size_t pool_index = 0;  ///< index into Config::pools
+    SourcePos pos;               ///< the [[listener.route]] header
+
+    bool catchAll() const { return host.empty() && path_prefix.empty() && sni.empty(); }
+};
+
 struct ListenerConfig {
     std::string name;
     std::vector<BindAddress> binds;
     ListenerProtocol protocol = ListenerProtocol::Tcp;
+    /** The catch-all: what no route matched goes here. Empty = none (a listener with routes);
+     * then an unmatched request is answered 404, an unmatched connection closed. */
     std::string pool;
-    std::size_t pool_index = 0;  ///< index into Config::pools
+    std::size_t pool_index = 0;  ///< index into Config::pools; meaningful when pool is set
+    /** In file order: the first route that matches wins. */
+    std::vector<RouteConfig> routes;
+    // http/https listeners (SPEC §3, HTTP / WebSocket).
+    Millis request_timeout{std::chrono::seconds(30)};  ///< receive a request / the response head
+    Millis ws_idle_timeout{std::chrono::seconds(30)};  ///< default: request_timeout
+    Millis ws_max_session{0};                          ///< 0 = no cap
     Millis idle_timeout{std::chrono::minutes(4)};
     std::uint64_t max_connections = 10000;
     bool accept_proxy = false;      ///< parse an incoming PROXY v1/v2 header
@@ -95,8 +127,17 @@ struct ListenerConfig {
     net::CidrList deny;                            ///< refused, whatever allow says
     std::uint32_t max_connections_per_client = 0;  ///< concurrent, per client IP; 0 = unlimited
     std::uint32_t new_connections_per_client = 0;  ///< per second, per client IP; 0 = unlimited
-    std::optional<ListenerTlsConfig> tls;  ///< set exactly when protocol is Tls
+    std::optional<ListenerTlsConfig> tls;          ///< set exactly when protocol is Tls or Https
     SourcePos pos;
+
+    /** A tcp listener with SNI routes reads (peeks) the client's ClientHello to choose its pool,
+     * and relays it untouched (TLS passthrough). */
+    bool peeksSni() const {
+        if (protocol != ListenerProtocol::Tcp) return false;
+        for (const auto& r : routes)
+            if (!r.sni.empty()) return true;
+        return false;
+    }
 };
 
 enum class BackendProtocol { Tcp, Tls };
@@ -114,6 +155,9 @@ struct BackendSettings {
     /** Consecutive connect failures (TCP connect or timeout, PROXY preface, TLS handshake) that
      * mark a backend down at once (passive health); 0 = off. */
     std::uint32_t passive_failures = 3;
+    // http pools: idle keep-alive connections to backends, per worker and backend.
+    Millis keepalive_idle{std::chrono::seconds(60)};  ///< an idle one is closed after this
+    std::uint32_t keepalive_max = 256;                ///< idle ones kept; 0 = none (no reuse)
     tls::ClientTlsSettings tls;  ///< the tls_* keys
     /** Built when the configuration is loaded if protocol is Tls or the probe asks for TLS;
      * null otherwise. */

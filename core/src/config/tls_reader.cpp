@@ -36,17 +36,21 @@ void TlsReader::report(const tls::TlsProblem& problem, SourcePos where, std::str
 void TlsReader::readListener(TableReader& r, ListenerConfig& l, std::size_t index) {
     const toml::node* node = r.get("tls");
     const toml::table* table = r.table("tls");
-    if (l.protocol != ListenerProtocol::Tls) {
-        // Only a plain tcp listener is certainly wrong; other protocols report their own errors.
+    const bool https = l.protocol == ListenerProtocol::Https;
+    if (!terminatesTls(l.protocol)) {
+        // Only a known plain protocol is certainly wrong; an invalid one is reported already.
         const toml::node* protocol = r.get("protocol");
-        const bool tcp = !protocol || (protocol->is_string() && protocol->value_or(std::string()) == "tcp");
-        if (node && tcp)
-            diag_.error(positionOf(*node, r.pos()), "[listener.tls] only applies to protocol = \"tls\" listeners");
+        const std::string written = protocol ? protocol->value_or(std::string()) : "tcp";
+        if (node && (written == "tcp" || written == "http"))
+            diag_.error(
+                positionOf(*node, r.pos()),
+                "[listener.tls] only applies to protocol = \"tls\" and \"https\" listeners");
         return;
     }
     if (!node) {
-        diag_.error(r.valuePos("protocol"),
-                    "protocol \"tls\" needs a [listener.tls] table with at least one certificate");
+        diag_.error(r.valuePos("protocol"), std::string("protocol \"") + (https ? "https" : "tls") +
+                                                "\" needs a [listener.tls] table with at least one "
+                                                "certificate");
         return;
     }
     if (!table) return;  // not a table: reported by r.table()
@@ -98,12 +102,25 @@ void TlsReader::readListener(TableReader& r, ListenerConfig& l, std::size_t inde
     if (t.get("alpn")) {
         if (auto alpn = t.stringArray("alpn")) {
             for (const auto& item : *alpn) {
+                // Postern speaks HTTP/1.1 to an https listener's clients: offering another
+                // protocol (h2) would have a client speak what the listener does not.
+                if (https && item.value != "http/1.1" && item.value != "http/1.0") {
+                    diag_.error(item.pos,
+                                "'alpn' of an https listener may offer only \"http/1.1\" "
+                                "and \"http/1.0\", not \"" +
+                                    item.value + "\"");
+                    use.valid = false;
+                    continue;
+                }
                 cfg.settings.alpn.push_back(item.value);
                 use.alpn.push_back(item.pos);
             }
         } else {
             use.valid = false;
         }
+    } else if (https) {
+        cfg.settings.alpn.push_back("http/1.1");  // SPEC: https = TLS + ALPN http/1.1
+        use.alpn.push_back(t.pos());
     }
     if (auto ca = t.string("client_ca"); ca && !ca->empty()) {
         cfg.settings.client_ca = file(*ca);

@@ -13,6 +13,7 @@
 #include "proxy/buffer_pool.h"
 #include "proxy/client_limits.h"
 #include "proxy/listener_stats.h"
+#include "proxy/router.h"
 #include "proxy/session.h"
 #include "upstream/pool.h"
 
@@ -35,7 +36,12 @@ struct ListenerContext {
     /** Same for every generation of a kept listener: sessions are found by it when the listener
      * is removed (drained). */
     std::uint64_t id = 0;
+    /** The listener's own pool: the catch-all. Null when the listener has only routes. */
     std::shared_ptr<upstream::Pool> pool;
+    /** config->routes, and the pool of each (same index): a pool only a route names stays alive
+     * as long as a session of this generation may still pick it. */
+    Router router;
+    std::vector<std::shared_ptr<upstream::Pool>> route_pools;
     /** Kept across reloads while the listener stays. */
     std::shared_ptr<ListenerStats> stats;
     const tls::ServerTlsContext* tls = nullptr;  ///< TLS listener; null = plain TCP
@@ -45,6 +51,18 @@ struct ListenerContext {
     /** Makes the session of each connection accepted with this listener, for its protocol (set
      * by the gateway; TcpSession::create for tcp and tls). */
     SessionFactory make_session = nullptr;
+
+    /** The pool for a TLS client that sent `sni` ("" = none): the first matching route's, else
+     * the listener's; null when neither (the connection is closed, cause no_route). */
+    upstream::Pool* poolForSni(std::string_view sni) const {
+        const std::size_t i = router.matchSni(sni);
+        return i != Router::kNoRoute ? route_pools[i].get() : pool.get();
+    }
+    /** The same for an HTTP request (Router::matchHttp); null = 404. */
+    upstream::Pool* poolForRequest(std::string_view host, std::string_view path) const {
+        const std::size_t i = router.matchHttp(host, path);
+        return i != Router::kNoRoute ? route_pools[i].get() : pool.get();
+    }
 };
 
 struct WorkerContext {

@@ -42,6 +42,18 @@ bool sameListenerBinds(const config::ListenerConfig& before, const config::Liste
     return true;
 }
 
+bool sameRouting(const config::ListenerConfig& a, const config::ListenerConfig& b) {
+    if (a.pool != b.pool || a.routes.size() != b.routes.size()) return false;
+    for (std::size_t i = 0; i < a.routes.size(); ++i) {
+        const auto& x = a.routes[i];
+        const auto& y = b.routes[i];
+        if (x.host != y.host || x.path_prefix != y.path_prefix || x.sni != y.sni ||
+            x.pool != y.pool)
+            return false;
+    }
+    return true;
+}
+
 bool samePoolSettings(const config::PoolConfig& a, const config::PoolConfig& b) {
     return a.balancer_fingerprint == b.balancer_fingerprint && a.affinity == b.affinity &&
            a.drain_timeout == b.drain_timeout && a.balancing_mode == b.balancing_mode &&
@@ -56,9 +68,10 @@ ConfigDiff diffConfigs(const config::Config& before, const config::Config& after
     ConfigDiff d;
     for (const auto& l : after.listeners) {
         const auto* old = byName(before.listeners, l.name);
-        if (old && sameListenerBinds(*old, l))
+        if (old && sameListenerBinds(*old, l)) {
             d.listeners_kept.push_back(l.name);
-        else
+            if (!sameRouting(*old, l)) d.routes_changed.push_back(l.name);
+        } else
             d.listeners_added.push_back(l.name);
     }
     for (const auto& l : before.listeners) {

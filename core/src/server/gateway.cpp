@@ -39,6 +39,14 @@ std::string millisText(config::Millis m) {
     return m == config::kUnlimited ? std::string("unlimited") : std::to_string(m.count()) + "ms";
 }
 
+/** " pool=NAME routes=N" of a "listening" log line ("-" for a listener with only routes). */
+std::string targetsText(const config::ListenerConfig& lc) {
+    std::string out =
+        " pool=" + (lc.pool.empty() ? std::string("-") : common::logfmtValue(lc.pool));
+    if (!lc.routes.empty()) out += " routes=" + std::to_string(lc.routes.size());
+    return out;
+}
+
 /** The pool config `index` of `generation`, keeping the whole generation alive. */
 std::shared_ptr<const config::PoolConfig> poolOf(
     const std::shared_ptr<const config::Config>& generation, std::size_t index) {
@@ -121,7 +129,9 @@ std::shared_ptr<const proxy::ListenerContext> Gateway::makeListenerContext(
     ctx->generation = generation;
     ctx->config = &lc;
     ctx->id = rt.id;
-    ctx->pool = poolNamed(lc.pool);
+    if (!lc.pool.empty()) ctx->pool = poolNamed(lc.pool);
+    ctx->router = proxy::Router(lc.routes);
+    for (const auto& route : lc.routes) ctx->route_pools.push_back(poolNamed(route.pool));
     ctx->stats = rt.stats;
     ctx->tls = lc.tls ? lc.tls->context.get() : nullptr;
     ctx->make_session = sessionFactoryFor(lc.protocol);
@@ -191,8 +201,8 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
                 workers_[w]->addListener(bound.group, rt.context, sockets.fds[w]);
             bound_.push_back(bound);
             POSTERN_LOG(Info, "listening",
-                        "listener=" + common::logfmtValue(lc.name) + " address=" +
-                            sockets.address.toString() + " pool=" + common::logfmtValue(lc.pool));
+                        "listener=" + common::logfmtValue(lc.name) +
+                            " address=" + sockets.address.toString() + targetsText(lc));
         }
         listeners_[lc.name] = std::move(rt);
     }
@@ -483,9 +493,8 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
                         b.bind = a.bind;
                         for (auto& w : workers_) w->setListener(b.group, rt.context);
                         POSTERN_LOG(Info, "listening",
-                                    "listener=" + common::logfmtValue(lc.name) +
-                                        " address=" + b.address.toString() +
-                                        " pool=" + common::logfmtValue(lc.pool) + " socket=kept");
+                                    "listener=" + common::logfmtValue(lc.name) + " address=" +
+                                        b.address.toString() + targetsText(lc) + " socket=kept");
                     }
                     continue;
                 }
@@ -495,8 +504,8 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
                 a.sockets.fds.clear();
                 bound_.push_back(bound);
                 POSTERN_LOG(Info, "listening",
-                            "listener=" + common::logfmtValue(lc.name) + " address=" +
-                                bound.address.toString() + " pool=" + common::logfmtValue(lc.pool));
+                            "listener=" + common::logfmtValue(lc.name) +
+                                " address=" + bound.address.toString() + targetsText(lc));
             }
         }
         listeners[lc.name] = std::move(rt);
@@ -548,9 +557,10 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
                 "generation=" + std::to_string(generation_) +
                     " listeners_added=" + joined(diff.listeners_added) +
                     " listeners_removed=" + joined(diff.listeners_removed) + " listeners_kept=" +
-                    joined(diff.listeners_kept) + " pools_added=" + joined(diff.pools_added) +
-                    " pools_removed=" + joined(diff.pools_removed) + " pools_changed=" +
-                    joined(diff.pools_changed) + " pools_kept=" + joined(diff.pools_kept));
+                    joined(diff.listeners_kept) + " routes_changed=" + joined(diff.routes_changed) +
+                    " pools_added=" + joined(diff.pools_added) + " pools_removed=" +
+                    joined(diff.pools_removed) + " pools_changed=" + joined(diff.pools_changed) +
+                    " pools_kept=" + joined(diff.pools_kept));
     return result;
 }
 

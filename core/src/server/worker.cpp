@@ -192,7 +192,7 @@ void Worker::closeRefused(const proxy::ListenerContext& listener, net::Fd fd,
         proxy::AccessRecord rec;
         rec.listener = listener.config->name;
         rec.client = client;
-        rec.pool = listener.pool->name();
+        if (listener.pool) rec.pool = listener.pool->name();
         rec.cause = proxy::closeCauseName(cause);
         context_->access_log->write(rec);
     }

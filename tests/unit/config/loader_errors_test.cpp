@@ -268,7 +268,7 @@ protocol = "tcp"
                      "t.toml:1:1: [[pool]] is missing required key 'name'",
                      "t.toml:6:1: [[listener]] is missing required key 'name'",
                      "t.toml:6:1: [[listener]] is missing required key 'bind'",
-                     "t.toml:6:1: [[listener]] is missing required key 'pool'",
+                     "t.toml:6:1: [[listener]] needs 'pool' or at least one [[listener.route]]",
                  });
 }
 
@@ -376,8 +376,10 @@ region_order = ["eu-west"]
                  {
                      "t.toml:5:8: 'bind' is not supported yet (the admin endpoint: /metrics, "
                      "/status, dashboard)",
-                     "t.toml:12:19: 'request_timeout' is not supported yet (HTTP listeners)",
-                     "t.toml:13:18: 'ws_max_session' is not supported yet (HTTP listeners)",
+                     "t.toml:12:19: 'request_timeout' applies to protocol \"http\" and \"https\" "
+                     "listeners, not \"tcp\"",
+                     "t.toml:13:18: 'ws_max_session' applies to protocol \"http\" and \"https\" "
+                     "listeners, not \"tcp\"",
                  });
 }
 

@@ -148,10 +148,64 @@ TEST_F(TlsConfig, ProtocolAndTableMustGoTogether) {
     LoadResult extra = loadText("[[listener]]\nname = \"front\"\nbind = [\"127.0.0.1:0\"]\npool = \"pg\"\n"
                                 "[listener.tls]\ncertificates = []\n" +
                                 pool());
-    EXPECT_EQ(errorLines(extra), (Lines{"t.toml:5:1: [listener.tls] only applies to protocol = \"tls\" listeners"}));
+    EXPECT_EQ(errorLines(extra), (Lines{"t.toml:5:1: [listener.tls] only applies to protocol = "
+                                        "\"tls\" and \"https\" listeners"}));
     LoadResult empty = loadText(listener("certificates = []\n") + pool());
     EXPECT_EQ(errorLines(empty),
               (Lines{"t.toml:7:16: 'certificates' must list at least one { cert = \"...\", key = \"...\" }"}));
+}
+
+TEST_F(TlsConfig, HttpsListenersTerminateTlsWithAlpnHttp11) {
+    LoadOptions options = test::testOptions();
+    options.http_listeners = true;  // validation of what kHttpListenersAvailable will turn on
+    const std::string certs =
+        "certificates = [{ cert = " + q(pki.ecdsa.cert) + ", key = " + q(pki.ecdsa.key) + " }]\n";
+    auto https = [&](const std::string& tls_extra) {
+        return "[[listener]]\nname = \"front\"\nbind = [\"127.0.0.1:0\"]\nprotocol = \"https\"\n"
+               "pool = \"pg\"\n[listener.tls]\n" +
+               certs + tls_extra + pool();
+    };
+    LoadResult r = loadText(https(""), options);
+    ASSERT_TRUE(r.config) << testing::PrintToString(errorLines(r));
+    const auto& l = r.config->listeners[0];
+    EXPECT_EQ(l.protocol, ListenerProtocol::Https);
+    ASSERT_TRUE(l.tls && l.tls->context);
+    EXPECT_EQ(l.tls->settings.alpn, (std::vector<std::string>{"http/1.1"}));  // the default
+
+    LoadResult both = loadText(https("alpn = [\"http/1.1\", \"http/1.0\"]\n"), options);
+    ASSERT_TRUE(both.config) << testing::PrintToString(errorLines(both));
+    EXPECT_EQ(both.config->listeners[0].tls->settings.alpn,
+              (std::vector<std::string>{"http/1.1", "http/1.0"}));
+
+    EXPECT_EQ(errorLines(loadText(https("alpn = [\"h2\", \"http/1.1\"]\n"), options)),
+              (Lines{"t.toml:8:9: 'alpn' of an https listener may offer only \"http/1.1\" and "
+                     "\"http/1.0\", not \"h2\""}));
+    LoadResult missing = loadText(
+        "[[listener]]\nname = \"front\"\nbind = [\"127.0.0.1:0\"]\nprotocol = \"https\"\npool = "
+        "\"pg\"\n" +
+            pool(),
+        options);
+    EXPECT_EQ(errorLines(missing), (Lines{"t.toml:4:12: protocol \"https\" needs a [listener.tls] "
+                                          "table with at least one certificate"}));
+    LoadResult plain_http = loadText(
+        "[[listener]]\nname = \"front\"\nbind = [\"127.0.0.1:0\"]\nprotocol = \"http\"\npool = "
+        "\"pg\"\n[listener.tls]\n" +
+            certs + pool(),
+        options);
+    EXPECT_EQ(errorLines(plain_http),
+              (Lines{"t.toml:6:1: [listener.tls] only applies to protocol = \"tls\" and \"https\" "
+                     "listeners"}));
+}
+
+TEST_F(TlsConfig, SniRoutesOnATlsListener) {
+    LoadResult r = loadText(
+        listener("certificates = [{ cert = " + q(pki.ecdsa.cert) + ", key = " + q(pki.ecdsa.key) +
+                 " }]\n") +
+        "  [[listener.route]]\n  sni = \"*.wild.example.com\"\n  pool = \"pg\"\n" + pool());
+    ASSERT_TRUE(r.config) << testing::PrintToString(errorLines(r));
+    ASSERT_EQ(r.config->listeners[0].routes.size(), 1u);
+    EXPECT_EQ(r.config->listeners[0].routes[0].sni, "*.wild.example.com");
+    EXPECT_FALSE(r.config->listeners[0].peeksSni());  // terminated: the handshake gives the name
 }
 
 TEST_F(TlsConfig, BackendTlsKeysAreCheckedAndNeedTlsSomewhere) {

@@ -51,6 +51,27 @@ TEST(ConfigDiffTest, ListenersAreKeptByNameAndBindsAddedAndRemovedOtherwise) {
     EXPECT_TRUE(d.restart_only.empty());
 }
 
+TEST(ConfigDiffTest, RouteChangesKeepTheListenerAndAreNamed) {
+    const std::string pools = pool("a", "\"10.0.0.1:1\"") + pool("b", "\"10.0.0.2:1\"");
+    auto routed = [&](const std::string& name, const std::string& port, const std::string& routes) {
+        return "[[listener]]\nname = \"" + name + "\"\nbind = [\"127.0.0.1:" + port +
+               "\"]\npool = \"a\"\n" + routes;
+    };
+    const std::string to_b = "[[listener.route]]\nsni = \"b.example.com\"\npool = \"b\"\n";
+    const std::string to_b_other = "[[listener.route]]\nsni = \"c.example.com\"\npool = \"b\"\n";
+    const auto before = load(routed("same", "7001", to_b) + routed("changed", "7002", to_b) +
+                             routed("added_route", "7003", "") + pools);
+    const auto after = load(routed("same", "7001", to_b) + routed("changed", "7002", to_b_other) +
+                            routed("added_route", "7003", to_b) + pools);
+    ASSERT_TRUE(before && after);
+    const ConfigDiff d = diffConfigs(*before, *after);
+    EXPECT_EQ(d.listeners_kept, (Names{"same", "changed", "added_route"}));
+    EXPECT_EQ(d.routes_changed, (Names{"changed", "added_route"}));
+    EXPECT_TRUE(d.listeners_added.empty());
+    // A pool only a route names is a pool like the others: kept by name.
+    EXPECT_EQ(d.pools_kept, (Names{"a", "b"}));
+}
+
 TEST(ConfigDiffTest, AListenerWithAnotherPoolOrSettingsIsStillKept) {
     const auto before = load(listener("l", "\"127.0.0.1:7001\"", "a") +
                              pool("a", "\"10.0.0.1:1\"") + pool("b", "\"10.0.0.2:1\""));
@@ -58,6 +79,7 @@ TEST(ConfigDiffTest, AListenerWithAnotherPoolOrSettingsIsStillKept) {
                             pool("a", "\"10.0.0.1:1\"") + pool("b", "\"10.0.0.2:1\""));
     const ConfigDiff d = diffConfigs(*before, *after);
     EXPECT_EQ(d.listeners_kept, (Names{"l"}));
+    EXPECT_EQ(d.routes_changed, (Names{"l"}));  // its own pool is its catch-all
     EXPECT_TRUE(d.listeners_added.empty());
     EXPECT_TRUE(d.listeners_removed.empty());
 }
