@@ -6,6 +6,8 @@
 #   config_loader   the TOML config loader (`postern check`), with the built-in plugins
 #   client_hello    a TLS listener's server side fed mutated ClientHellos (SNI, ALPN)
 #   hello_sni       the ClientHello SNI peek of tcp listeners with SNI routes (TLS passthrough)
+#   http_request    the HTTP/1.1 request parser, chunked decoder and backend head rewriting
+#   http_response   the HTTP/1.1 response parser and client head rewriting
 # New interesting inputs go to build-fuzz/corpus/<name>/ (never into the repository), emptied at
 # the start of each run: libFuzzer replays its whole corpus before -max_total_time counts, and a
 # corpus grown by earlier runs would make the run unbounded (POSTERN_FUZZ_KEEP_CORPUS=1 keeps it,
@@ -15,7 +17,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS [NAME...]]
 #   SECONDS: the total time, split evenly between the fuzzers run (default 60, or
-#   POSTERN_FUZZ_TIME; at least 1 s each); NAME...: only these fuzzers (default: all four).
+#   POSTERN_FUZZ_TIME; at least 1 s each); NAME...: only these fuzzers (default: all of them).
 # Environment: POSTERN_FUZZ_BUILD_DIR (build-fuzz), POSTERN_FUZZ_KEEP_CORPUS, POSTERN_JOBS.
 set -euo pipefail
 
@@ -23,7 +25,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$POSTERN_ROOT"
 
-all_fuzzers=(proxy_protocol config_loader client_hello hello_sni)
+all_fuzzers=(proxy_protocol config_loader client_hello hello_sni http_request http_response)
 seconds="${1:-${POSTERN_FUZZ_TIME:-60}}"
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   postern_log "usage: scripts/fuzz.sh [SECONDS [NAME...]] (a positive number, got '$seconds')"
@@ -55,8 +57,10 @@ postern_build "$dir" "${fuzzers[@]/%/_fuzz}"
 
 # Input bounds: a PROXY header is at most 536 bytes (v2: 16 + 520); a config file of a few KiB
 # covers every table; a ClientHello fits in one or two records (the SNI peek decides by 16468 bytes,
-# tls::kMaxClientHelloBytes, and is fed a little more).
-declare -A max_len=([proxy_protocol]=4096 [config_loader]=8192 [client_hello]=8192 [hello_sni]=17000)
+# tls::kMaxClientHelloBytes, and is fed a little more); HTTP heads are fuzzed with small limits
+# too (tests/fuzz/http_request_fuzz.cpp), so a few KiB reach every limit.
+declare -A max_len=([proxy_protocol]=4096 [config_loader]=8192 [client_hello]=8192 [hello_sni]=17000
+  [http_request]=8192 [http_response]=8192)
 
 each=$((seconds / ${#fuzzers[@]}))
 [ "$each" -ge 1 ] || each=1

@@ -94,8 +94,8 @@ if [ "${POSTERN_SKIP_TSAN:-0}" != "1" ]; then
 fi
 
 # libFuzzer (clang, ASan + UBSan), bounded: the PROXY protocol parser, the config loader, a TLS
-# listener's ClientHello handling and the ClientHello SNI peek share POSTERN_FUZZ_TIME seconds (60),
-# from tests/fuzz/corpus/.
+# listener's ClientHello handling, the ClientHello SNI peek and the HTTP request/response parsers
+# share POSTERN_FUZZ_TIME seconds (60), from tests/fuzz/corpus/.
 "$POSTERN_ROOT/scripts/fuzz.sh" "${POSTERN_FUZZ_TIME:-60}" || failed+=("fuzzing (scripts/fuzz.sh)")
 
 # Windows: MinGW cross-build, unit tests under wine, the MSI installed and run as a service under

@@ -77,6 +77,9 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
+/** For the other benchmark files of this binary (http_parse_bench.cpp). */
+long postern_micro_allocations() { return g_allocations.load(); }
+
 namespace {
 
 using namespace postern;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace postern::http::chars {
 
@@ -81,5 +82,50 @@ inline bool is(char c, std::uint8_t cls) {
 }
 inline bool isOws(char c) { return c == ' ' || c == '\t'; }
 inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+// Eight bytes at a time (SWAR, "Bit Twiddling Hacks"): whether a word holds a byte below n
+// (n <= 128), or a byte equal to b. Exact as booleans; the byte loop then finds which one.
+inline constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+inline constexpr std::uint64_t kHighs = 0x8080808080808080ull;
+inline std::uint64_t hasLess(std::uint64_t x, std::uint8_t n) {
+    return (x - kOnes * n) & ~x & kHighs;
+}
+inline std::uint64_t hasByte(std::uint64_t x, std::uint8_t b) {
+    return hasLess(x ^ (kOnes * b), 1);
+}
+
+/** The first byte in [p, end) that is not a field-value byte (kValue), or end. */
+inline const char* skipValue(const char* p, const char* end) {
+    for (;;) {
+        while (end - p >= 8) {
+            std::uint64_t x;
+            std::memcpy(&x, p, 8);
+            if ((hasLess(x, 0x20) | hasByte(x, 0x7F)) != 0) break;  // a CTL (HTAB too) or DEL
+            p += 8;
+        }
+        const char* stop = end - p >= 8 ? p + 8 : end;
+        for (; p < stop; ++p) {
+            if (!is(*p, kValue)) return p;
+        }
+        if (p == end) return end;
+    }
+}
+
+/** The first byte in [p, end) that is not a request-target byte (kTarget), or end. */
+inline const char* skipTarget(const char* p, const char* end) {
+    for (;;) {
+        while (end - p >= 8) {
+            std::uint64_t x;
+            std::memcpy(&x, p, 8);
+            if ((hasLess(x, 0x21) | (x & kHighs) | hasByte(x, 0x7F) | hasByte(x, '#')) != 0) break;
+            p += 8;
+        }
+        const char* stop = end - p >= 8 ? p + 8 : end;
+        for (; p < stop; ++p) {
+            if (!is(*p, kTarget)) return p;
+        }
+        if (p == end) return end;
+    }
+}
 
 }  // namespace postern::http::chars

@@ -128,9 +128,8 @@ std::string_view splitField(std::string_view line, std::string_view& name,
     if (k == 0) return "empty field name";
     const char* p = line.data() + k + 1;
     const char* end = line.data() + line.size();
-    for (const char* q = p; q < end; ++q) {
-        if (!is(*q, chars::kValue)) return badByte(*q, "control character in a field value");
-    }
+    if (const char* q = chars::skipValue(p, end); q != end)
+        return badByte(*q, "control character in a field value");
     name = line.substr(0, k);
     value = trimOws(std::string_view(p, static_cast<std::size_t>(end - p)));
     return {};
@@ -231,8 +230,8 @@ public:
             return failure(400, badByte(i < line.size() ? line[i] : ' ', "invalid method"));
         const std::string_view method = line.substr(0, i);
         const std::size_t t = i + 1;
-        std::size_t j = t;
-        while (j < line.size() && is(line[j], chars::kTarget)) ++j;
+        const std::size_t j = static_cast<std::size_t>(
+            chars::skipTarget(line.data() + t, line.data() + line.size()) - line.data());
         if (j == t || j == line.size() || line[j] != ' ')
             return failure(400, badByte(j < line.size() ? line[j] : ' ', "invalid request target"));
         const std::string_view target = line.substr(t, j - t);

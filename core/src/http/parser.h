@@ -93,7 +93,8 @@ private:
  * extension starts with ';' (optionally after SP/HTAB) and holds no control character, every line
  * ends in CRLF (a bare LF or CR is an error), chunk data is followed by CRLF, trailer fields are
  * field lines (no obs-fold, no whitespace before the colon). Bounds: 4 KiB per chunk-size line,
- * 4 KiB for the whole trailer section. After an error every feed reports the same error. */
+ * 4 KiB for the whole trailer section. After an error every feed reports the same error; on a
+ * request body the session answers 400 if it has not answered yet, and the connection ends. */
 class ChunkedDecoder {
 public:
     static constexpr std::uint32_t kMaxLineBytes = 4096;
@@ -102,7 +103,7 @@ public:
     struct Result {
         std::size_t consumed = 0;  ///< bytes of `data` that belong to this body
         bool done = false;         ///< the body ended at data[consumed]
-        bool error = false;        ///< malformed: the message (and the connection) are dead
+        bool error = false;        ///< malformed at data[consumed]: message and connection dead
         std::string_view why;      ///< error: a static string for the log
     };
     /** The next bytes of the body. `consumed` < data.size() only when done (the rest belongs

@@ -89,6 +89,13 @@ void appendJoined(std::string& out, const std::vector<Header>& headers, std::str
     }
 }
 
+bool hasFieldLine(const std::vector<Header>& headers, std::string_view name) {
+    for (const Header& h : headers) {
+        if (h.name.size() == name.size() && equalsIgnoreCase(h.name, name)) return true;
+    }
+    return false;
+}
+
 bool hasField(const std::vector<Header>& headers, std::string_view name) {
     for (const Header& h : headers) {
         if (h.name.size() == name.size() && equalsIgnoreCase(h.name, name) && !h.value.empty())
@@ -150,6 +157,11 @@ bool isToken(std::string_view v) {
 void writeBackendRequestHead(const RequestHead& request, const ForwardContext& ctx,
                              std::string& out) {
     out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
+    // An HTTP/1.0 client may omit Host; what we send is HTTP/1.1, which must carry one: the
+    // authority of an absolute-form target, else empty (RFC 9112 §3.2).
+    if (request.version == Version::Http10 && !hasFieldLine(request.headers, "host")) {
+        out.append(request.host.empty() ? "Host:" : "Host: ").append(request.host).append("\r\n");
+    }
     copyFields(request.headers, false, false, request.content_length, out, [](std::string_view n) {
         switch (n.size()) {
             case 9:
@@ -215,7 +227,9 @@ void writeClientResponseHead(const ResponseHead& response, Version client_versio
     appendNumber(out, response.status);
     out.append(" ").append(response.reason).append("\r\n");
     const bool switching = response.status == 101;
-    copyFields(response.headers, switching, dechunk, response.content_length, out,
+    // No Transfer-Encoding to an HTTP/1.0 client (RFC 9112 §6.1): a chunked body goes de-chunked.
+    const bool drop_te = dechunk || client_version == Version::Http10;
+    copyFields(response.headers, switching, drop_te, response.content_length, out,
                [](std::string_view) { return false; });
     if (!switching) {
         if (close_client) {

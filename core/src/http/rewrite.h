@@ -18,20 +18,27 @@ struct ForwardContext {
     bool websocket = false;      ///< a valid WebSocket upgrade: Upgrade/Connection go through
 };
 
-/** The head for the backend: the request line (method and target as received, HTTP/1.1), the
- * client's fields minus hop-by-hop ones (Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
- * Upgrade, and every field the Connection field names; Transfer-Encoding stays, the body is
- * forwarded as it came), then X-Forwarded-For (the client's value with ", <client_ip>" appended,
- * or a new field), X-Forwarded-Proto, X-Forwarded-Port and Forwarded (appended to an existing
- * one: `for=<ip>;proto=<proto>;host=<host>`, IPv6 quoted in brackets), then "Connection:
- * keep-alive", or "Connection: upgrade" + "Upgrade: websocket" for a WebSocket upgrade. */
+/** The head for the backend: the request line (method and target as received, HTTP/1.1), a
+ * Host first when an HTTP/1.0 request had none (the absolute-form target's authority, or empty),
+ * the client's fields minus hop-by-hop ones (Connection, Keep-Alive, Proxy-Connection, TE,
+ * Trailer, Upgrade, and every field the Connection field names — except Host, Content-Length and Transfer-Encoding, which a client
+ * could otherwise strip to make the backend frame the body differently), one Content-Length with
+ * the parsed value (identical duplicates collapse), one Transfer-Encoding with every coding
+ * (the body is forwarded as it came), then X-Forwarded-For (the client's values with
+ * ", <client_ip>" appended, or a new field), X-Forwarded-Proto and X-Forwarded-Port (the client's
+ * own are dropped: they would be believed), Forwarded (appended to the client's:
+ * `for=<ip>;proto=<proto>;host=<host>`, IPv6 quoted in brackets, a host with a port quoted), then
+ * "Connection: keep-alive", or "Connection: upgrade" + "Upgrade: websocket" for a WebSocket
+ * upgrade. */
 void writeBackendRequestHead(const RequestHead& request, const ForwardContext& ctx, std::string& out);
 
 /** The head for the client: the status line in the client's version, the backend's fields minus
- * hop-by-hop ones (a 101's Upgrade/Connection kept), then "Connection: close" when
- * `close_client`, or "Connection: keep-alive" for a 1.0 client that keeps the connection. With
- * `dechunk` (a chunked body to a 1.0 client) Transfer-Encoding is dropped: the body is sent
- * de-chunked and delimited by the close. */
+ * hop-by-hop ones and those its Connection names (a 101's Upgrade/Connection kept as they are),
+ * one Content-Length, one Transfer-Encoding, then "Connection: close" when `close_client`, or
+ * "Connection: keep-alive" for a 1.0 client that keeps the connection (nothing added to a 101).
+ * A 1.0 client never gets Transfer-Encoding (RFC 9112 §6.1); with `dechunk` (a chunked body to a
+ * 1.0 client) the session sends the body de-chunked and delimited by the close, so `close_client`
+ * must be set too. */
 void writeClientResponseHead(const ResponseHead& response, Version client_version, bool close_client,
                              bool dechunk, std::string& out);
 

@@ -349,3 +349,35 @@ TEST(ResponseParser, PiecesGiveTheSameResultAsTheWhole) {
 
 }  // namespace
 }  // namespace postern::http
+
+namespace postern::http {
+namespace {
+
+bool valueByteAllowed(unsigned c) { return c == '\t' || (c >= 0x20 && c != 0x7F); }
+bool targetByteAllowed(unsigned c) { return c >= 0x21 && c <= 0x7E && c != '#'; }
+
+// The word-at-a-time scans agree with the grammar for every byte at every offset of a word.
+TEST(RequestParser, EveryByteAtEveryOffsetOfValuesAndTargets) {
+    for (unsigned c = 0; c < 256; ++c) {
+        if (c == '\r' || c == '\n') continue;  // line ends: their own tests
+        for (std::size_t at = 0; at < 20; ++at) {
+            std::string value(20, 'v');
+            value[at] = static_cast<char>(c);
+            RequestHead head;
+            const ParseResult r =
+                test::parseRequest("GET / HTTP/1.1\r\nHost: a\r\nX: v" + value + "v\r\n\r\n", head);
+            EXPECT_EQ(r.status == ParseStatus::Complete, valueByteAllowed(c))
+                << "value byte " << c << " at " << at;
+
+            std::string target = "/" + std::string(20, 't');
+            target[at + 1] = static_cast<char>(c);
+            const ParseResult t =
+                test::parseRequest("GET " + target + " HTTP/1.1\r\nHost: a\r\n\r\n", head);
+            EXPECT_EQ(t.status == ParseStatus::Complete, targetByteAllowed(c))
+                << "target byte " << c << " at " << at;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace postern::http
