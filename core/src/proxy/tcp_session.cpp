@@ -1,8 +1,5 @@
 #include "proxy/tcp_session.h"
 
-#include <algorithm>
-#include <cstring>
-
 #include "common/log.h"
 #include "proxy/access_control.h"
 #include "proxy/proxy_preface.h"
@@ -22,14 +19,13 @@ TcpSession::TcpSession(WorkerContext& worker, std::shared_ptr<const ListenerCont
       client_addr_(accepted.peer),
       client_slot_(accepted.client_slot),
       phase_timer_(this, kPhaseTimer),
-      idle_timer_(this, kIdleTimer),
       drain_timer_(this, kDrainTimer),
-      dialer_(worker, *listener_, *this, backend_.io, &backend_) {
+      dialer_(worker, *listener_, *this, backend_.io, &backend_),
+      relay_(worker, *this, client_.io, backend_.io) {
     client_.session = this;
     client_.io.fd = accepted.fd;
-    client_.is_client = true;
     backend_.session = this;
-    started_ = last_activity_ = worker_.loop.now();
+    started_ = worker_.loop.now();
 }
 
 std::unique_ptr<Session> TcpSession::create(WorkerContext& worker,
@@ -38,15 +34,7 @@ std::unique_ptr<Session> TcpSession::create(WorkerContext& worker,
     return std::make_unique<TcpSession>(worker, std::move(listener), accepted);
 }
 
-TcpSession::~TcpSession() {
-    worker_.buffers.put(client_.pending);
-    worker_.buffers.put(backend_.pending);
-#ifdef __linux__
-    // Empty pipes went back to the pool as they emptied; these still hold bytes nobody takes.
-    net::PipePool::discard(client_.pipe);
-    net::PipePool::discard(backend_.pipe);
-#endif
-}
+TcpSession::~TcpSession() = default;
 
 std::int64_t TcpSession::msSinceStart() const {
     return duration_cast<milliseconds>(worker_.loop.now() - started_).count();
@@ -138,7 +126,6 @@ void TcpSession::clientHandshakeStep() {
         case net::IoStatus::Ok:
             worker_.loop.cancel(phase_timer_);
             tls_handshake_ms_ = msSinceStart();
-            last_activity_ = worker_.loop.now();
             return beginBackend();
         case net::IoStatus::WouldBlock:
             return;
@@ -181,9 +168,17 @@ void TcpSession::onDialFailed(CloseCause cause) { finish(cause); }
 void TcpSession::onDialed() {
     state_ = State::Relaying;
     connect_ms_ = msSinceStart();
-    last_activity_ = worker_.loop.now();
-    worker_.loop.arm(idle_timer_, last_activity_ + listener_->config->idle_timeout);
-    pump();
+    Relay::Settings settings;
+    settings.idle_timeout = listener_->config->idle_timeout;
+    settings.idle_cause = CloseCause::IdleTimeout;
+    relay_.start(settings);
+}
+
+void TcpSession::onRelayEnd(CloseCause cause, bool cut) {
+    reset_on_close_ = cut;
+    // A TLS protocol error from the client, not a TCP reset: the access log says which.
+    if (cause == CloseCause::TlsFailed && client_.io.tls) tls_error_ = client_.io.tls->failure();
+    finish(cause);
 }
 
 // ---- events ------------------------------------------------------------------------------------
@@ -193,14 +188,8 @@ void TcpSession::onIo(Side& side, std::uint32_t events) {
     side.io.noteEvents(events);
     switch (state_) {
         case State::Relaying:
-            pump();
-            // A client that resets while its upload is stalled (the backend takes nothing, so we
-            // do not read the client) and while we have nothing to write to it is not seen by
-            // any recv or send: this error event is the only news of it. Without this check the
-            // session kept both connections until idle_timeout.
-            if (state_ == State::Relaying && &side == &client_ && (events & net::kError))
-                sideFailed(client_, net::IoStatus::Reset);
-            return;
+            return relay_.onIo(&side == &client_ ? Relay::Side::Client : Relay::Side::Backend,
+                               events);
         case State::ProxyHeader:
             if (&side == &client_) readProxyHeader();
             return;
@@ -217,218 +206,13 @@ void TcpSession::onIo(Side& side, std::uint32_t events) {
 void TcpSession::onTimer(std::uint32_t tag) {
     if (state_ == State::Closed) return;
     if (tag == kDrainTimer) return cutAtDeadline(drain_cause_);
-    if (tag == kPhaseTimer) {
-        if (state_ == State::ClientHandshake) return clientTlsFailed("handshake timeout");
-        if (state_ == State::ProxyHeader)
-            return proxyHeaderFailed(CloseCause::ProxyTimeout, "no complete PROXY header in time");
-        return;
-    }
-    // Idle timer: re-armed lazily, so activity costs no timer operation.
-    auto deadline = last_activity_ + listener_->config->idle_timeout;
-    if (worker_.loop.now() >= deadline) return finish(CloseCause::IdleTimeout);
-    worker_.loop.arm(idle_timer_, deadline);
+    // The phase timer.
+    if (state_ == State::ClientHandshake) return clientTlsFailed("handshake timeout");
+    if (state_ == State::ProxyHeader)
+        return proxyHeaderFailed(CloseCause::ProxyTimeout, "no complete PROXY header in time");
 }
 
-// ---- relay -------------------------------------------------------------------------------------
-
-void TcpSession::pump() {
-    bool progress = true;
-    for (int rounds = 0; progress && state_ == State::Relaying && rounds < 64; ++rounds) {
-        progress = transfer(client_, backend_);
-        if (state_ != State::Relaying) return;
-        progress |= transfer(backend_, client_);
-    }
-    if (state_ != State::Relaying) return;
-    if (client_.io.eof && backend_.io.eof && client_.io.shut && backend_.io.shut &&
-        client_.pending_len == 0 && backend_.pending_len == 0 && client_.pipe_len == 0 &&
-        backend_.pipe_len == 0)
-        finish(first_fin_);
-}
-
-bool TcpSession::flushPending(Side& dst) {
-    while (dst.pending_len > 0) {
-        if (!dst.io.canWrite()) return false;
-        auto r = dst.io.write(dst.pending + dst.pending_off, dst.pending_len);
-        if (r.status == net::IoStatus::WouldBlock) return false;
-        if (r.status != net::IoStatus::Ok) {
-            sideFailed(dst, r.status);
-            return false;
-        }
-        dst.pending_off += static_cast<std::uint32_t>(r.bytes);
-        dst.pending_len -= static_cast<std::uint32_t>(r.bytes);
-        if (&dst == &client_) bytes_out_ += r.bytes;
-        last_activity_ = worker_.loop.now();
-    }
-    worker_.buffers.put(dst.pending);
-    dst.pending = nullptr;
-    dst.pending_off = 0;
-    return true;
-}
-
-void TcpSession::stash(Side& dst, const char* data, std::size_t len) {
-    if (!dst.pending) dst.pending = worker_.buffers.get();
-    std::memcpy(dst.pending, data, len);
-    dst.pending_off = 0;
-    dst.pending_len = static_cast<std::uint32_t>(len);
-}
-
-bool TcpSession::transfer(Side& src, Side& dst) {
-    bool progress = false;
-    if (dst.pending_len > 0) {
-        std::uint32_t before = dst.pending_len;
-        bool drained = flushPending(dst);
-        if (state_ != State::Relaying) return false;
-        progress = dst.pending_len != before;
-        if (!drained) return progress;  // backpressure: leave src unread
-    }
-#ifdef __linux__
-    if (dst.splicing) return spliceTransfer(src, dst) || progress;
-#endif
-    while (src.io.canRead() && !src.io.eof) {
-        auto r = src.io.read(worker_.scratch, sizeof worker_.scratch);
-        if (r.status == net::IoStatus::WouldBlock) break;
-        if (r.status != net::IoStatus::Ok) {
-            if (!readEnded(src, r)) return false;  // failed: the session is closed
-            progress = true;
-            break;
-        }
-        progress = true;
-        last_activity_ = worker_.loop.now();
-        if (src.is_client) {
-            bytes_in_ += r.bytes;
-        } else if (first_byte_ms_ < 0) {
-            first_byte_ms_ = msSinceStart();
-        }
-        // A short read drained the socket (edge-triggered): the next byte raises a new edge.
-        if (src.io.drainedAfter(r, sizeof worker_.scratch)) src.io.readable = false;
-        // A full buffer: bulk data. Between two plain sockets the rest of it moves through a
-        // pipe (from the next round on: these bytes are in user space already). Small
-        // request/response traffic never fills the buffer and keeps recv/send (one call each;
-        // a splice costs two and a pipe).
-        if (r.bytes == sizeof worker_.scratch && worker_.splice && !src.io.tls && !dst.io.tls)
-            dst.splicing = true;
-        std::size_t sent = 0;
-        if (dst.io.canWrite()) {
-            auto w = dst.io.write(worker_.scratch, r.bytes);
-            if (w.status == net::IoStatus::Ok) {
-                sent = w.bytes;
-            } else if (w.status != net::IoStatus::WouldBlock) {
-                sideFailed(dst, w.status);
-                return false;
-            }
-        }
-        if (&dst == &client_) bytes_out_ += sent;
-        if (sent < r.bytes) {
-            stash(dst, worker_.scratch + sent, r.bytes - sent);
-            return true;  // backpressure until dst drains
-        }
-        if (dst.splicing) return true;  // pump() calls again: spliceTransfer from now on
-    }
-    return endDirection(src, dst) || progress;
-}
-
-#ifdef __linux__
-bool TcpSession::spliceTransfer(Side& src, Side& dst) {
-    bool progress = false;
-    for (;;) {
-        if (dst.pipe_len > 0) {
-            if (!dst.io.writable)
-                break;  // backpressure: src stays unread while the pipe holds bytes
-            auto w = net::spliceFromPipe(*dst.pipe, dst.io.fd, dst.pipe_len);
-            if (w.status == net::IoStatus::WouldBlock) {
-                dst.io.writable = false;
-                break;
-            }
-            if (w.status != net::IoStatus::Ok) {
-                sideFailed(dst, w.status);
-                return false;
-            }
-            dst.pipe_len -= static_cast<std::uint32_t>(w.bytes);
-            if (&dst == &client_) bytes_out_ += w.bytes;
-            progress = true;
-            last_activity_ = worker_.loop.now();
-            if (dst.pipe_len > 0) {
-                // A short splice stopped at a full send buffer (the kernel tried again and got
-                // EAGAIN): the next writable edge resumes it.
-                dst.io.writable = false;
-                break;
-            }
-        }
-        if (!src.io.readable || src.io.eof) break;
-        if (!dst.pipe) {
-            dst.pipe = worker_.pipes.get();
-            if (!dst.pipe) {  // out of descriptors: copy through user space instead
-                dst.splicing = false;
-                return transfer(src, dst) || progress;
-            }
-        }
-        // Into an empty pipe only, so EAGAIN means the socket has nothing. Unlike recv, a short
-        // count does not prove the socket drained (the pipe's slots may have run out first):
-        // read on until EAGAIN.
-        auto r = net::spliceToPipe(src.io.fd, *dst.pipe, net::PipePool::kPipeSize);
-        if (r.status == net::IoStatus::WouldBlock) {
-            src.io.readable = false;
-            break;
-        }
-        if (r.status != net::IoStatus::Ok) {
-            if (!readEnded(src, r)) return false;  // failed: the session is closed
-            progress = true;
-            break;
-        }
-        dst.pipe_len += static_cast<std::uint32_t>(r.bytes);
-        if (src.is_client) bytes_in_ += r.bytes;
-        progress = true;
-        last_activity_ = worker_.loop.now();
-    }
-    if (dst.pipe && dst.pipe_len == 0) {
-        worker_.pipes.put(dst.pipe);
-        dst.pipe = nullptr;
-    }
-    return endDirection(src, dst) || progress;
-}
-#endif
-
-bool TcpSession::readEnded(Side& src, const net::IoResult& r) {
-    if (r.status != net::IoStatus::Eof) {
-        sideFailed(src, r.status);
-        return false;
-    }
-    src.io.eof = true;
-    src.io.readable = false;
-    if (!fin_seen_) {
-        fin_seen_ = true;
-        first_fin_ = src.is_client ? CloseCause::ClientFin : CloseCause::BackendFin;
-    }
-    return true;
-}
-
-bool TcpSession::endDirection(Side& src, Side& dst) {
-    bool progress = false;
-    if (src.io.eof && !dst.io.shut && dst.pending_len == 0 && dst.pipe_len == 0) {
-        if (!dst.io.tls && dst.io.eof && src.io.shut && src.pending_len == 0 && src.pipe_len == 0) {
-            // The other direction has ended too: the session closes in this pump and close()
-            // sends the FIN (dst's receive queue is empty: we read it to its end). One
-            // shutdown call less per connection.
-            dst.io.shut = true;
-            progress = true;
-        } else if (dst.io.closeWrite()) {
-            progress = true;
-        }
-    }
-    return progress;
-}
-
-void TcpSession::sideFailed(Side& side, net::IoStatus status) {
-    if (side.is_client) {
-        if (side.io.tls && status == net::IoStatus::Error) {
-            tls_error_ = side.io.tls->failure();  // a TLS protocol error, not a TCP reset
-            return finish(CloseCause::TlsFailed);
-        }
-        finish(client_.io.eof ? CloseCause::ClientFin : CloseCause::ClientReset);
-    } else {
-        finish(CloseCause::BackendReset);
-    }
-}
+// ---- drain and end ----------------------------------------------------------------------------
 
 void TcpSession::abortForShutdown() {
     if (state_ != State::Closed) cutAtDeadline(CloseCause::Shutdown);
@@ -452,16 +236,9 @@ void TcpSession::cancelDrain() {
 void TcpSession::cutAtDeadline(CloseCause cause) {
     // A FIN would tell a client mid-download that the stream is complete: while bytes are in
     // flight the cut is a reset, as a backend reset is passed on; an idle connection gets a FIN.
-    reset_on_close_ = bytesInFlight();
+    if (relay_.active()) return relay_.cut(cause);  // onRelayEnd() finishes
+    reset_on_close_ = client_.io.bytesInFlight() || backend_.io.bytesInFlight();
     finish(cause);
-}
-
-bool TcpSession::bytesInFlight() const {
-    for (const Side* s : {&client_, &backend_}) {
-        if (s->pending_len > 0 || s->pipe_len > 0) return true;
-        if (s->io.bytesInFlight()) return true;
-    }
-    return false;
 }
 
 void TcpSession::finish(CloseCause cause) {
@@ -469,9 +246,9 @@ void TcpSession::finish(CloseCause cause) {
     bool was_connected = state_ == State::Relaying;
     state_ = State::Closed;
     worker_.loop.cancel(phase_timer_);
-    worker_.loop.cancel(idle_timer_);
     worker_.loop.cancel(drain_timer_);
     dialer_.cancel();
+    relay_.stop();
     // Resets and TLS failures end abruptly; any other end of a TLS side says close_notify first
     // (one non-blocking attempt: an unsent alert is not worth waiting for). A backend reset, or a
     // stream cut mid-flight, must not look like a clean end of stream to the client.
@@ -481,10 +258,12 @@ void TcpSession::finish(CloseCause cause) {
     client_.io.close(worker_.loop, cause == CloseCause::BackendReset ? Mode::Reset : mode);
     releaseClient(*listener_, client_slot_);
     client_slot_ = ClientLimits::kNoSlot;
+    const std::uint64_t bytes_in = relay_.bytesFromClient();
+    const std::uint64_t bytes_out = relay_.bytesToClient();
     auto& stats = *listener_->stats;
     stats.active.fetch_sub(1, std::memory_order_relaxed);
-    stats.bytes_in.fetch_add(bytes_in_, std::memory_order_relaxed);
-    stats.bytes_out.fetch_add(bytes_out_, std::memory_order_relaxed);
+    stats.bytes_in.fetch_add(bytes_in, std::memory_order_relaxed);
+    stats.bytes_out.fetch_add(bytes_out, std::memory_order_relaxed);
     stats.countClose(cause);
     if (worker_.global_active) worker_.global_active->fetch_sub(1, std::memory_order_relaxed);
     if (worker_.access_log && worker_.access_log->enabled()) {
@@ -496,10 +275,12 @@ void TcpSession::finish(CloseCause cause) {
         rec.backend = (was_connected && dialer_.backend())
                           ? std::string_view(dialer_.backend()->address_text)
                           : std::string_view();
-        rec.bytes_in = bytes_in_;
-        rec.bytes_out = bytes_out_;
+        rec.bytes_in = bytes_in;
+        rec.bytes_out = bytes_out;
         rec.connect_ms = connect_ms_;
-        rec.first_byte_ms = first_byte_ms_;
+        if (relay_.firstBackendByte() != net::Clock::time_point{})
+            rec.first_byte_ms =
+                duration_cast<milliseconds>(relay_.firstBackendByte() - started_).count();
         rec.total_ms = msSinceStart();
         rec.attempts = dialer_.attempts();
         rec.cause = closeCauseName(cause);
