@@ -2,6 +2,7 @@
 // backends (nginx, a Python HTTP/1.1 server), on loopback.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -365,6 +366,70 @@ TEST_F(HttpProxyTest, SmugglingAttemptsNeverReachTheBackend) {
     EXPECT_TRUE(record({{"status", "400"}, {"cause", "bad_request"}}, bad));
     EXPECT_EQ(sink.acceptedConnections(), 0u);
     EXPECT_EQ(sink.bytesReceived(), 0u);
+}
+
+TEST_F(HttpProxyTest, KeptAliveConnectionsDoNotHoldUpTheShutdown) {
+    HttpBackend backend;
+    // drain_timeout is long: only a request in flight may use it.
+    const std::string toml = gatewayToml(1) + httpListenerToml("web", "site") +
+                             poolToml("site", {backend.address()}, "drain_timeout = \"60s\"");
+    postern_ = &runPostern(toml);
+    ASSERT_TRUE(postern_->waitReady(kStartTimeout)) << postern_->stderrText();
+    const auto port = postern_->listeningPort("web", kStartTimeout);
+    auto c = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_EQ(c.sendAll("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", kIoTimeout), IoStatus::Ok);
+    ASSERT_TRUE(readResponse(c));
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(postern_->sendSignal(SIGTERM));
+    // The idle client connection is closed at once, and postern exits without waiting 60 s.
+    const auto end = c.recvAll(kIoTimeout);
+    EXPECT_TRUE(end.closed()) << toString(end.status);
+    EXPECT_EQ(postern_->waitExit(Millis(20000)), 0);
+    EXPECT_LT(msSince(start), 15000.0);
+}
+
+TEST_F(HttpProxyTest, ProxyCarriedClientAddressIsForwarded) {
+    HttpBackend backend;
+    const auto port = startGateway({backend.address()},
+                                   "accept_proxy = true\ntrusted_proxies = [\"127.0.0.0/8\"]");
+    const std::string resp =
+        rawExchange(port,
+                    "PROXY TCP4 198.51.100.7 127.0.0.1 4242 80\r\n"
+                    "GET /headers HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    ASSERT_EQ(statusOf(resp), 200) << resp;
+    const std::string seen = bodyOf(resp);
+    EXPECT_NE(seen.find("X-Forwarded-For: 198.51.100.7\r\n"), std::string::npos) << seen;
+    EXPECT_NE(seen.find("X-Forwarded-Port: 80\r\n"), std::string::npos) << seen;
+    EXPECT_NE(seen.find("Forwarded: for=198.51.100.7;"), std::string::npos) << seen;
+    EXPECT_TRUE(record({{"client", "198.51.100.7:4242"}, {"status", "200"}}));
+}
+
+TEST_F(HttpProxyTest, RoutesChooseThePoolPerRequestOnOneConnection) {
+    HttpBackend site;
+    HttpBackend chat;
+    const std::string toml =
+        gatewayToml(1) +
+        httpListenerToml("web", "site",
+                         "[[listener.route]]\nhost = \"*.example.com\"\npath_prefix = \"/ws/\"\n"
+                         "pool = \"chat\"\n") +
+        poolToml("site", {site.address()}) + poolToml("chat", {chat.address()});
+    postern_ = &runPostern(toml);
+    ASSERT_TRUE(postern_->waitReady(kStartTimeout)) << postern_->stderrText();
+    const auto port = postern_->listeningPort("web", kStartTimeout);
+    auto c = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    const std::vector<std::pair<std::string, std::string>> requests = {
+        {"a.example.com", "/ws/room"},
+        {"a.example.com", "/other"},
+        {"example.com", "/ws/room"},
+        {"B.Example.Com:8080", "/ws/x"}};
+    for (const auto& [host, path] : requests) {
+        ASSERT_EQ(c.sendAll("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n", kIoTimeout),
+                  IoStatus::Ok);
+        ASSERT_TRUE(readResponse(c)) << host << path;
+    }
+    EXPECT_EQ(chat.requests(), 2u);
+    EXPECT_EQ(site.requests(), 2u);
+    EXPECT_TRUE(record({{"host", "B.Example.Com:8080"}, {"pool", "chat"}}));
 }
 
 }  // namespace

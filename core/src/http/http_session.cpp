@@ -1017,6 +1017,10 @@ config::Millis HttpSession::drainTimeout() const {
 void HttpSession::drainBy(net::Clock::time_point cut, CloseCause cause) {
     if (state_ == State::Closed) return;
     draining_ = true;
+    // A kept-alive connection between requests carries nothing: it closes now (as nginx and
+    // HAProxy close idle keep-alive connections when they stop); one with a request in flight
+    // ends after its response, or at the cut.
+    if (state_ == State::Idle && cin_.empty()) return finish(cause);
     if (cut <= worker_.loop.now()) return cutAtDeadline(cause);
     if (drain_timer_.armed() && drain_timer_.deadline() <= cut) return;
     drain_cause_ = cause;

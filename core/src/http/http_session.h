@@ -79,8 +79,8 @@ public:
     /** The backend of the request in flight; null between requests. */
     const upstream::Backend* backend() const override;
     config::Millis drainTimeout() const override;
-    /** Responses from now on say "Connection: close"; at `cut` a connection between requests
-     * closes, a request still in flight is cut. */
+    /** A connection between requests closes now; one with a request in flight says
+     * "Connection: close" on its response and ends after it, or is cut at `cut`. */
     void drainBy(net::Clock::time_point cut, proxy::CloseCause cause) override;
     void cancelDrain() override;
 
