@@ -111,6 +111,22 @@ TEST_F(HttpProxyTest, KeepAliveIdleConnectionsExpire) {
     EXPECT_EQ(runCurl({url(port, "/conn")}).out, "2\n");
 }
 
+TEST_F(HttpProxyTest, LargeResponsesStreamWhole) {
+    HttpBackend backend;
+    const auto port = startGateway({backend.address()});
+    // By length, chunked (forwarded as is: curl de-chunks) and until the backend closes.
+    for (const auto& [path, size] :
+         std::vector<std::pair<std::string, std::size_t>>{{"/bytes/8388608", 8388608},
+                                                          {"/chunked/3000000", 3000000},
+                                                          {"/close/2000000", 2000000}}) {
+        const auto r = runCurl({"-o", "-", url(port, path)});
+        ASSERT_EQ(r.exit_code, 0) << path << ": " << r.err;
+        EXPECT_EQ(r.out.size(), size) << path;
+        EXPECT_EQ(r.out.substr(0, 26), "abcdefghijklmnopqrstuvwxyz") << path;
+    }
+    EXPECT_TRUE(record({{"path", "/close/2000000"}, {"status", "200"}, {"cause", "complete"}}));
+}
+
 TEST_F(HttpProxyTest, PostOfFiveMiBIsStreamedIntact) {
     HttpBackend backend;
     const auto port = startGateway({backend.address()});

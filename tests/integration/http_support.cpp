@@ -12,9 +12,13 @@ namespace postern::test {
 namespace {
 
 constexpr std::string_view kHttpBackend = R"PY(
-import asyncio, hashlib, sys
+import asyncio, hashlib, ssl, sys
 
 ip = sys.argv[1]
+context = None
+if len(sys.argv) > 3:  # HTTPS: certificate chain and key
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
 connections = 0
 
 def pattern(n):
@@ -129,7 +133,7 @@ async def handle(reader, writer):
     print("close", cid, flush=True)
 
 async def main():
-    server = await asyncio.start_server(handle, ip, 0)
+    server = await asyncio.start_server(handle, ip, 0, ssl=context)
     print("listening", server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
@@ -226,9 +230,16 @@ bool havePythonModule(const std::string& module) {
     return r.exit_code && *r.exit_code == 0;
 }
 
-HttpBackend::HttpBackend(std::string ip) : process_(systemPython()), ip_(std::move(ip)) {
+HttpBackend::HttpBackend(std::string ip, const std::filesystem::path& cert,
+                         const std::filesystem::path& key)
+    : process_(systemPython()), ip_(std::move(ip)) {
     process_.writeConfig(kHttpBackend, "backend.py");
-    process_.start({"backend.py", ip_});
+    std::vector<std::string> args = {"backend.py", ip_};
+    if (!cert.empty()) {
+        args.push_back(cert.string());
+        args.push_back(key.string());
+    }
+    process_.start(args);
     port_ = waitListening(process_, "the python HTTP backend");
 }
 

@@ -36,7 +36,9 @@ bool havePythonModule(const std::string& module);
  * "close <n>" when a connection ended. */
 class HttpBackend {
 public:
-    explicit HttpBackend(std::string ip = "127.0.0.1");
+    /** With a certificate chain and key it speaks HTTPS. */
+    explicit HttpBackend(std::string ip = "127.0.0.1", const std::filesystem::path& cert = {},
+                         const std::filesystem::path& key = {});
     std::uint16_t port() const { return port_; }
     std::string address() const { return ip_ + ":" + std::to_string(port_); }
     /** Connections accepted so far ("conn" lines). */

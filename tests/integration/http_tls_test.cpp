@@ -66,5 +66,29 @@ TEST_F(HttpTlsTest, BackendSeesProtoHttps) {
     EXPECT_NE(r.out.find(";proto=https;"), std::string::npos) << r.out;
 }
 
+TEST_F(HttpTlsTest, TlsBackendConnectionsAreKeptAliveAndReused) {
+    LeafSpec spec;
+    spec.common_name = "backend";
+    spec.ips = {"127.0.0.1"};
+    const auto backend_cert = ca_->issue("backend", spec);
+    HttpBackend backend("127.0.0.1", backend_cert.cert, backend_cert.key);
+    const std::string toml =
+        gatewayToml(1) + httpListenerToml("web", "site") +
+        poolToml("site", {backend.address()}, {},
+                 "protocol = \"tls\"\ntls_ca = \"" + ca_->certificate().string() + "\"");
+    postern_ = &runPostern(toml);
+    ASSERT_TRUE(postern_->waitReady(kStartTimeout)) << postern_->stderrText();
+    const auto port = postern_->listeningPort("web", kStartTimeout);
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/conn";
+    // Three clients one after the other: one TLS connection to the backend serves them all (its
+    // TLS 1.3 session tickets, read while it is idle, do not end it).
+    for (int i = 0; i < 3; ++i) {
+        const auto r = runCurl({url});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(r.out, "1\n") << "request " << i;
+    }
+    EXPECT_EQ(backend.connections(), 1u);
+}
+
 }  // namespace
 }  // namespace postern::test

@@ -217,7 +217,10 @@ void HttpSession::drive() {
         return;
     }
     driving_ = true;
-    for (int rounds = 0; rounds < 4096; ++rounds) {
+    // Unbounded on purpose, like the loops below: each round moves a request on or waits, and
+    // with edge-triggered readiness a loop that stopped early could wait for an edge that never
+    // comes (a client blocked on our full receive buffer sends nothing more).
+    for (;;) {
         again_ = false;
         switch (state_) {
             case State::Idle:
@@ -335,7 +338,7 @@ bool HttpSession::flushToClient() {
 // ---- request head ------------------------------------------------------------------------------
 
 void HttpSession::readHead() {
-    for (int rounds = 0; rounds < 64; ++rounds) {
+    for (;;) {
         if (!cin_.empty()) {
             if (state_ == State::Idle) {
                 // The first byte of a request: its clock and its head's deadline start.
@@ -580,7 +583,7 @@ void HttpSession::frameRequestBody() {
 bool HttpSession::sendRequest() {
     tls::Transport& t = backend_->transport();
     bool progress = false;
-    for (int rounds = 0; rounds < 64; ++rounds) {
+    for (;;) {  // until the backend or the client blocks (see drive())
         if (to_backend_off_ < to_backend_.size()) {
             if (!t.canWrite()) return progress;
             const auto w =
@@ -715,7 +718,7 @@ void HttpSession::frameResponseBody() {
 
 bool HttpSession::relayResponse() {
     bool progress = false;
-    for (int rounds = 0; rounds < 64; ++rounds) {
+    for (;;) {  // until the client or the backend blocks (see drive())
         if (!to_client_.empty()) {
             const std::size_t before = to_client_off_;
             if (!flushToClient()) return progress || to_client_off_ != before;
@@ -806,7 +809,7 @@ void HttpSession::pump() {
         }
         return linger();
     }
-    for (int rounds = 0; rounds < 16 && state_ == State::Exchange; ++rounds) {
+    while (state_ == State::Exchange) {
         bool progress = false;
         if (backend_ && !request_sent_) progress |= sendRequest();
         if (state_ != State::Exchange) return;
@@ -876,7 +879,18 @@ void HttpSession::endRequest() {
         backend_reusable_ && response_.keep_alive && request_sent_ && bin_.empty();
     if (backend_) releaseBackend(reusable);
     giveBack(bin_);
-    if (close_after_) return finish(CloseCause::Complete);
+    if (close_after_) {
+        // Unread client bytes (an upload the backend did not wait for, pipelined requests)
+        // would make the close a reset that can destroy the response before the client reads
+        // it: shut our side and drain them first.
+        if (!request_sent_ || !cin_.empty() || client_.canRead()) {
+            state_ = State::Closing;
+            closing_cause_ = CloseCause::Complete;
+            again_ = true;
+            return;
+        }
+        return finish(CloseCause::Complete);
+    }
     // The next request (perhaps already in cin_: pipelined).
     enterIdle();
     again_ = true;
