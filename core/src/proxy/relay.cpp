@@ -1,5 +1,6 @@
 #include "proxy/relay.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "proxy/worker_context.h"
@@ -14,18 +15,7 @@ bool limited(config::Millis d) { return d.count() > 0 && d != config::kUnlimited
 }  // namespace
 
 Relay::Relay(WorkerContext& worker, Owner& owner, tls::Transport& client, tls::Transport& backend)
-    : worker_(worker),
-      owner_(owner),
-      client_(client),
-      backend_(backend),
-      idle_timer_(this, kIdleTimer),
-      max_session_timer_(this, kMaxSessionTimer) {
-    to_backend_.from = &client_;
-    to_backend_.to = &backend_;
-    to_backend_.reverse = &to_client_;
-    to_client_.from = &backend_;
-    to_client_.to = &client_;
-    to_client_.reverse = &to_backend_;
+    : worker_(worker), owner_(owner), client_(client), backend_(backend), timer_(this, 0) {
     to_client_.to_client = true;
 }
 
@@ -52,14 +42,21 @@ bool Relay::preload(Side to, std::string_view bytes) {
 }
 
 void Relay::start(const Settings& settings) {
-    settings_ = settings;
     active_ = true;
     last_activity_ = worker_.loop.now();
-    if (limited(settings_.idle_timeout))
-        worker_.loop.arm(idle_timer_, last_activity_ + settings_.idle_timeout);
-    if (limited(settings_.max_session))
-        worker_.loop.arm(max_session_timer_, last_activity_ + settings_.max_session);
+    idle_timeout_ = limited(settings.idle_timeout) ? settings.idle_timeout : config::Millis(0);
+    idle_cause_ = settings.idle_cause;
+    session_end_ = limited(settings.max_session) ? last_activity_ + settings.max_session
+                                                 : net::Clock::time_point::max();
+    max_session_cause_ = settings.max_session_cause;
+    armTimer();
     pump();
+}
+
+void Relay::armTimer() {
+    auto at = session_end_;
+    if (idle_timeout_.count() > 0) at = std::min(at, last_activity_ + idle_timeout_);
+    if (at != net::Clock::time_point::max()) worker_.loop.arm(timer_, at);
 }
 
 void Relay::onIo(Side side, std::uint32_t events) {
@@ -73,13 +70,13 @@ void Relay::onIo(Side side, std::uint32_t events) {
         sideFailed(client_, net::IoStatus::Reset);
 }
 
-void Relay::onTimer(std::uint32_t tag) {
+void Relay::onTimer(std::uint32_t) {
     if (!active_) return;
-    if (tag == kMaxSessionTimer) return end(settings_.max_session_cause);
-    // Idle timer: re-armed lazily, so activity costs no timer operation.
-    const auto deadline = last_activity_ + settings_.idle_timeout;
-    if (worker_.loop.now() >= deadline) return end(settings_.idle_cause);
-    worker_.loop.arm(idle_timer_, deadline);
+    const auto now = worker_.loop.now();
+    if (now >= session_end_) return end(max_session_cause_);
+    // The idle deadline moved with every activity since the timer was armed.
+    if (idle_timeout_.count() > 0 && now >= last_activity_ + idle_timeout_) return end(idle_cause_);
+    armTimer();
 }
 
 void Relay::cut(CloseCause cause) {
@@ -92,8 +89,7 @@ void Relay::cut(CloseCause cause) {
 void Relay::stop() {
     if (!active_) return;
     active_ = false;
-    worker_.loop.cancel(idle_timer_);
-    worker_.loop.cancel(max_session_timer_);
+    worker_.loop.cancel(timer_);
 }
 
 void Relay::end(CloseCause cause, bool cut) {
@@ -110,9 +106,9 @@ bool Relay::bytesInFlight() const {
 void Relay::pump() {
     bool progress = true;
     for (int rounds = 0; progress && active_ && rounds < 64; ++rounds) {
-        progress = transfer(to_backend_);
+        progress = transfer(client_, backend_, to_backend_, to_client_);
         if (!active_) return;
-        progress |= transfer(to_client_);
+        progress |= transfer(backend_, client_, to_client_, to_backend_);
     }
     if (!active_) return;
     if (client_.eof && backend_.eof && client_.shut && backend_.shut &&
@@ -121,8 +117,7 @@ void Relay::pump() {
         end(first_fin_);
 }
 
-bool Relay::flushPending(Outbox& out) {
-    tls::Transport& dst = *out.to;
+bool Relay::flushPending(tls::Transport& dst, Outbox& out) {
     while (out.pending_len > 0) {
         if (!dst.canWrite()) return false;
         auto r = dst.write(out.pending + out.pending_off, out.pending_len);
@@ -149,25 +144,23 @@ void Relay::stash(Outbox& out, const char* data, std::size_t len) {
     out.pending_len = static_cast<std::uint32_t>(len);
 }
 
-bool Relay::transfer(Outbox& out) {
-    tls::Transport& src = *out.from;
-    tls::Transport& dst = *out.to;
+bool Relay::transfer(tls::Transport& src, tls::Transport& dst, Outbox& out, const Outbox& back) {
     bool progress = false;
     if (out.pending_len > 0) {
         std::uint32_t before = out.pending_len;
-        bool drained = flushPending(out);
+        bool drained = flushPending(dst, out);
         if (!active_) return false;
         progress = out.pending_len != before;
         if (!drained) return progress;  // backpressure: leave src unread
     }
 #ifdef __linux__
-    if (out.splicing) return spliceTransfer(out) || progress;
+    if (out.splicing) return spliceTransfer(src, dst, out, back) || progress;
 #endif
     while (src.canRead() && !src.eof) {
         auto r = src.read(worker_.scratch, sizeof worker_.scratch);
         if (r.status == net::IoStatus::WouldBlock) break;
         if (r.status != net::IoStatus::Ok) {
-            if (!readEnded(out, r)) return false;  // failed: the relay has ended
+            if (!readEnded(src, out, r)) return false;  // failed: the relay has ended
             progress = true;
             break;
         }
@@ -203,13 +196,12 @@ bool Relay::transfer(Outbox& out) {
         }
         if (out.splicing) return true;  // pump() calls again: spliceTransfer from now on
     }
-    return endDirection(out) || progress;
+    return endDirection(src, dst, out, back) || progress;
 }
 
 #ifdef __linux__
-bool Relay::spliceTransfer(Outbox& out) {
-    tls::Transport& src = *out.from;
-    tls::Transport& dst = *out.to;
+bool Relay::spliceTransfer(tls::Transport& src, tls::Transport& dst, Outbox& out,
+                           const Outbox& back) {
     bool progress = false;
     for (;;) {
         if (out.pipe_len > 0) {
@@ -239,7 +231,7 @@ bool Relay::spliceTransfer(Outbox& out) {
             out.pipe = worker_.pipes.get();
             if (!out.pipe) {  // out of descriptors: copy through user space instead
                 out.splicing = false;
-                return transfer(out) || progress;
+                return transfer(src, dst, out, back) || progress;
             }
         }
         // Into an empty pipe only, so EAGAIN means the socket has nothing. Unlike recv, a short
@@ -251,7 +243,7 @@ bool Relay::spliceTransfer(Outbox& out) {
             break;
         }
         if (r.status != net::IoStatus::Ok) {
-            if (!readEnded(out, r)) return false;  // failed: the relay has ended
+            if (!readEnded(src, out, r)) return false;  // failed: the relay has ended
             progress = true;
             break;
         }
@@ -264,12 +256,11 @@ bool Relay::spliceTransfer(Outbox& out) {
         worker_.pipes.put(out.pipe);
         out.pipe = nullptr;
     }
-    return endDirection(out) || progress;
+    return endDirection(src, dst, out, back) || progress;
 }
 #endif
 
-bool Relay::readEnded(Outbox& out, const net::IoResult& r) {
-    tls::Transport& src = *out.from;
+bool Relay::readEnded(tls::Transport& src, const Outbox& out, const net::IoResult& r) {
     if (r.status != net::IoStatus::Eof) {
         sideFailed(src, r.status);
         return false;
@@ -283,10 +274,8 @@ bool Relay::readEnded(Outbox& out, const net::IoResult& r) {
     return true;
 }
 
-bool Relay::endDirection(Outbox& out) {
-    tls::Transport& src = *out.from;
-    tls::Transport& dst = *out.to;
-    const Outbox& back = *out.reverse;
+bool Relay::endDirection(tls::Transport& src, tls::Transport& dst, const Outbox& out,
+                         const Outbox& back) {
     bool progress = false;
     if (src.eof && !dst.shut && out.pending_len == 0 && out.pipe_len == 0) {
         if (!dst.tls && dst.eof && src.shut && back.pending_len == 0 && back.pipe_len == 0) {

@@ -99,13 +99,8 @@ public:
     void onTimer(std::uint32_t tag) override;
 
 private:
-    enum TimerTag : std::uint32_t { kIdleTimer = 1, kMaxSessionTimer = 2 };
-
-    /** One direction: bytes from `from` on their way to `to`. */
+    /** Bytes on their way to one side. */
     struct Outbox {
-        tls::Transport* from = nullptr;
-        tls::Transport* to = nullptr;
-        Outbox* reverse = nullptr;  ///< the other direction (bytes on their way to `from`)
         bool to_client = false;
         /** Bytes to this side move through a kernel pipe (splice): set once the direction
          * carried a full buffer and both sides are plain TCP. */
@@ -120,40 +115,47 @@ private:
     };
 
     void pump();
-    /** Moves bytes out.from → out.to; true when anything happened. */
-    bool transfer(Outbox& out);
+    /** Moves bytes src → dst (`out`: bytes waiting for dst; `back`: for src); true when
+     * anything happened. */
+    bool transfer(tls::Transport& src, tls::Transport& dst, Outbox& out, const Outbox& back);
 #ifdef __linux__
     /** transfer() for a splicing direction: socket → pipe → socket, no copy. */
-    bool spliceTransfer(Outbox& out);
+    bool spliceTransfer(tls::Transport& src, tls::Transport& dst, Outbox& out, const Outbox& back);
 #endif
     /** A read from src that brought no bytes and cannot be retried: its end of stream (FIN or
      * close_notify: marked, true) or its failure (the relay ends: false). */
-    bool readEnded(Outbox& out, const net::IoResult& r);
-    /** Once out.from has ended and everything for out.to is written: ends our sending side to
-     * out.to. */
-    bool endDirection(Outbox& out);
-    bool flushPending(Outbox& out);
+    bool readEnded(tls::Transport& src, const Outbox& out, const net::IoResult& r);
+    /** Once src has ended and everything for dst is written: ends our sending side to dst. */
+    bool endDirection(tls::Transport& src, tls::Transport& dst, const Outbox& out,
+                      const Outbox& back);
+    bool flushPending(tls::Transport& dst, Outbox& out);
+    /** Arms the one timer for the nearer of the idle deadline and the session's end. */
+    void armTimer();
     void stash(Outbox& out, const char* data, std::size_t len);
     void sideFailed(tls::Transport& side, net::IoStatus status);
     void end(CloseCause cause, bool cut = false);
 
+    // Kept small: one relay is embedded in every TCP session.
     WorkerContext& worker_;
     Owner& owner_;
     tls::Transport& client_;
     tls::Transport& backend_;
     Outbox to_client_;
     Outbox to_backend_;
-    Settings settings_;
-    net::Timer idle_timer_;
-    net::Timer max_session_timer_;
-    bool active_ = false;
-    bool fin_seen_ = false;
-    /** ClientFin or BackendFin: who ended first. */
-    CloseCause first_fin_ = CloseCause::ClientFin;
+    /** One timer for both limits, re-armed lazily (activity costs no timer operation). */
+    net::Timer timer_;
+    config::Millis idle_timeout_{0};  ///< zero: none
+    net::Clock::time_point session_end_ = net::Clock::time_point::max();
     net::Clock::time_point last_activity_{};
     net::Clock::time_point first_backend_byte_{};
     std::uint64_t bytes_in_ = 0;   ///< read from the client
     std::uint64_t bytes_out_ = 0;  ///< written to the client
+    CloseCause idle_cause_ = CloseCause::IdleTimeout;
+    CloseCause max_session_cause_ = CloseCause::WsMaxSession;
+    /** ClientFin or BackendFin: who ended first. */
+    CloseCause first_fin_ = CloseCause::ClientFin;
+    bool fin_seen_ = false;
+    bool active_ = false;
 };
 
 }  // namespace postern::proxy

@@ -31,7 +31,8 @@ class ClientTlsContext;
 
 namespace postern::upstream {
 
-/** Where and how to connect. The views must stay valid until the outcome is reported. */
+/** Where and how to connect. Read by start() only, except `preface`, which must stay valid until
+ * the outcome is reported. */
 struct ConnectTarget {
     net::SocketAddress address;
     /** The backend's name as discovered: the name TLS checks (and sends as SNI) by default. */
@@ -50,7 +51,7 @@ struct ConnectFailure {
         Socket,    ///< the socket could not be made or the connect refused at once
         Connect,   ///< the TCP connect failed
         Preface,   ///< writing the preface failed
-        TlsSetup,  ///< no TLS connection could be allocated
+        TlsSetup,  ///< no TLS connection could be allocated (reported by start())
         Tls,       ///< the TLS handshake failed (detail: why, e.g. a certificate check)
         Timeout,   ///< the deadline passed (tls: during the TLS handshake)
     };
@@ -82,8 +83,9 @@ public:
     BackendConnector& operator=(const BackendConnector&) = delete;
 
     /** Starts connecting `transport` (closed: no fd) to `target`; `io` receives the socket's
-     * events. False when it failed at once (*failure says why; nothing is reported through the
-     * Handler, nothing is left open); true when the outcome will be reported. */
+     * events. A TLS target gets its TLS stream here, used once the preface is out. False when it
+     * failed at once (*failure says why; nothing is reported through the Handler, nothing is
+     * left open); true when the outcome will be reported. */
     bool start(const ConnectTarget& target, tls::Transport& transport, net::IoHandler* io,
                ConnectFailure* failure);
     /** An event on the transport's fd while connecting() (already noted on the transport). */
@@ -101,13 +103,16 @@ private:
     void succeed();
     void fail(ConnectFailure::Stage stage, int error, std::string detail = {});
 
+    enum class Phase : std::uint8_t { Connect, Preface, Handshake };
+
+    // Kept small: one connector is embedded in every session.
     net::EventLoop& loop_;
     Handler& handler_;
     net::Timer deadline_;
     tls::Transport* transport_ = nullptr;  ///< while connecting
-    ConnectTarget target_;
-    bool tcp_connected_ = false;
+    std::string_view preface_;
     std::uint32_t preface_sent_ = 0;
+    Phase phase_ = Phase::Connect;
 };
 
 }  // namespace postern::upstream
