@@ -21,7 +21,7 @@ struct Header {
 /** How a body is delimited (RFC 9112 §6). */
 enum class BodyKind : std::uint8_t {
     None,        ///< no body (requests without CL/TE; HEAD/1xx/204/304 responses)
-    Length,      ///< Content-Length bytes
+    Length,      ///< Content-Length bytes (0 included: "Content-Length: 0" is forwarded as such)
     Chunked,     ///< Transfer-Encoding ending in chunked
     UntilClose,  ///< responses only: the body ends when the backend closes
 };
@@ -56,6 +56,7 @@ struct ResponseHead {
     BodyKind body = BodyKind::None;
     std::uint64_t content_length = 0;
     bool keep_alive = true;  ///< the backend connection may carry another request after this one
+                             ///< (never after a 101, nor after a body delimited by the close)
 };
 
 /** Case-insensitive ASCII comparison of field names and tokens. */

@@ -103,6 +103,18 @@ struct Codings {
     }
 };
 
+/** Whether `name` reads as `field` when '_' is taken for '-': CGI-style backends (WSGI, PHP,
+ * CGI) turn both into HTTP_TRANSFER_ENCODING, so "Transfer_Encoding" would frame the body there
+ * while we ignore it. */
+bool sameUnderscored(std::string_view name, std::string_view field) {
+    if (name.size() != field.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i] == '_' ? '-' : chars::lower(name[i]);
+        if (c != field[i]) return false;
+    }
+    return true;
+}
+
 /** "HTTP/1.1" → 11; 1.x with x > 1 is read as 1.1 (RFC 9112 §2.3); -1 malformed; -2 another
  * major version. */
 int parseVersion(std::string_view v) {
@@ -170,10 +182,33 @@ ParseResult scanHead(std::string_view buf, const Limits& lim, HeadProgress& p, H
             if (line_end <= limit_end) {
                 limit_end = line_end;
                 over = Handler::kLineTooLong;
-                over_why = "start line too long";
+                over_why = Handler::kLineTooLongWhy;
             }
         }
         const std::size_t window = std::min(n, limit_end);
+        if (!p.in_fields && !p.token_done) {
+            // The first token is checked byte by byte as it arrives (a request's method, a
+            // response's "HTTP/"), inside the same window, so garbage is refused at once and
+            // whole buffers and pieces still meet the same first error.
+            std::size_t k = std::max(p.token_scanned, p.head_start);
+            if constexpr (Handler::kEarlyMethod) {
+                while (k < window && is(d[k], chars::kToken)) ++k;
+                p.token_scanned = k;
+                if (k < window) {
+                    if (d[k] != ' ' || k == p.head_start)
+                        return failure(Handler::kBad, badByte(d[k], "invalid method"));
+                    p.token_done = true;
+                }
+            } else {
+                static constexpr std::string_view kHttp = "HTTP/";
+                for (; k < window && k - p.head_start < kHttp.size(); ++k) {
+                    if (d[k] != kHttp[k - p.head_start])
+                        return failure(Handler::kBad, "not an HTTP/1.x status line");
+                }
+                p.token_scanned = k;
+                if (k - p.head_start == kHttp.size()) p.token_done = true;
+            }
+        }
         const void* lf =
             p.scanned < window ? std::memchr(d + p.scanned, '\n', window - p.scanned) : nullptr;
         if (lf == nullptr) {
@@ -209,6 +244,8 @@ public:
     static constexpr std::uint16_t kBad = 400;
     static constexpr std::uint16_t kTooLarge = 431;
     static constexpr std::uint16_t kLineTooLong = 414;
+    static constexpr std::string_view kLineTooLongWhy = "request line too long";
+    static constexpr bool kEarlyMethod = true;
     static std::size_t startLineLimit(const Limits& l) { return l.max_request_line; }
 
     explicit RequestHandler(RequestHead& out) : out_(out) {
@@ -318,6 +355,10 @@ public:
                 default:
                     break;
             }
+            if ((name.size() == 14 || name.size() == 17) && name.find('_') != name.npos &&
+                (sameUnderscored(name, "content-length") ||
+                 sameUnderscored(name, "transfer-encoding")))
+                defer("framing field name spelled with '_'");
         } else {
             (void)name;
             (void)value;
@@ -382,6 +423,8 @@ public:
     static constexpr std::uint16_t kBad = 502;
     static constexpr std::uint16_t kTooLarge = 502;
     static constexpr std::uint16_t kLineTooLong = 502;
+    static constexpr std::string_view kLineTooLongWhy = "status line too long";
+    static constexpr bool kEarlyMethod = false;
     static std::size_t startLineLimit(const Limits& l) { return l.max_request_line; }
 
     ResponseHandler(ResponseHead& out, std::string_view method) : out_(out), method_(method) {

@@ -12,10 +12,13 @@
 //        whitespace between name and colon; a bare CR, a NUL or another control character
 //        anywhere; Content-Length with Transfer-Encoding; differing or invalid Content-Length
 //        values; Transfer-Encoding whose last coding is not chunked, or chunked twice, or in an
-//        HTTP/1.0 request; HTTP/1.1 without Host, several Host fields, an invalid Host, or an
+//        HTTP/1.0 request; "Content_Length" or "Transfer_Encoding" (CGI-style backends read '_'
+//        as '-'); HTTP/1.1 without Host, several Host fields, an invalid Host, or an
 //        absolute-form target whose authority differs from Host
 //   501  a transfer coding Postern does not know; the CONNECT method (no tunnels)
 //   505  a well-formed HTTP version other than 1.x
+//        (an invalid method is refused as soon as its byte arrives: a TLS ClientHello or other
+//        garbage on a plain port gets its 400 at once, not after the line limit)
 //   414  request line over Limits::max_request_line (CRLF excluded)
 //   431  head (from the first byte, the empty line included) over Limits::max_head_bytes, or
 //        more than Limits::max_fields field lines
@@ -23,7 +26,8 @@
 // §8.6); the rewriter then sends a single field. Errors are decided in byte order: the first
 // malformed line wins, then the checks across fields; so feeding a head in pieces gives the same
 // verdict as feeding it whole (the fuzzer checks this).
-// Responses: the same strictness; any error means 502 to the client.
+// Responses: the same strictness (a first byte other than "HTTP/" is refused at once); any error
+// means 502 to the client.
 // One thread at a time; no allocation except RequestHead/ResponseHead::headers growing.
 #pragma once
 
@@ -42,9 +46,12 @@ struct HeadProgress {
     std::size_t line_start = 0;  ///< first byte of the line whose end is not found yet
     std::size_t scanned = 0;     ///< bytes already searched for that line's LF
     std::size_t head_start = 0;  ///< the start line's first byte (after skipped empty lines)
-    std::uint32_t fields = 0;    ///< complete field lines so far
-    bool started = false;        ///< the start line has begun
-    bool in_fields = false;      ///< the start line is complete and valid
+    std::size_t token_scanned = 0;  ///< end of the checked part of the first token (the
+                                    ///< request's method, the response's "HTTP/")
+    std::uint32_t fields = 0;       ///< complete field lines so far
+    bool started = false;           ///< the start line has begun
+    bool in_fields = false;         ///< the start line is complete and valid
+    bool token_done = false;        ///< that first token is complete and valid
 };
 
 struct ParseResult {

@@ -381,3 +381,62 @@ TEST(RequestParser, EveryByteAtEveryOffsetOfValuesAndTargets) {
 
 }  // namespace
 }  // namespace postern::http
+
+namespace postern::http {
+namespace {
+
+// A 100 Continue is a complete head of its own; the final response follows it on the same bytes.
+TEST(ResponseParser, InterimThenFinalResponse) {
+    const std::string in =
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+    ResponseParser p;
+    ResponseHead head;
+    std::string_view rest = in;
+    ParseResult r = p.parse(rest, "PUT", head);
+    ASSERT_EQ(r.status, ParseStatus::Complete);
+    EXPECT_EQ(head.status, 100);
+    EXPECT_EQ(head.body, BodyKind::None);
+    EXPECT_TRUE(head.keep_alive);
+    rest.remove_prefix(r.consumed);
+    p.reset();
+    r = p.parse(rest, "PUT", head);
+    ASSERT_EQ(r.status, ParseStatus::Complete);
+    EXPECT_EQ(head.status, 201);
+    EXPECT_EQ(head.body, BodyKind::Length);
+    EXPECT_EQ(rest.substr(r.consumed), "ok");
+}
+
+TEST(ResponseParser, ConnectAndHeadHaveNoBody) {
+    ResponseHead head;
+    ASSERT_EQ(
+        test::parseResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "HEAD", head)
+            .status,
+        ParseStatus::Complete);
+    EXPECT_EQ(head.body, BodyKind::None);
+    ASSERT_EQ(
+        test::parseResponse("HTTP/1.1 200 Connection established\r\n\r\n", "CONNECT", head).status,
+        ParseStatus::Complete);
+    EXPECT_EQ(head.body, BodyKind::None);
+    ASSERT_EQ(test::parseResponse("HTTP/1.1 407 Proxy Auth\r\n\r\n", "CONNECT", head).status,
+              ParseStatus::Complete);
+    EXPECT_EQ(head.body, BodyKind::UntilClose);
+}
+
+}  // namespace
+}  // namespace postern::http
+
+namespace postern::http {
+namespace {
+
+TEST(ResponseParser, NonHttpBytesAreRefusedAtOnce) {
+    ResponseHead head;
+    ResponseParser p;
+    EXPECT_EQ(p.parse("HTT", "GET", head).status, ParseStatus::Incomplete);
+    ResponseParser q;
+    const ParseResult r = q.parse("SSH-2.0", "GET", head);
+    EXPECT_EQ(r.status, ParseStatus::Error);
+    EXPECT_EQ(r.error_status, 502);
+}
+
+}  // namespace
+}  // namespace postern::http

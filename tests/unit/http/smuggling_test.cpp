@@ -76,6 +76,8 @@ std::vector<Case> cases() {
         {"te_empty", kPost + "Transfer-Encoding: \r\n\r\n", 400},
         {"te_vertical_tab", kPost + "Transfer-Encoding: \vchunked\r\n\r\n", 400},
         {"te_in_http10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        {"te_underscore", kPost + "Content-Length: 4\r\nTransfer_Encoding: chunked\r\n\r\n", 400},
+        {"cl_underscore", kPost + "Transfer-Encoding: chunked\r\ncontent_length: 4\r\n\r\n", 400},
         // Field-line syntax.
         {"obs_fold", kGet + "X-A: b\r\n c\r\n\r\n", 400},
         {"obs_fold_tab", kGet + "X-A: b\r\n\tc\r\n\r\n", 400},
@@ -243,6 +245,28 @@ TEST(SmugglingNeighbours, OversizeIsDetectedBeforeTheLineEnds) {
     const ParseResult r = p.parse(buf, head);
     EXPECT_EQ(r.status, ParseStatus::Error);
     EXPECT_EQ(r.error_status, 414);
+}
+
+}  // namespace
+}  // namespace postern::http
+
+namespace postern::http {
+namespace {
+
+// Garbage on a plain HTTP port (a TLS ClientHello, a binary protocol) is refused at its first
+// byte that cannot be in a method, without waiting for a line end or the line limit.
+TEST(SmugglingNeighbours, GarbageIsRefusedAtOnce) {
+    RequestParser p;
+    RequestHead head;
+    const std::string hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+    const ParseResult r = p.parse(hello, head);
+    EXPECT_EQ(r.status, ParseStatus::Error);
+    EXPECT_EQ(r.error_status, 400);
+    RequestParser q;
+    EXPECT_EQ(q.parse("GET", head).status, ParseStatus::Incomplete);
+    EXPECT_EQ(q.parse("GET /", head).status, ParseStatus::Incomplete);
+    RequestParser g;
+    EXPECT_EQ(g.parse("GE(", head).status, ParseStatus::Error);
 }
 
 }  // namespace
