@@ -143,6 +143,9 @@ void AccessLog::write(const AccessRecord& r) {
             line += ",\"tls_version\":";
             appendJsonString(line, r.tls_version);
             line += ",\"tls_handshake_ms\":" + std::to_string(r.tls_handshake_ms);
+        } else if (!r.sni.empty()) {  // TLS passed through: the SNI its ClientHello carried
+            line += ",\"sni\":";
+            appendJsonString(line, r.sni);
         }
         line += ",\"cause\":";
         appendJsonString(line, r.cause);
@@ -166,6 +169,8 @@ void AccessLog::write(const AccessRecord& r) {
             line += " alpn=" + common::logfmtValue(orDash(r.alpn));
             line += " tls_version=" + common::logfmtValue(orDash(r.tls_version));
             line += " tls_handshake_ms=" + std::to_string(r.tls_handshake_ms);
+        } else if (!r.sni.empty()) {  // TLS passed through: the SNI its ClientHello carried
+            line += " sni=" + common::logfmtValue(r.sni);
         }
         line += " cause=" + std::string(r.cause);
         if (!r.tls_error.empty()) line += " tls_error=" + common::logfmtValue(r.tls_error);

@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "proxy/access_control.h"
 #include "proxy/proxy_preface.h"
+#include "tls/client_hello_sni.h"
 #include "tls/client_tls_context.h"
 #include "tls/server_tls_context.h"
 
@@ -112,7 +113,10 @@ void TcpSession::proxyHeaderFailed(CloseCause cause, std::string_view why) {
 // ---- client phase ------------------------------------------------------------------------------
 
 void TcpSession::afterClientPreface() {
-    if (!listener_->tls) return beginBackend();
+    if (!listener_->tls) {
+        if (listener_->config->peeksSni()) return beginClientHello();
+        return beginBackend();
+    }
     client_.io.tls = listener_->tls->accept(client_.io.fd);
     if (!client_.io.tls) return clientTlsFailed("cannot allocate a TLS connection");
     state_ = State::ClientHandshake;
@@ -143,11 +147,71 @@ void TcpSession::clientTlsFailed(std::string_view why) {
     finish(CloseCause::TlsFailed);
 }
 
+// ---- SNI routing -------------------------------------------------------------------------------
+
+namespace {
+/** Longest wait for a passthrough client's ClientHello (its idle_timeout when shorter). */
+constexpr config::Millis kClientHelloTimeout{10000};
+}  // namespace
+
+void TcpSession::beginClientHello() {
+    state_ = State::ClientHello;
+    worker_.loop.armAfter(phase_timer_,
+                          std::min(listener_->config->idle_timeout, kClientHelloTimeout));
+    readClientHello();  // the hello may be there already
+}
+
+void TcpSession::readClientHello() {
+    static_assert(sizeof worker_.scratch >= tls::kMaxClientHelloBytes);
+    // Peeked, never taken: the backend reads the very bytes the client sent.
+    const net::IoResult peek =
+        net::peekSome(client_.io.fd, worker_.scratch, tls::kMaxClientHelloBytes);
+    switch (peek.status) {
+        case net::IoStatus::WouldBlock:
+            client_.io.readable = false;
+            return;
+        case net::IoStatus::Eof:
+            return finish(CloseCause::ClientFin);  // left before sending a byte
+        case net::IoStatus::Reset:
+        case net::IoStatus::Error:
+            return finish(CloseCause::ClientReset);
+        case net::IoStatus::Ok:
+            break;
+    }
+    const tls::HelloSni hello =
+        tls::readHelloSni(reinterpret_cast<const std::uint8_t*>(worker_.scratch), peek.bytes);
+    if (hello.status() == tls::HelloStatus::NeedMore && !client_.io.peer_closed) {
+        client_.io.readable = false;  // edge-triggered: the next bytes raise a new edge
+        return;
+    }
+    worker_.loop.cancel(phase_timer_);
+    if (hello.status() == tls::HelloStatus::Found) {
+        peeked_sni_.assign(hello.name());
+    } else if (hello.status() != tls::HelloStatus::NoSni) {
+        // Not a ClientHello we can read (or cut short by the client's FIN): no name to route
+        // by; the bytes still go, untouched, to the catch-all when there is one.
+        POSTERN_LOG(Debug, "no SNI to route by",
+                    "listener=" + common::logfmtValue(listener_->config->name) +
+                        " client=" + client_addr_.toString() + " reason=" +
+                        common::logfmtValue(hello.status() == tls::HelloStatus::NeedMore
+                                                ? "closed before the ClientHello was complete"
+                                                : hello.why()));
+    }
+    beginBackend();
+}
+
+std::string_view TcpSession::clientSni() const {
+    if (client_.io.tls) return client_.io.tls->serverName();
+    return peeked_sni_;
+}
+
 // ---- backend phase -----------------------------------------------------------------------------
 
 void TcpSession::beginBackend() {
+    pool_ = listener_->poolForSni(clientSni());
+    if (!pool_) return finish(CloseCause::NoRoute);
     state_ = State::Connecting;
-    dialer_.start(*listener_->pool, client_addr_.ipHash());
+    dialer_.start(*pool_, client_addr_.ipHash());
 }
 
 void TcpSession::writePreface(const config::BackendSettings& settings, std::string& out) {
@@ -196,6 +260,9 @@ void TcpSession::onIo(Side& side, std::uint32_t events) {
         case State::ClientHandshake:
             if (&side == &client_ && client_.io.handshakeMayProceed()) clientHandshakeStep();
             return;
+        case State::ClientHello:
+            if (&side == &client_) readClientHello();
+            return;
         case State::Connecting:
             if (&side == &backend_ && dialer_.dialing()) dialer_.onIo(events);
             return;
@@ -208,6 +275,7 @@ void TcpSession::onTimer(std::uint32_t tag) {
     if (tag == kDrainTimer) return cutAtDeadline(drain_cause_);
     // The phase timer.
     if (state_ == State::ClientHandshake) return clientTlsFailed("handshake timeout");
+    if (state_ == State::ClientHello) return finish(CloseCause::IdleTimeout);
     if (state_ == State::ProxyHeader)
         return proxyHeaderFailed(CloseCause::ProxyTimeout, "no complete PROXY header in time");
 }
@@ -218,7 +286,12 @@ void TcpSession::abortForShutdown() {
     if (state_ != State::Closed) cutAtDeadline(CloseCause::Shutdown);
 }
 
-config::Millis TcpSession::drainTimeout() const { return dialer_.drainTimeout(*listener_->pool); }
+config::Millis TcpSession::drainTimeout() const {
+    // Before a pool is chosen: the listener's, else its first route's (a listener has either).
+    const upstream::Pool* pool = pool_ ? pool_ : listener_->pool.get();
+    if (!pool && !listener_->route_pools.empty()) pool = listener_->route_pools.front().get();
+    return pool ? dialer_.drainTimeout(*pool) : config::Millis(0);
+}
 
 void TcpSession::drainBy(net::Clock::time_point cut, CloseCause cause) {
     if (state_ == State::Closed) return;
@@ -271,7 +344,8 @@ void TcpSession::finish(CloseCause cause) {
         AccessRecord rec;
         rec.listener = listener_->config->name;
         rec.client = client;
-        rec.pool = listener_->pool->name();
+        const upstream::Pool* pool = pool_ ? pool_ : listener_->pool.get();
+        if (pool) rec.pool = pool->name();
         rec.backend = (was_connected && dialer_.backend())
                           ? std::string_view(dialer_.backend()->address_text)
                           : std::string_view();
@@ -284,6 +358,7 @@ void TcpSession::finish(CloseCause cause) {
         rec.total_ms = msSinceStart();
         rec.attempts = dialer_.attempts();
         rec.cause = closeCauseName(cause);
+        if (!peeked_sni_.empty()) rec.sni = peeked_sni_;  // passthrough: not terminated
         if (listener_->tls) {
             rec.tls = true;
             rec.tls_handshake_ms = tls_handshake_ms_;

@@ -10,7 +10,13 @@
 //                    the raw socket before anything else (TLS included), bounded by a timer; the
 //                    client address becomes the one it carries.
 //   ClientHandshake  TLS listeners only: the client's handshake, bounded by handshake_timeout.
-//   Connecting       the dialer picks and connects a backend of the listener's pool, writes the
+//   ClientHello      tcp listeners with SNI routes only: the client's ClientHello is peeked (not
+//                    taken off the socket: the backend gets every byte untouched) until its SNI is
+//                    known, within the listener's idle_timeout (at most 10 s).
+//   (routing)        the pool: the first [[listener.route]] matching the SNI (the handshake's on
+//                    tls listeners, the peeked one on tcp), else the listener's pool; none =
+//                    closed with cause no_route (beginBackend()).
+//   Connecting       the dialer picks and connects a backend of the chosen pool, writes the
 //                    preface (a PROXY header) and does the TLS handshake of TLS backends, within
 //                    connect_timeout per attempt; a failed attempt tries the next backend.
 //   Relaying         the relay, until both ends finished, an error, or the idle timeout.
@@ -72,7 +78,14 @@ private:
     /** kPhaseTimer bounds the PROXY header, then the client handshake (the backend connect has
      * the dialer's own deadline). */
     enum TimerTag : std::uint32_t { kPhaseTimer = 1, kDrainTimer = 2 };
-    enum class State : std::uint8_t { ProxyHeader, ClientHandshake, Connecting, Relaying, Closed };
+    enum class State : std::uint8_t {
+        ProxyHeader,
+        ClientHandshake,
+        ClientHello,
+        Connecting,
+        Relaying,
+        Closed
+    };
 
     struct Side final : net::IoHandler {
         TcpSession* session = nullptr;
@@ -90,7 +103,14 @@ private:
     void clientHandshakeStep();
     void clientTlsFailed(std::string_view why);
 
+    // SNI routing (tls listeners: after the handshake; tcp listeners with SNI routes: peeked).
+    void beginClientHello();
+    void readClientHello();
+    /** The server name the client sent: from its TLS handshake, or peeked; "" = none. */
+    std::string_view clientSni() const;
+
     // Backend phase (BackendDialer).
+    /** Chooses the pool (routes, else the listener's pool) and dials it; no_route when none. */
     void beginBackend();
     /** The PROXY header the pool's backends expect, from client_addr_, the listener address
      * and, for v2 TLVs, the client's TLS (SNI, ALPN, version, cipher). */
@@ -120,6 +140,10 @@ private:
     BackendDialer dialer_;
     /** Bytes both ways once the backend is connected. */
     Relay relay_;
+    /** The pool beginBackend() chose (a route's or the listener's; kept alive by listener_). */
+    upstream::Pool* pool_ = nullptr;
+    /** The SNI peeked from a passthrough client's ClientHello. */
+    std::string peeked_sni_;
 
     /** accept_proxy: reads the client's PROXY header (then released); the address the client
      * connected to as that header says (AF_UNSPEC: none, use getsockname). */

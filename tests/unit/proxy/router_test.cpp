@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "proxy/worker_context.h"
+
 namespace postern::proxy {
 namespace {
 
@@ -77,6 +79,54 @@ TEST(Router, StripPort) {
     EXPECT_EQ(Router::stripPort("[::1]"), "::1");
     EXPECT_EQ(Router::stripPort("[::1"), "[::1");
     EXPECT_EQ(Router::stripPort(""), "");
+}
+
+}  // namespace
+}  // namespace postern::proxy
+
+// ListenerContext: the route's pool, else the listener's, else none.
+
+namespace postern::proxy {
+namespace {
+
+struct Pools {
+    config::PoolConfig a_config, b_config, own_config;
+    std::shared_ptr<upstream::Pool> a, b, own;
+    Pools() {
+        a_config.name = "a";
+        b_config.name = "b";
+        own_config.name = "own";
+        a = std::make_shared<upstream::Pool>(a_config, nullptr);
+        b = std::make_shared<upstream::Pool>(b_config, nullptr);
+        own = std::make_shared<upstream::Pool>(own_config, nullptr);
+    }
+};
+
+TEST(ListenerContextRoutes, RoutePoolThenListenerPoolThenNone) {
+    Pools pools;
+    ListenerContext ctx;
+    ctx.router = Router({route("", "", "a.example.com"), route("", "", "*.b.example.com")});
+    ctx.route_pools = {pools.a, pools.b};
+    EXPECT_EQ(ctx.poolForSni("a.example.com"), pools.a.get());
+    EXPECT_EQ(ctx.poolForSni("x.b.example.com"), pools.b.get());
+    EXPECT_EQ(ctx.poolForSni("c.example.com"), nullptr);  // no route, no listener pool
+    EXPECT_EQ(ctx.poolForSni(""), nullptr);
+    ctx.pool = pools.own;
+    EXPECT_EQ(ctx.poolForSni("c.example.com"), pools.own.get());
+    EXPECT_EQ(ctx.poolForSni(""), pools.own.get());
+}
+
+TEST(ListenerContextRoutes, RequestsByHostAndPath) {
+    Pools pools;
+    ListenerContext ctx;
+    ctx.router = Router({route("chat.example.com", "/ws/", ""), route("", "", "")});
+    ctx.route_pools = {pools.a, pools.b};
+    EXPECT_EQ(ctx.poolForRequest("chat.example.com", "/ws/room"), pools.a.get());
+    EXPECT_EQ(ctx.poolForRequest("chat.example.com", "/"), pools.b.get());  // the catch-all
+    ListenerContext no_catch_all;
+    no_catch_all.router = Router({route("chat.example.com", "", "")});
+    no_catch_all.route_pools = {pools.a};
+    EXPECT_EQ(no_catch_all.poolForRequest("other.example.com", "/"), nullptr);  // 404
 }
 
 }  // namespace
