@@ -127,6 +127,22 @@ TEST_F(HttpProxyTest, LargeResponsesStreamWhole) {
     EXPECT_TRUE(record({{"path", "/close/2000000"}, {"status", "200"}, {"cause", "complete"}}));
 }
 
+TEST_F(HttpProxyTest, ABackendClosingItsKeptAliveConnectionsCostsNoRequest) {
+    HttpBackend backend;
+    const auto port = startGateway({backend.address()});
+    // Each response leaves an idle connection the backend then closes: postern drops it from
+    // its pool (or, had it already written to it, connects afresh before any byte went out).
+    for (int i = 1; i <= 5; ++i) {
+        const auto r = runCurl({"-i", url(port, "/bye")});
+        ASSERT_EQ(statusOf(r.out), 200) << "request " << i << ": " << r.out << r.err;
+        ASSERT_TRUE(backend.waitForClose(static_cast<std::size_t>(i), kIoTimeout));
+    }
+    EXPECT_EQ(backend.connections(), 5u);
+    EXPECT_EQ(postern_->matchingLines(logLine({{"status", "200"}, {"reused", "0"}}), Stream::Stdout)
+                  .size(),
+              5u);
+}
+
 TEST_F(HttpProxyTest, PostOfFiveMiBIsStreamedIntact) {
     HttpBackend backend;
     const auto port = startGateway({backend.address()});

@@ -117,6 +117,11 @@ async def handle(reader, writer):
             elif path.startswith("/sleep/"):
                 await asyncio.sleep(int(path[7:]) / 1000)
                 out = response(200, b"slept\n", close, head_only)
+            elif path == "/bye":
+                # Keep-alive by its head, yet the connection ends right after the response.
+                writer.write(response(200, b"bye\n", False, head_only))
+                await writer.drain()
+                break
             elif path == "/conn":
                 out = response(200, f"{cid}\n".encode(), close, head_only)
             elif path == "/garbage":

@@ -68,11 +68,13 @@ std::unique_ptr<BackendConnection> BackendPool::take(const upstream::Backend& ba
     auto it = buckets_.find(&backend);
     if (it == buckets_.end()) return nullptr;
     Bucket& b = it->second;
-    while (BackendConnection* c = b.head) {
+    for (BackendConnection* c = b.head; c;) {
+        BackendConnection* next = c->next_;
         unlink(b, *c);
         std::unique_ptr<BackendConnection> conn(c);
         if (conn->settings_.get() != settings) {  // a reload changed them
             BackendConnection::discard(std::move(conn), tls::Transport::CloseMode::Clean);
+            c = next;
             continue;
         }
         loop_.cancel(conn->idle_timer_);

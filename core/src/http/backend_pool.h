@@ -58,6 +58,7 @@ public:
     /** The dialer that connected it (made with this object's transport and handler); it keeps
      * the capacity taken on the backend until its release(). */
     proxy::BackendDialer* dialer() { return dialer_.get(); }
+    const proxy::BackendDialer* dialer() const { return dialer_.get(); }
     void setDialer(std::unique_ptr<proxy::BackendDialer> dialer) { dialer_ = std::move(dialer); }
     /** Once connected: the backend and the pool settings it was made with. */
     void bind(std::shared_ptr<upstream::Backend> backend,

@@ -841,8 +841,8 @@ void HttpSession::failExchange(std::uint16_t status, CloseCause cause) {
     if (state_ == State::Closed) return;
     backend_reusable_ = false;
     if (status != 0 && !response_head_done_ && !client_failed_ && state_ != State::Closing) {
-        // Nothing of a response went to the client yet: it gets ours.
-        if (backend_) releaseBackend(false);
+        // Nothing of a response went to the client yet: it gets ours (answer() closes the
+        // backend connection once the record has named it).
         response_ready_ = 0;
         return answer(status, cause, request_sent_ && bodiless());
     }
@@ -853,12 +853,15 @@ void HttpSession::failExchange(std::uint16_t status, CloseCause cause) {
 
 void HttpSession::backendEnded() {
     const CloseCause cause = backend_failed_ ? CloseCause::BackendReset : CloseCause::BackendFin;
-    if (reused_ && !request_written_ && !response_head_done_ && bin_.empty()) {
-        // An idle connection the backend had closed: nothing of the request went out, so it
-        // goes on a new one.
-        releaseBackend(false);
-        reused_ = false;
-        return dialFresh();
+    if (reused_ && !response_head_done_ && bin_.empty() && first_byte_ms_ < 0) {
+        if (!request_written_) {
+            // An idle connection the backend had closed: nothing of the request went out, so
+            // it goes on a new one.
+            releaseBackend(false);
+            reused_ = false;
+            return dialFresh();
+        }
+        return reusedConnectionLost(cause);
     }
     failExchange(response_head_done_ ? 0 : 502, cause);
 }
@@ -870,7 +873,24 @@ void HttpSession::backendWriteFailed() {
         reused_ = false;
         return dialFresh();
     }
+    if (reused_ && !response_head_done_ && first_byte_ms_ < 0)
+        return reusedConnectionLost(CloseCause::BackendReset);
     failExchange(response_head_done_ ? 0 : 502, CloseCause::BackendReset);
+}
+
+void HttpSession::reusedConnectionLost(CloseCause cause) {
+    // The request went out on an idle connection that the backend was closing (its keep-alive
+    // timeout, or a backend that closes after each response without saying so): it may never
+    // have read it, but it may have, so Postern does not send it again. A client on a kept-alive
+    // connection of its own sees that connection close without a response — what it sees when a
+    // server closes an idle connection as a request leaves — and clients retry then (RFC 9112
+    // §9.3.1; browsers for idempotent requests, curl always). Only a client's first request,
+    // which no client retries, gets the 502.
+    if (requests_ > 1) {
+        writeRecord(cause);
+        return finish(cause, CloseMode::Clean);
+    }
+    failExchange(502, cause);
 }
 
 void HttpSession::endRequest() {
@@ -902,6 +922,7 @@ void HttpSession::releaseBackend(bool reusable, CloseMode failed_mode) {
         pool_->release(*held_snapshot_, held_index_, *backend_->backendRef());
         held_snapshot_.reset();
     } else if (proxy::BackendDialer* dialer = backend_->dialer()) {
+        if (dialer->dialing()) dialer->cancel();  // the session ends while it connects
         dialer->release();
     }
     auto conn = std::move(backend_);
@@ -1010,9 +1031,8 @@ void HttpSession::onTimer(std::uint32_t tag) {
 const upstream::Backend* HttpSession::backend() const {
     if (!backend_) return nullptr;
     if (backend_->backendRef()) return backend_->backendRef().get();
-    return const_cast<BackendConnection&>(*backend_).dialer()
-               ? const_cast<BackendConnection&>(*backend_).dialer()->backend()
-               : nullptr;
+    const proxy::BackendDialer* dialer = backend_->dialer();
+    return dialer ? dialer->backend() : nullptr;  // still dialing
 }
 
 const upstream::Pool* HttpSession::anyPool() const {

@@ -167,6 +167,8 @@ private:
     void backendEnded();
     /** Writing the request to the backend failed. */
     void backendWriteFailed();
+    /** A reused connection ended after the request went out and before any response byte. */
+    void reusedConnectionLost(proxy::CloseCause cause);
     /** The request and its response are complete: record, backend connection back to the pool
      * or closed, capacity released; then the next request or the close. */
     void endRequest();
