@@ -325,6 +325,24 @@ TEST_F(HttpProxyTest, InvalidResponseIs502) {
     EXPECT_TRUE(record({{"status", "502"}, {"cause", "bad_response"}}));
 }
 
+TEST_F(HttpProxyTest, ARefusedRequestAfterAGoodOneIsRecordedOnItsOwn) {
+    HttpBackend backend;
+    const auto port = startGateway({backend.address()});
+    auto c = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_EQ(c.sendAll("GET /good HTTP/1.1\r\nHost: h\r\n\r\n", kIoTimeout), IoStatus::Ok);
+    ASSERT_TRUE(readResponse(c));
+    ASSERT_EQ(c.sendAll("GET /bad HTTP/1.1\r\n\r\n", kIoTimeout), IoStatus::Ok);  // no Host
+    const auto r = readResponse(c);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(statusOf(*r), 400);
+    // Nothing of the first request leaks into the second one's record.
+    EXPECT_TRUE(record({{"status", "400"},
+                        {"method", "-"},
+                        {"path", "-"},
+                        {"backend", "-"},
+                        {"cause", "bad_request"}}));
+}
+
 TEST_F(HttpProxyTest, HeadLimitsAre414And431) {
     HttpBackend backend;
     const auto port = startGateway({backend.address()});

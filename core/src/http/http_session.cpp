@@ -346,6 +346,16 @@ void HttpSession::readHead() {
                 request_start_ = worker_.loop.now();
                 request_open_ = true;
                 ++requests_;
+                // What the record says until the head is read (a refused or unfinished head).
+                method_.clear();
+                host_.clear();
+                path_.clear();
+                pool_ = nullptr;
+                status_ = 0;
+                bytes_in_ = bytes_out_ = 0;
+                connect_ms_ = first_byte_ms_ = -1;
+                attempts_ = 0;
+                reused_ = false;
                 worker_.loop.cancel(idle_timer_);
                 worker_.loop.armAfter(phase_timer_, listener_->config->request_timeout);
             }
