@@ -438,6 +438,33 @@ TEST_F(HttpProxyTest, KeptAliveConnectionsDoNotHoldUpTheShutdown) {
     EXPECT_LT(msSince(start), 15000.0);
 }
 
+TEST_F(HttpProxyTest, AReloadThatRemovesTheListenerLetsARequestInFlightFinish) {
+    HttpBackend backend;
+    const std::string pool = poolToml("site", {backend.address()}, "drain_timeout = \"30s\"");
+    const std::string other = listenerToml("other", "site");
+    postern_ = &runPostern(gatewayToml(1) + httpListenerToml("web", "site") + other + pool);
+    ASSERT_TRUE(postern_->waitReady(kStartTimeout)) << postern_->stderrText();
+    const auto port = postern_->listeningPort("web", kStartTimeout);
+    // An idle kept-alive client, and one whose request is in flight.
+    auto idle = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_EQ(idle.sendAll("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", kIoTimeout), IoStatus::Ok);
+    ASSERT_TRUE(readResponse(idle));
+    auto busy = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_EQ(busy.sendAll("GET /sleep/1500 HTTP/1.1\r\nHost: h\r\n\r\n", kIoTimeout),
+              IoStatus::Ok);
+    ASSERT_TRUE(backend.waitForRequests(2, kIoTimeout));
+    postern_->writeConfig(gatewayToml(1) + other + pool);
+    ASSERT_TRUE(postern_->sendSignal(SIGHUP));
+    ASSERT_TRUE(postern_->waitForLine(LinePattern("configuration reloaded"), kStartTimeout));
+    // The idle one is closed at once; the busy one gets its response, then the close.
+    EXPECT_TRUE(idle.recvAll(kIoTimeout).closed());
+    const auto r = busy.recvAll(kIoTimeout);
+    EXPECT_EQ(statusOf(r.data), 200) << r.data;
+    EXPECT_EQ(bodyOf(r.data), "slept\n");
+    EXPECT_NE(r.data.find("Connection: close\r\n"), std::string::npos) << r.data;
+    EXPECT_TRUE(record({{"path", "/sleep/1500"}, {"status", "200"}, {"cause", "complete"}}));
+}
+
 TEST_F(HttpProxyTest, ProxyCarriedClientAddressIsForwarded) {
     HttpBackend backend;
     const auto port = startGateway({backend.address()},

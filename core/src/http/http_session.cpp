@@ -1082,11 +1082,13 @@ void HttpSession::abortForShutdown() {
 
 void HttpSession::cutAtDeadline(CloseCause cause) {
     if (state_ == State::Relay && relay_ && relay_->active()) return relay_->cut(cause);
-    // A FIN would tell a client mid-download that the response is complete: while bytes are in
-    // flight the cut is a reset.
-    bool busy = !to_client_.empty() || response_ready_ > 0 || client_.bytesInFlight() ||
-                (backend_ && backend_->transport().bytesInFlight());
-    if (state_ == State::Idle && !busy) busy = false;
+    // A FIN would tell a client mid-download that the response is complete (one delimited by
+    // the close): with part of a response out, or bytes in flight, the cut is a reset.
+    const bool mid_response =
+        (state_ == State::Exchange && response_head_done_ && !response_done_) ||
+        !to_client_.empty() || response_ready_ > 0;
+    const bool busy = mid_response || client_.bytesInFlight() ||
+                      (backend_ && backend_->transport().bytesInFlight());
     finish(cause, busy ? CloseMode::Reset : CloseMode::Clean);
 }
 
