@@ -21,23 +21,23 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/** A connected loopback pair: `near` (given to the relay) and `far` (the test's peer). */
+/** A connected loopback pair: `inner` (given to the relay) and `outer` (the test's peer). */
 struct LoopbackPair {
-    net::Fd near = net::kInvalidFd;
-    net::Fd far = net::kInvalidFd;
+    net::Fd inner = net::kInvalidFd;
+    net::Fd outer = net::kInvalidFd;
     LoopbackPair() {
         std::string err;
         auto any = net::SocketAddress::fromIp("127.0.0.1", 0);
         net::Fd listener = net::listenSocket(*any, false, 4, &err);
         EXPECT_NE(listener, net::kInvalidFd) << err;
         int cerr = 0;
-        far = net::connectStart(net::localAddress(listener), &cerr);
-        EXPECT_NE(far, net::kInvalidFd) << net::errorText(cerr);
-        for (int i = 0; i < 5000 && near == net::kInvalidFd; ++i) {
-            near = net::acceptConnection(listener, nullptr, nullptr);
-            if (near == net::kInvalidFd) std::this_thread::sleep_for(1ms);
+        outer = net::connectStart(net::localAddress(listener), &cerr);
+        EXPECT_NE(outer, net::kInvalidFd) << net::errorText(cerr);
+        for (int i = 0; i < 5000 && inner == net::kInvalidFd; ++i) {
+            inner = net::acceptConnection(listener, nullptr, nullptr);
+            if (inner == net::kInvalidFd) std::this_thread::sleep_for(1ms);
         }
-        EXPECT_NE(near, net::kInvalidFd) << "no connection accepted";
+        EXPECT_NE(inner, net::kInvalidFd) << "no connection accepted";
         net::closeFd(listener);
     }
 };
@@ -59,8 +59,8 @@ protected:
         client_.test = backend_.test = this;
         client_.side = Relay::Side::Client;
         backend_.side = Relay::Side::Backend;
-        client_.io.fd = client_pair_.near;
-        backend_.io.fd = backend_pair_.near;
+        client_.io.fd = client_pair_.inner;
+        backend_.io.fd = backend_pair_.inner;
         ASSERT_TRUE(loop_.add(client_.io.fd, &client_));
         ASSERT_TRUE(loop_.add(backend_.io.fd, &backend_));
         relay_ = std::make_unique<Relay>(*worker_, *this, client_.io, backend_.io);
@@ -69,8 +69,8 @@ protected:
         relay_.reset();
         client_.io.close(loop_, tls::Transport::CloseMode::Abrupt);
         backend_.io.close(loop_, tls::Transport::CloseMode::Abrupt);
-        net::closeFd(client_pair_.far);
-        net::closeFd(backend_pair_.far);
+        net::closeFd(client_pair_.outer);
+        net::closeFd(backend_pair_.outer);
     }
 
     /** As a session does: closes both sides (the relay may leave the last FIN to this). */
@@ -133,15 +133,15 @@ protected:
 
 TEST_F(RelayUnitTest, BytesBothWaysAndEachHalfCloseIsPassedOn) {
     relay_->start({});
-    sendAll(client_pair_.far, "ping");
-    EXPECT_EQ(receive(backend_pair_.far, 4), "ping");
-    net::shutdownWrite(client_pair_.far);  // the client is done sending; it still reads
-    EXPECT_TRUE(endsWithin(backend_pair_.far)) << "the client's FIN reached the backend";
+    sendAll(client_pair_.outer, "ping");
+    EXPECT_EQ(receive(backend_pair_.outer, 4), "ping");
+    net::shutdownWrite(client_pair_.outer);  // the client is done sending; it still reads
+    EXPECT_TRUE(endsWithin(backend_pair_.outer)) << "the client's FIN reached the backend";
     EXPECT_EQ(ends_, 0) << "half-closed: the other direction goes on";
-    sendAll(backend_pair_.far, "pong");
-    EXPECT_EQ(receive(client_pair_.far, 4), "pong");
-    net::shutdownWrite(backend_pair_.far);
-    EXPECT_TRUE(endsWithin(client_pair_.far));
+    sendAll(backend_pair_.outer, "pong");
+    EXPECT_EQ(receive(client_pair_.outer, 4), "pong");
+    net::shutdownWrite(backend_pair_.outer);
+    EXPECT_TRUE(endsWithin(client_pair_.outer));
     runUntil([&] { return ends_ > 0; });
     ASSERT_EQ(ends_, 1);
     EXPECT_EQ(cause_, CloseCause::ClientFin) << "the client ended first";
@@ -159,11 +159,11 @@ TEST_F(RelayUnitTest, PreloadedBytesGoFirstInEachDirection) {
     ASSERT_TRUE(relay_->preload(Relay::Side::Backend, "+more"));
     EXPECT_FALSE(relay_->preload(Relay::Side::Backend, std::string(BufferPool::kBufferSize, 'x')))
         << "over one buffer: refused, nothing taken";
-    sendAll(backend_pair_.far, "then live");
+    sendAll(backend_pair_.outer, "then live");
     relay_->start({});
-    sendAll(client_pair_.far, ";live");
-    EXPECT_EQ(receive(client_pair_.far, head_rest.size() + 9), head_rest + "then live");
-    EXPECT_EQ(receive(backend_pair_.far, 15), "early+more;live");
+    sendAll(client_pair_.outer, ";live");
+    EXPECT_EQ(receive(client_pair_.outer, head_rest.size() + 9), head_rest + "then live");
+    EXPECT_EQ(receive(backend_pair_.outer, 15), "early+more;live");
     EXPECT_EQ(relay_->bytesToClient(), head_rest.size() + 9) << "preloaded bytes count as sent";
     EXPECT_EQ(ends_, 0);
 }
@@ -175,7 +175,7 @@ TEST_F(RelayUnitTest, AClientThatDoesNotReadStopsTheReadingOfTheBackend) {
     std::size_t sent = 0;
     int blocked_rounds = 0;
     for (int i = 0; i < 20000 && blocked_rounds < 50; ++i) {
-        auto r = net::sendSome(backend_pair_.far, chunk.data(), chunk.size());
+        auto r = net::sendSome(backend_pair_.outer, chunk.data(), chunk.size());
         if (r.status == net::IoStatus::Ok) {
             sent += r.bytes;
             blocked_rounds = 0;
@@ -190,7 +190,7 @@ TEST_F(RelayUnitTest, AClientThatDoesNotReadStopsTheReadingOfTheBackend) {
     EXPECT_LT(sent, 64u * 1024 * 1024);
     EXPECT_TRUE(relay_->bytesInFlight());
     // Once the client reads, everything arrives, byte-exact, and the relay goes on.
-    const std::string got = receive(client_pair_.far, sent);
+    const std::string got = receive(client_pair_.outer, sent);
     EXPECT_EQ(got.size(), sent);
     EXPECT_EQ(got.find_first_not_of('b'), std::string::npos);
     EXPECT_EQ(ends_, 0);
@@ -207,19 +207,19 @@ TEST_F(RelayUnitTest, BulkDataThroughSpliceIsExactAndEndsCleanly) {
     char buf[65536];
     for (int i = 0; i < 100000 && got.size() < big.size(); ++i) {
         if (off < big.size()) {
-            auto r = net::sendSome(backend_pair_.far, big.data() + off, big.size() - off);
+            auto r = net::sendSome(backend_pair_.outer, big.data() + off, big.size() - off);
             if (r.status == net::IoStatus::Ok) off += r.bytes;
         }
         loop_.runOnce(0ms);
-        auto r = net::recvSome(client_pair_.far, buf, sizeof buf);
+        auto r = net::recvSome(client_pair_.outer, buf, sizeof buf);
         if (r.status == net::IoStatus::Ok) got.append(buf, r.bytes);
     }
     ASSERT_EQ(got.size(), big.size());
     EXPECT_TRUE(got == big) << "bytes changed or reordered on the way";
     EXPECT_EQ(relay_->bytesToClient(), big.size());
-    net::shutdownWrite(backend_pair_.far);
-    EXPECT_TRUE(endsWithin(client_pair_.far));
-    net::shutdownWrite(client_pair_.far);
+    net::shutdownWrite(backend_pair_.outer);
+    EXPECT_TRUE(endsWithin(client_pair_.outer));
+    net::shutdownWrite(client_pair_.outer);
     runUntil([&] { return ends_ > 0; });
     EXPECT_EQ(cause_, CloseCause::BackendFin);
 }
@@ -231,8 +231,8 @@ TEST_F(RelayUnitTest, TheIdleTimeoutEndsWithTheOwnersCause) {
     settings.idle_cause = CloseCause::WsIdleTimeout;
     const auto started = net::Clock::now();
     relay_->start(settings);
-    sendAll(client_pair_.far, "x");
-    EXPECT_EQ(receive(backend_pair_.far, 1), "x");
+    sendAll(client_pair_.outer, "x");
+    EXPECT_EQ(receive(backend_pair_.outer, 1), "x");
     runUntil([&] { return ends_ > 0; });
     ASSERT_EQ(ends_, 1);
     EXPECT_EQ(cause_, CloseCause::WsIdleTimeout);
@@ -259,8 +259,8 @@ TEST_F(RelayUnitTest, TheMaximumSessionLengthEndsABusyRelay) {
     relay_->start(settings);
     // Traffic every 20 ms: never idle.
     for (int i = 0; i < 100 && ends_ == 0; ++i) {
-        sendAll(client_pair_.far, "m");
-        EXPECT_EQ(receive(backend_pair_.far, 1), "m");
+        sendAll(client_pair_.outer, "m");
+        EXPECT_EQ(receive(backend_pair_.outer, 1), "m");
         const auto until = net::Clock::now() + 20ms;
         while (ends_ == 0 && net::Clock::now() < until) loop_.runOnce(5ms);
     }
@@ -272,10 +272,17 @@ TEST_F(RelayUnitTest, TheMaximumSessionLengthEndsABusyRelay) {
 
 TEST_F(RelayUnitTest, ABackendResetEndsTheRelayAsBackendReset) {
     relay_->start({});
-    sendAll(client_pair_.far, "request");
-    EXPECT_EQ(receive(backend_pair_.far, 7), "request");
-    net::closeWithReset(backend_pair_.far);
-    backend_pair_.far = net::kInvalidFd;
+    sendAll(client_pair_.outer, "request");
+    EXPECT_EQ(receive(backend_pair_.outer, 7), "request");
+    net::closeWithReset(backend_pair_.outer);
+    backend_pair_.outer = net::kInvalidFd;
+#ifdef _WIN32
+    // Under wine, WSAPoll reports nothing for a reset on a socket with nothing to read (seen in
+    // the Windows unit run; the relay's logic is the one TcpSession had before): the relay
+    // learns of it when it next writes there.
+    for (int i = 0; i < 3; ++i) loop_.runOnce(10ms);
+    sendAll(client_pair_.outer, "more");
+#endif
     runUntil([&] { return ends_ > 0; });
     ASSERT_EQ(ends_, 1);
     EXPECT_EQ(cause_, CloseCause::BackendReset);
@@ -283,8 +290,8 @@ TEST_F(RelayUnitTest, ABackendResetEndsTheRelayAsBackendReset) {
 
 TEST_F(RelayUnitTest, ACutIsAResetOnlyWhileBytesAreInFlight) {
     relay_->start({});
-    sendAll(client_pair_.far, "q");
-    EXPECT_EQ(receive(backend_pair_.far, 1), "q");
+    sendAll(client_pair_.outer, "q");
+    EXPECT_EQ(receive(backend_pair_.outer, 1), "q");
     runUntil([&] { return !relay_->bytesInFlight(); });
     relay_->cut(CloseCause::Drained);
     ASSERT_EQ(ends_, 1);
@@ -299,7 +306,7 @@ TEST_F(RelayUnitTest, ACutWhileBytesWaitForTheClientAsksForAReset) {
     const std::string big(4 * 1024 * 1024, 'd');
     std::size_t off = 0;
     for (int i = 0; i < 2000 && off < big.size(); ++i) {
-        auto r = net::sendSome(backend_pair_.far, big.data() + off, big.size() - off);
+        auto r = net::sendSome(backend_pair_.outer, big.data() + off, big.size() - off);
         if (r.status == net::IoStatus::Ok)
             off += r.bytes;
         else
