@@ -73,6 +73,8 @@ public:
     /** The same, shared: what a connection that outlives the dial keeps alive (an HTTP keep-alive
      * connection in its worker's idle pool). */
     const std::shared_ptr<upstream::Backend>& backendRef() const { return backend_; }
+    /** The pool of the last start() (a route's or the listener's); null before one. */
+    upstream::Pool* pool() const { return pool_; }
     /** Backends tried by the last start(). */
     std::uint32_t attempts() const { return attempts_; }
     /** The drain_timeout of the pool as the dial found it; that of `fallback`'s current settings

@@ -186,7 +186,7 @@ void TcpSession::readClientHello() {
     }
     worker_.loop.cancel(phase_timer_);
     if (hello.status() == tls::HelloStatus::Found) {
-        peeked_sni_.assign(hello.name());
+        peeked_sni_ = std::make_unique<std::string>(hello.name());
     } else if (hello.status() != tls::HelloStatus::NoSni) {
         // Not a ClientHello we can read (or cut short by the client's FIN): no name to route
         // by; the bytes still go, untouched, to the catch-all when there is one.
@@ -202,16 +202,16 @@ void TcpSession::readClientHello() {
 
 std::string_view TcpSession::clientSni() const {
     if (client_.io.tls) return client_.io.tls->serverName();
-    return peeked_sni_;
+    return peeked_sni_ ? std::string_view(*peeked_sni_) : std::string_view();
 }
 
 // ---- backend phase -----------------------------------------------------------------------------
 
 void TcpSession::beginBackend() {
-    pool_ = listener_->poolForSni(clientSni());
-    if (!pool_) return finish(CloseCause::NoRoute);
+    upstream::Pool* pool = listener_->poolForSni(clientSni());
+    if (!pool) return finish(CloseCause::NoRoute);
     state_ = State::Connecting;
-    dialer_.start(*pool_, client_addr_.ipHash());
+    dialer_.start(*pool, client_addr_.ipHash());
 }
 
 void TcpSession::writePreface(const config::BackendSettings& settings, std::string& out) {
@@ -288,7 +288,7 @@ void TcpSession::abortForShutdown() {
 
 config::Millis TcpSession::drainTimeout() const {
     // Before a pool is chosen: the listener's, else its first route's (a listener has either).
-    const upstream::Pool* pool = pool_ ? pool_ : listener_->pool.get();
+    const upstream::Pool* pool = dialer_.pool() ? dialer_.pool() : listener_->pool.get();
     if (!pool && !listener_->route_pools.empty()) pool = listener_->route_pools.front().get();
     return pool ? dialer_.drainTimeout(*pool) : config::Millis(0);
 }
@@ -344,7 +344,7 @@ void TcpSession::finish(CloseCause cause) {
         AccessRecord rec;
         rec.listener = listener_->config->name;
         rec.client = client;
-        const upstream::Pool* pool = pool_ ? pool_ : listener_->pool.get();
+        const upstream::Pool* pool = dialer_.pool() ? dialer_.pool() : listener_->pool.get();
         if (pool) rec.pool = pool->name();
         rec.backend = (was_connected && dialer_.backend())
                           ? std::string_view(dialer_.backend()->address_text)
@@ -358,7 +358,7 @@ void TcpSession::finish(CloseCause cause) {
         rec.total_ms = msSinceStart();
         rec.attempts = dialer_.attempts();
         rec.cause = closeCauseName(cause);
-        if (!peeked_sni_.empty()) rec.sni = peeked_sni_;  // passthrough: not terminated
+        if (peeked_sni_) rec.sni = *peeked_sni_;  // passthrough: not terminated
         if (listener_->tls) {
             rec.tls = true;
             rec.tls_handshake_ms = tls_handshake_ms_;

@@ -140,10 +140,9 @@ private:
     BackendDialer dialer_;
     /** Bytes both ways once the backend is connected. */
     Relay relay_;
-    /** The pool beginBackend() chose (a route's or the listener's; kept alive by listener_). */
-    upstream::Pool* pool_ = nullptr;
-    /** The SNI peeked from a passthrough client's ClientHello. */
-    std::string peeked_sni_;
+    /** The SNI peeked from a passthrough client's ClientHello (tcp listeners with SNI routes
+     * only: a pointer, so other sessions pay 8 bytes for it). */
+    std::unique_ptr<std::string> peeked_sni_;
 
     /** accept_proxy: reads the client's PROXY header (then released); the address the client
      * connected to as that header says (AF_UNSPEC: none, use getsockname). */
