@@ -16,7 +16,10 @@
 //            used idle connection is taken, else one is connected (502 when every attempt
 //            failed). A pooled connection that turns out dead before any byte of the request
 //            reached it is replaced by a new one; once a byte was written the request is never
-//            sent again. The pick's capacity is held until the response ends.
+//            sent again: when a reused connection dies before any response byte, a client on a
+//            kept-alive connection of its own sees it close without a response (and retries,
+//            RFC 9112 §9.3.1), a first request gets 502. The pick's capacity is held until the
+//            response ends.
 //   request  the rewritten head (X-Forwarded-*, Forwarded; hop-by-hop fields removed) and the
 //            body — Content-Length bytes or chunked (followed by a ChunkedDecoder, forwarded as
 //            is) — never buffered whole: `cin_` is read only while it has room, and only what the
@@ -28,9 +31,15 @@
 //            Head and the first body bytes leave in one write.
 //   end      one access-log record; the backend connection goes back to the pool when the
 //            response was complete and both sides may keep it, else it is closed.
-// Answers of Postern's own end the connection, except 404/502/503 to a complete request without
-// a body. While a response body streams, idle_timeout bounds the silence; between requests too
-// (a kept-alive connection with nothing to do is closed after idle_timeout).
+// Answers of Postern's own end the connection (after reading what the client still sends, so
+// the close does not destroy the answer), except 404/502/503/504 to a complete request without
+// a body. While a response body streams, idle_timeout bounds the silence; between requests too.
+// A drain or the shutdown closes a connection between requests at once, and one with a request
+// in flight after its response (or at the cut).
+//
+// Every event goes through drive(), which runs the state's work until it waits: the streaming
+// loops run until a side blocks (edge-triggered readiness gives no second chance), and requests
+// answered at once follow each other in its loop rather than in a recursion.
 //
 // Buffers: `cin_` and `bin_` are BufferPool buffers held only while they hold bytes (an idle
 // keep-alive connection holds none); the heads, their header vectors and the staging strings
