@@ -284,8 +284,23 @@ TEST_F(HttpProxyTest, NoRouteIs404) {
     r = readResponse(c);
     ASSERT_TRUE(r);
     EXPECT_EQ(bodyOf(*r), "ok /x\n");
+    // A HEAD gets our answer without its body, and the connection goes on in step.
+    ASSERT_EQ(c.sendAll("HEAD / HTTP/1.1\r\nHost: b.example\r\n\r\nGET /y HTTP/1.1\r\nHost: "
+                        "a.example\r\n\r\n",
+                        kIoTimeout),
+              IoStatus::Ok);
+    std::string head;
+    for (int i = 0; i < 100 && head.find("ok /y\n") == std::string::npos; ++i) {
+        const auto got = c.recvSome(kIoTimeout);
+        head += got.data;
+        if (got.status != IoStatus::Ok) break;
+    }
+    EXPECT_EQ(statusOf(head), 404) << head;
+    const auto second = head.find("HTTP/1.1 200");
+    ASSERT_NE(second, std::string::npos) << head;
+    EXPECT_EQ(head.substr(second - 4, 4), "\r\n\r\n") << head;  // no body between the two
     EXPECT_TRUE(record({{"status", "404"}, {"cause", "no_route"}, {"host", "b.example"}}));
-    EXPECT_EQ(backend.requests(), 1u);
+    EXPECT_EQ(backend.requests(), 2u);
 }
 
 TEST_F(HttpProxyTest, ConnectFailureIs502) {

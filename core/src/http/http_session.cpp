@@ -452,6 +452,12 @@ void HttpSession::answer(std::uint16_t status, CloseCause cause, bool keep) {
     to_client_.clear();
     to_client_off_ = 0;
     writeErrorResponse(status, close_after_, to_client_);
+    if (method_ == "HEAD") {
+        // The answer to a HEAD has no body (its Content-Length says what a GET would get); a
+        // body here would be read as the next response on a kept-alive connection.
+        const std::size_t head_end = to_client_.find("\r\n\r\n");
+        if (head_end != std::string::npos) to_client_.resize(head_end + 4);
+    }
     status_ = status;
     bytes_out_ = to_client_.size();  // written after the record
     writeRecord(cause);
