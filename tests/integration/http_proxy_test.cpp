@@ -143,6 +143,36 @@ TEST_F(HttpProxyTest, ABackendClosingItsKeptAliveConnectionsCostsNoRequest) {
               5u);
 }
 
+TEST_F(HttpProxyTest, ARequestLostOnAReusedConnectionIsNeverSentAgain) {
+    HttpBackend backend;
+    const auto port = startGateway({backend.address()});
+    // Client A: a first request leaves an idle backend connection; its second request goes on
+    // that connection, and the backend drops it without an answer. The request is not sent
+    // again; A's own connection closes without a response, as when a server closes a kept-alive
+    // connection under a request (clients retry then).
+    auto a = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_EQ(a.sendAll("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", kIoTimeout), IoStatus::Ok);
+    ASSERT_TRUE(readResponse(a));
+    ASSERT_EQ(
+        a.sendAll("POST /drop HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi", kIoTimeout),
+        IoStatus::Ok);
+    const auto end = a.recvAll(kIoTimeout);
+    EXPECT_TRUE(end.closed());
+    EXPECT_EQ(end.data, "");
+    EXPECT_TRUE(
+        record({{"path", "/drop"}, {"status", "0"}, {"reused", "1"}, {"cause", "backend_fin"}}));
+    // Client B's first request on a reused connection that the backend drops: 502.
+    ASSERT_EQ(runCurl({url(port, "/b")}).out, "ok /b\n");
+    const auto r = runCurl({"-i", "-X", "POST", "-d", "hi", url(port, "/drop")});
+    EXPECT_EQ(statusOf(r.out), 502) << r.out;
+    EXPECT_TRUE(record({{"path", "/drop"}, {"status", "502"}, {"reused", "1"}}));
+    // Each dropped request reached the backend exactly once.
+    EXPECT_EQ(backend.process()
+                  .matchingLines(LinePattern("^req [0-9]+ POST /drop$"), Stream::Stdout)
+                  .size(),
+              2u);
+}
+
 TEST_F(HttpProxyTest, PostOfFiveMiBIsStreamedIntact) {
     HttpBackend backend;
     const auto port = startGateway({backend.address()});

@@ -117,6 +117,8 @@ async def handle(reader, writer):
             elif path.startswith("/sleep/"):
                 await asyncio.sleep(int(path[7:]) / 1000)
                 out = response(200, b"slept\n", close, head_only)
+            elif path == "/drop":
+                break  # closes the connection without an answer
             elif path == "/bye":
                 # Keep-alive by its head, yet the connection ends right after the response.
                 writer.write(response(200, b"bye\n", False, head_only))
