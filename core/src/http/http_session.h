@@ -231,7 +231,8 @@ private:
     bool lingering_ = false;      ///< Closing: the answer is out, our side is shut
     std::uint32_t requests_ = 0;  ///< requests begun on this connection
 
-    // The request in flight.
+    // The request in flight (the small fields are grouped at the end: every session carries
+    // them, upgraded WebSocket sessions by the thousand).
     Buffer cin_;  ///< from the client: the head, body bytes, then pipelined requests
     Buffer bin_;  ///< from the backend
     RequestParser request_parser_;
@@ -241,35 +242,50 @@ private:
     std::string method_;  ///< copies for the record and the response's framing
     std::string host_;
     std::string path_;
-    Version request_version_ = Version::Http11;
     upstream::Pool* pool_ = nullptr;
     std::unique_ptr<BackendConnection> backend_;
     /** A pooled connection's capacity, taken by our own pick (a new connection's is its
      * dialer's). */
     std::shared_ptr<const upstream::Snapshot> held_snapshot_;
-    std::uint32_t held_index_ = 0;
     std::string to_backend_;  ///< the rewritten head and first body bytes, until written
     std::size_t to_backend_off_ = 0;
     std::string to_client_;  ///< response head, 1xx heads, de-chunked body, our own answers
     std::size_t to_client_off_ = 0;
-
-    BodyKind request_body_ = BodyKind::None;
-    std::uint64_t request_left_ = 0;   ///< Length: body bytes not framed yet
-    std::uint32_t request_ready_ = 0;  ///< framed body bytes at cin_'s front, not written yet
-    bool request_end_ = false;         ///< framing reached the body's end
-    bool request_error_ = false;       ///< the chunked body is malformed
-    bool request_sent_ = false;        ///< all of the request reached the backend
-    bool request_written_ = false;     ///< some byte of the request reached the backend
+    std::uint64_t request_left_ = 0;  ///< Length: body bytes not framed yet
     ChunkedDecoder request_chunks_;
-    bool response_head_done_ = false;
-    BodyKind response_body_ = BodyKind::None;
     std::uint64_t response_left_ = 0;
+    ChunkedDecoder response_chunks_;
+    std::unique_ptr<proxy::Relay> relay_;
+
+    // The record of the request in flight.
+    net::Clock::time_point request_start_;
+    net::Clock::time_point last_activity_;
+    net::Clock::time_point response_due_from_;  ///< the request's last byte went out
+    std::uint64_t bytes_in_ = 0;   ///< of this request (client → us)
+    std::uint64_t bytes_out_ = 0;  ///< of this response (us → client)
+    std::int64_t connect_ms_ = -1;
+    std::int64_t first_byte_ms_ = -1;
+    std::uint64_t total_in_ = 0;  ///< the connection's, for the listener's counters
+    std::uint64_t total_out_ = 0;
+
+    std::uint32_t held_index_ = 0;
+    std::uint32_t request_ready_ = 0;   ///< framed body bytes at cin_'s front, not written yet
     std::uint32_t response_ready_ = 0;  ///< framed body bytes at bin_'s front, not written yet
+    std::uint32_t attempts_ = 0;
+    std::uint16_t status_ = 0;
+    Version request_version_ = Version::Http11;
+    BodyKind request_body_ = BodyKind::None;
+    BodyKind response_body_ = BodyKind::None;
+    proxy::CloseCause closing_cause_ = proxy::CloseCause::Complete;
+    bool request_end_ = false;      ///< framing reached the body's end
+    bool request_error_ = false;    ///< the chunked body is malformed
+    bool request_sent_ = false;     ///< all of the request reached the backend
+    bool request_written_ = false;  ///< some byte of the request reached the backend
+    bool response_head_done_ = false;
     bool response_end_ = false;
     bool response_error_ = false;
     bool response_done_ = false;  ///< everything of the response is written or staged
     bool dechunk_ = false;
-    ChunkedDecoder response_chunks_;
     bool close_after_ = false;  ///< the client connection ends after this response
     bool backend_reusable_ = true;
     bool websocket_ = false;  ///< a valid upgrade was forwarded
@@ -277,23 +293,8 @@ private:
     bool client_failed_ = false;
     bool backend_eof_ = false;
     bool backend_failed_ = false;
-    std::unique_ptr<proxy::Relay> relay_;
-    proxy::CloseCause closing_cause_ = proxy::CloseCause::Complete;
-
-    // The record of the request in flight.
     bool request_open_ = false;  ///< a request began and has no record yet
-    net::Clock::time_point request_start_;
-    net::Clock::time_point last_activity_;
-    net::Clock::time_point response_due_from_;  ///< the request's last byte went out
-    std::uint16_t status_ = 0;
-    std::uint64_t bytes_in_ = 0;   ///< of this request (client → us)
-    std::uint64_t bytes_out_ = 0;  ///< of this response (us → client)
-    std::int64_t connect_ms_ = -1;
-    std::int64_t first_byte_ms_ = -1;
-    std::uint32_t attempts_ = 0;
     bool reused_ = false;
-    std::uint64_t total_in_ = 0;  ///< the connection's, for the listener's counters
-    std::uint64_t total_out_ = 0;
 };
 
 }  // namespace postern::http
