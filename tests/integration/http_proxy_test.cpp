@@ -173,6 +173,31 @@ TEST_F(HttpProxyTest, ARequestLostOnAReusedConnectionIsNeverSentAgain) {
               2u);
 }
 
+TEST_F(HttpProxyTest, AnUnfinishedHeadIs408AndAnIdleClientIsClosed) {
+    HttpBackend backend;
+    const auto port =
+        startGateway({backend.address()}, "request_timeout = \"1s\"\nidle_timeout = \"2s\"");
+    // A head that never ends: 408 after request_timeout, even after a first request went well.
+    auto slow = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_EQ(slow.sendAll("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", kIoTimeout), IoStatus::Ok);
+    ASSERT_TRUE(readResponse(slow));
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(slow.sendAll("GET /b HTTP/1.1\r\nHost: h\r\n", kIoTimeout), IoStatus::Ok);
+    const auto r = slow.recvAll(kIoTimeout);
+    EXPECT_EQ(statusOf(r.data), 408) << r.data;
+    EXPECT_GE(msSince(start), 900.0);
+    EXPECT_TRUE(record({{"status", "408"}, {"cause", "request_timeout"}}));
+    // A kept-alive client with nothing more to ask is closed after idle_timeout.
+    auto idle = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
+    ASSERT_EQ(idle.sendAll("GET /c HTTP/1.1\r\nHost: h\r\n\r\n", kIoTimeout), IoStatus::Ok);
+    ASSERT_TRUE(readResponse(idle));
+    const auto quiet = std::chrono::steady_clock::now();
+    const auto end = idle.recvAll(kIoTimeout);
+    EXPECT_TRUE(end.closed()) << toString(end.status);
+    EXPECT_EQ(end.data, "");
+    EXPECT_GE(msSince(quiet), 1800.0);
+}
+
 TEST_F(HttpProxyTest, PostOfFiveMiBIsStreamedIntact) {
     HttpBackend backend;
     const auto port = startGateway({backend.address()});

@@ -171,7 +171,10 @@ void HttpSession::clientTlsFailed(std::string_view why) {
 void HttpSession::enterIdle() {
     state_ = State::Idle;
     last_activity_ = worker_.loop.now();
-    worker_.loop.arm(idle_timer_, last_activity_ + listener_->config->idle_timeout);
+    // Timers are re-armed lazily (onTimer checks the deadline that applies when one fires), so
+    // a request costs no timer operation when one is armed already.
+    if (!idle_timer_.armed())
+        worker_.loop.arm(idle_timer_, last_activity_ + listener_->config->idle_timeout);
 }
 
 // ---- events ------------------------------------------------------------------------------------
@@ -356,8 +359,8 @@ void HttpSession::readHead() {
                 connect_ms_ = first_byte_ms_ = -1;
                 attempts_ = 0;
                 reused_ = false;
-                worker_.loop.cancel(idle_timer_);
-                worker_.loop.armAfter(phase_timer_, listener_->config->request_timeout);
+                if (!phase_timer_.armed())
+                    worker_.loop.armAfter(phase_timer_, listener_->config->request_timeout);
             }
             const ParseResult r = request_parser_.parse(cin_.view(), request_);
             if (r.status == ParseStatus::Complete) return onRequestHead(r.consumed);
@@ -389,7 +392,6 @@ void HttpSession::readHead() {
 }
 
 void HttpSession::onRequestHead(std::size_t head_len) {
-    worker_.loop.cancel(phase_timer_);
     const RequestHead& req = request_;
     // Copies for the record and the response's framing: the head's views die when cin_ moves.
     method_.assign(req.method);
@@ -552,8 +554,10 @@ void HttpSession::beginExchange() {
     last_activity_ = worker_.loop.now();
     // The response head is due request_timeout after the request's last byte; while the body
     // streams the timer is pushed on (onTimer re-arms it lazily).
-    worker_.loop.armAfter(phase_timer_, listener_->config->request_timeout);
-    worker_.loop.arm(idle_timer_, last_activity_ + listener_->config->idle_timeout);
+    if (!phase_timer_.armed())
+        worker_.loop.armAfter(phase_timer_, listener_->config->request_timeout);
+    if (!idle_timer_.armed())
+        worker_.loop.arm(idle_timer_, last_activity_ + listener_->config->idle_timeout);
     // The first body bytes behind the head, in the same write.
     if (request_ready_ > 0 && request_ready_ <= kCoalesceBytes) {
         to_backend_.append(cin_.data + cin_.begin, request_ready_);
@@ -678,7 +682,6 @@ bool HttpSession::onResponseHead(std::size_t head_len) {
         response_parser_.reset();
         return true;
     }
-    worker_.loop.cancel(phase_timer_);
     response_head_done_ = true;
     status_ = resp.status;
     response_body_ = resp.body;
@@ -1020,10 +1023,16 @@ void HttpSession::onTimer(std::uint32_t tag) {
                     return finish(CloseCause::ProxyTimeout);
                 }
                 return clientTlsFailed("handshake timeout");
-            case State::Head:
+            case State::Head: {
+                const auto deadline = request_start_ + listener_->config->request_timeout;
+                if (now < deadline) return worker_.loop.arm(phase_timer_, deadline);
                 return answer(408, CloseCause::RequestTimeout);
+            }
             case State::Closing:
-                return finish(closing_cause_);
+                // The linger's end; before it, a deadline of an earlier phase (the idle timer
+                // bounds the last flush).
+                if (lingering_) return finish(closing_cause_);
+                return;
             case State::Exchange: {
                 if (response_head_done_) return;
                 // While the request still streams, its last byte moves the deadline on.
@@ -1036,12 +1045,23 @@ void HttpSession::onTimer(std::uint32_t tag) {
                 return;
         }
     }
-    // The idle timer: between requests, and while a response streams. Re-armed lazily.
-    const auto deadline = last_activity_ + listener_->config->idle_timeout;
+    // The idle timer: between requests, while a request or response streams, while our last
+    // answer waits for the client to read it. Re-armed lazily.
+    const auto idle = listener_->config->idle_timeout;
+    const auto deadline = last_activity_ + idle;
     if (now < deadline) return worker_.loop.arm(idle_timer_, deadline);
-    if (state_ == State::Idle) return finish(CloseCause::IdleTimeout);
-    if (state_ == State::Exchange)
-        return failExchange(response_head_done_ ? 0 : 504, CloseCause::IdleTimeout);
+    switch (state_) {
+        case State::Idle:
+            return finish(CloseCause::IdleTimeout);
+        case State::Exchange:
+            return failExchange(response_head_done_ ? 0 : 504, CloseCause::IdleTimeout);
+        case State::Closing:
+            if (!lingering_) return finish(closing_cause_, CloseMode::Reset);
+            break;
+        default:
+            break;
+    }
+    worker_.loop.arm(idle_timer_, now + idle);  // the phase's own deadline bounds it meanwhile
 }
 
 const upstream::Backend* HttpSession::backend() const {
