@@ -26,8 +26,9 @@ started=$SECONDS
 postern_install_missing "${POSTERN_PACKAGES[@]}"
 # Real peers of the integration tests: nginx and HAProxy as backends that parse PROXY headers for
 # real, dnsmasq as the DNS server of the dns discovery tests (dnsmasq-base: the binary without the
-# system service) (the tests that need them are skipped where they are missing).
-postern_install_missing nginx haproxy dnsmasq-base
+# system service), curl and python3-websockets as the HTTP and WebSocket clients and servers of
+# the http_* tests (the tests that need them are skipped where they are missing).
+postern_install_missing nginx haproxy dnsmasq-base curl python3-websockets
 
 run_ctest() {
   # --no-tests=error: a tree that registered no test is a failure, not a pass.

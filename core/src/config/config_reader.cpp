@@ -389,12 +389,7 @@ void ConfigReader::readListener(const toml::table& table) {
         } else if (*protocol == "tls") {
             l.protocol = ListenerProtocol::Tls;
         } else if (*protocol == "http" || *protocol == "https") {
-            // Read as what it is (its routes and keys are checked as such) even while refused.
             l.protocol = *protocol == "http" ? ListenerProtocol::Http : ListenerProtocol::Https;
-            if (!options_.http_listeners)
-                diag_.error(r.valuePos("protocol"), "protocol \"" + *protocol +
-                                                        "\" is not supported yet (only \"tcp\" and "
-                                                        "\"tls\" listeners are)");
         } else {
             r.invalidChoice("protocol", *protocol, {"tcp", "tls", "http", "https"});
             protocol_known = false;

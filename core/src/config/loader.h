@@ -13,17 +13,7 @@
 
 namespace postern::config {
 
-/** THE switch for HTTP listeners: while false, protocol = "http" / "https" is refused with
- * "not supported yet" (everything else about such a listener — routes, request_timeout, ws_*,
- * [listener.tls] — is still checked, so the file's other problems are all reported). Set it to
- * true (and drop LoadOptions::http_listeners if nothing else needs it) when the HTTP session is
- * merged. */
-inline constexpr bool kHttpListenersAvailable = false;
-
 struct LoadOptions {
-    /** Whether protocol = "http" / "https" listeners are accepted; kHttpListenersAvailable, the
-     * one place that decides, unless a test of their validation turns them on. */
-    bool http_listeners = kHttpListenersAvailable;
     /** Used when [gateway] has no plugin_dirs. */
     std::vector<std::filesystem::path> default_plugin_dirs;
     /** What workers = 0 resolves to. */

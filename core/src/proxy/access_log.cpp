@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 #include "common/log.h"
 
@@ -175,6 +176,10 @@ void AccessLog::write(const AccessRecord& r) {
         if (!r.tls_error.empty()) line += " tls_error=" + common::logfmtValue(r.tls_error);
         line += "\n";
     }
+    emit(line);
+}
+
+void AccessLog::emit(const std::string& line) {
 #ifndef _WIN32
     if (syslog_) {
         ::syslog(LOG_INFO, "%.*s", static_cast<int>(line.size() - 1), line.data());
@@ -182,6 +187,90 @@ void AccessLog::write(const AccessRecord& r) {
     }
 #endif
     (void)!::write(fd_, line.data(), line.size());
+}
+
+void AccessLog::write(const RequestRecord& r) {
+    if (!enabled()) return;
+    // One record per request: the line's buffer is the thread's, reused (no allocation once it
+    // has grown to a line's size).
+    thread_local std::string line;
+    line.clear();
+    auto orDash = [](std::string_view v) { return v.empty() ? std::string_view("-") : v; };
+    auto number = [](std::string& out, auto v) {
+        char buf[24];
+        const int n = std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+        out.append(buf, static_cast<std::size_t>(n));
+    };
+    auto unsignedNumber = [](std::string& out, std::uint64_t v) {
+        char buf[24];
+        const int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
+        out.append(buf, static_cast<std::size_t>(n));
+    };
+    if (format_ == config::AccessFormat::Json) {
+        line += "{\"time\":\"";
+        line += common::utcTimestamp();
+        const std::pair<const char*, std::string_view> strings[] = {
+            {"listener", r.listener}, {"client", r.client}, {"method", orDash(r.method)},
+            {"host", orDash(r.host)}, {"path", orDash(r.path)}};
+        line += '"';
+        for (const auto& [key, value] : strings) {
+            line += ",\"";
+            line += key;
+            line += "\":";
+            appendJsonString(line, value);
+        }
+        line += ",\"status\":";
+        number(line, r.status);
+        line += ",\"pool\":";
+        appendJsonString(line, orDash(r.pool));
+        line += ",\"backend\":";
+        appendJsonString(line, orDash(r.backend));
+        line += ",\"bytes_in\":";
+        unsignedNumber(line, r.bytes_in);
+        line += ",\"bytes_out\":";
+        unsignedNumber(line, r.bytes_out);
+        line += ",\"connect_ms\":";
+        number(line, r.connect_ms);
+        line += ",\"first_byte_ms\":";
+        number(line, r.first_byte_ms);
+        line += ",\"total_ms\":";
+        number(line, r.total_ms);
+        line += ",\"attempts\":";
+        number(line, r.attempts);
+        line += r.reused ? ",\"reused\":true" : ",\"reused\":false";
+        line += ",\"cause\":";
+        appendJsonString(line, r.cause);
+        line += "}\n";
+    } else {
+        line += "time=";
+        line += common::utcTimestamp();
+        line += " listener=" + common::logfmtValue(r.listener);
+        line += " client=" + common::logfmtValue(r.client);
+        line += " method=" + common::logfmtValue(orDash(r.method));
+        line += " host=" + common::logfmtValue(orDash(r.host));
+        line += " path=" + common::logfmtValue(orDash(r.path));
+        line += " status=";
+        number(line, r.status);
+        line += " pool=" + common::logfmtValue(orDash(r.pool));
+        line += " backend=" + common::logfmtValue(orDash(r.backend));
+        line += " bytes_in=";
+        unsignedNumber(line, r.bytes_in);
+        line += " bytes_out=";
+        unsignedNumber(line, r.bytes_out);
+        line += " connect_ms=";
+        number(line, r.connect_ms);
+        line += " first_byte_ms=";
+        number(line, r.first_byte_ms);
+        line += " total_ms=";
+        number(line, r.total_ms);
+        line += " attempts=";
+        number(line, r.attempts);
+        line += r.reused ? " reused=1" : " reused=0";
+        line += " cause=";
+        line += r.cause;
+        line += '\n';
+    }
+    emit(line);
 }
 
 }  // namespace postern::proxy

@@ -1,4 +1,4 @@
-// The access log: one line per closed client connection (logfmt or JSON), written with a single
+// The access log: one line per closed client connection, or per HTTP request (logfmt or JSON), written with a single
 // write() per line so lines from different workers never interleave. Any thread.
 // reopen() (SIGUSR1, after logrotate renamed the file) opens the path again and dup2()s the new
 // file over the same descriptor number: a worker's write() in flight finishes on the old file, the
@@ -35,6 +35,28 @@ struct AccessRecord {
     std::string_view tls_error;    ///< why it failed (cause tls_failed)
 };
 
+/** One HTTP request (http/https listeners): written when its response ended, or when the request
+ * ended without one. A WebSocket session is the record of its upgrade request (status 101),
+ * written when the relay ends. */
+struct RequestRecord {
+    std::string_view listener;
+    std::string_view client;  ///< "ip:port" (the PROXY-carried one when accepted)
+    std::string_view method;  ///< empty when the request line could not be read
+    std::string_view host;
+    std::string_view path;
+    std::uint16_t status = 0;  ///< sent to the client; 0 = none (the connection ended first)
+    std::string_view pool;     ///< empty: no route
+    std::string_view backend;  ///< "ip:port" or empty
+    std::uint64_t bytes_in = 0;   ///< request bytes from the client (head and body)
+    std::uint64_t bytes_out = 0;  ///< response bytes to the client (head and body)
+    std::int64_t connect_ms = -1;     ///< backend connection ready (or reused), ms since the request began
+    std::int64_t first_byte_ms = -1;  ///< first response byte from the backend; -1 = none
+    std::int64_t total_ms = 0;
+    std::uint32_t attempts = 0;  ///< backend connections tried (a reused one counts)
+    bool reused = false;         ///< on an idle keep-alive backend connection
+    std::string_view cause;
+};
+
 class AccessLog {
 public:
     /** Opens the target named in [log] access; nullptr + *error when a file cannot be opened. */
@@ -43,6 +65,7 @@ public:
 
     bool enabled() const { return fd_ >= 0 || syslog_; }
     void write(const AccessRecord& r);
+    void write(const RequestRecord& r);
     /** A file target: opens its path again (created when it was renamed away) and writes there
      * from now on. stdout/stderr/syslog/off: nothing to do. False with *error (the path and the
      * OS's reason) when the file cannot be opened; the old file keeps getting the lines. Any
@@ -51,6 +74,8 @@ public:
 
 private:
     AccessLog() = default;
+    /** One write() of a complete line (or one syslog message). */
+    void emit(const std::string& line);
     int fd_ = -1;  ///< never changes once open: reopen() replaces the file behind it
     bool own_fd_ = false;
     std::string path_;  ///< the file target, for reopen()

@@ -70,6 +70,9 @@ public:
     /** The backend connected or being connected; null before a pick, after a failure or a
      * release(). */
     const upstream::Backend* backend() const { return backend_.get(); }
+    /** The same, shared: what a connection that outlives the dial keeps alive (an HTTP keep-alive
+     * connection in its worker's idle pool). */
+    const std::shared_ptr<upstream::Backend>& backendRef() const { return backend_; }
     /** The pool of the last start() (a route's or the listener's); null before one. */
     upstream::Pool* pool() const { return pool_; }
     /** Backends tried by the last start(). */

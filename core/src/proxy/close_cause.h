@@ -43,10 +43,13 @@ enum class CloseCause : std::uint8_t {
     NoRoute,
     WsIdleTimeout,
     WsMaxSession,
+    // HTTP requests (one access-log record each).
+    Complete,     ///< the response reached the client whole
+    BadResponse,  ///< the backend's response was not valid HTTP (502)
 };
 
 inline constexpr std::size_t kCloseCauseCount =
-    static_cast<std::size_t>(CloseCause::WsMaxSession) + 1;
+    static_cast<std::size_t>(CloseCause::BadResponse) + 1;
 
 /** Access-log names, indexed by CloseCause. */
 inline constexpr std::array<std::string_view, kCloseCauseCount> kCloseCauseNames = {
@@ -74,6 +77,8 @@ inline constexpr std::array<std::string_view, kCloseCauseCount> kCloseCauseNames
     "no_route",
     "ws_idle_timeout",
     "ws_max_session",
+    "complete",
+    "bad_response",
 };
 
 static_assert(!kCloseCauseNames.back().empty(), "a CloseCause without a name");

@@ -22,6 +22,10 @@ class ServerTlsContext;
 class ClientTlsContext;
 }  // namespace postern::tls
 
+namespace postern::http {
+class BackendPool;
+}  // namespace postern::http
+
 namespace postern::proxy {
 
 /** One listener of one config generation as a worker's sessions see it. Immutable once built;
@@ -92,6 +96,10 @@ struct WorkerContext {
     /** Set by a session that could not open its backend socket for want of descriptors or
      * memory (the errno): the worker then pauses accepting, as when accept() itself fails. */
     int resources_exhausted = 0;
+
+    /** The idle keep-alive backend connections of this worker's HTTP sessions (owned by the
+     * worker; null where none was made, e.g. in unit tests without HTTP). */
+    http::BackendPool* http_backends = nullptr;
 
     /** Backend TLS failures are logged as warnings at most once a second per worker. */
     net::Clock::time_point next_tls_warning{};

@@ -5,6 +5,7 @@
 #include <future>
 
 #include "common/log.h"
+#include "http/http_session.h"
 #include "proxy/tcp_session.h"
 #include "server/tls_startup_log.h"
 
@@ -20,8 +21,7 @@ proxy::SessionFactory sessionFactoryFor(config::ListenerProtocol protocol) {
             return &proxy::TcpSession::create;
         case config::ListenerProtocol::Http:
         case config::ListenerProtocol::Https:
-            // Refused by the configuration loader until the HTTP session exists.
-            break;
+            return &http::HttpSession::create;
     }
     return &proxy::TcpSession::create;
 }

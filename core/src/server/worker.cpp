@@ -12,6 +12,8 @@ Worker::Worker(unsigned index, proxy::AccessLog* access_log, std::atomic<std::ui
                std::uint64_t global_max, bool splice)
     : index_(index), global_active_(global_active), global_max_(global_max) {
     context_ = std::make_unique<proxy::WorkerContext>(loop_);
+    http_backends_ = std::make_unique<http::BackendPool>(loop_);
+    context_->http_backends = http_backends_.get();
     context_->access_log = access_log;
     context_->global_active = global_active;
     context_->splice = net::kHasSplice && splice;
@@ -103,6 +105,8 @@ void Worker::drainListener(std::uint64_t listener_id) {
 void Worker::drainBackend(std::shared_ptr<const upstream::Backend> backend,
                           config::Millis timeout) {
     onLoop([this, b = std::move(backend), timeout] {
+        // Its idle keep-alive connections carry nothing: they go at once.
+        http_backends_->closeBackend(b.get());
         if (timeout == config::kUnlimited) return;
         for (proxy::Session* s = context_->sessions; s;) {
             proxy::Session* next = s->next;
@@ -121,6 +125,7 @@ void Worker::undrainBackend(std::shared_ptr<const upstream::Backend> backend) {
 
 void Worker::drainAll() {
     onLoop([this] {
+        http_backends_->closeAll();
         for (proxy::Session* s = context_->sessions; s;) {
             proxy::Session* next = s->next;
             const auto cut = cutTime(s->drainTimeout());
@@ -166,6 +171,7 @@ void Worker::stopAccepting() {
 void Worker::abortSessions() {
     loop_.post([this] {
         while (context_->sessions) context_->sessions->abortForShutdown();
+        http_backends_->closeAll();
     });
 }
 

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/backend_pool.h"
 #include "net/event_loop.h"
 #include "proxy/session.h"
 #include "proxy/worker_context.h"
@@ -105,6 +106,9 @@ private:
     unsigned index_;
     net::EventLoop loop_;
     std::unique_ptr<proxy::WorkerContext> context_;
+    /** Idle keep-alive connections of the HTTP sessions (context_->http_backends); destroyed
+     * before the loop they are registered with. */
+    std::unique_ptr<http::BackendPool> http_backends_;
     std::vector<std::unique_ptr<Acceptor>> acceptors_;
     std::atomic<std::uint64_t>* global_active_;
     std::uint64_t global_max_;  ///< loop thread

@@ -14,14 +14,6 @@ namespace {
 using test::errorLines;
 using Lines = std::vector<std::string>;
 
-/** Options with HTTP listeners accepted, to check their validation (see kHttpListenersAvailable).
- */
-LoadOptions httpOptions() {
-    LoadOptions o = test::testOptions();
-    o.http_listeners = true;
-    return o;
-}
-
 const std::string kPools = R"(
 [[pool]]
 name = "site"
@@ -33,12 +25,12 @@ name = "chat"
   targets = ["10.0.0.5:80"]
 )";
 
-LoadResult load(const std::string& text, const LoadOptions& options = httpOptions()) {
+LoadResult load(const std::string& text, const LoadOptions& options = test::testOptions()) {
     return test::loadText(text + kPools, options);
 }
 
 void expectErrors(const std::string& text, const Lines& expected,
-                  const LoadOptions& options = httpOptions()) {
+                  const LoadOptions& options = test::testOptions()) {
     LoadResult r = load(text, options);
     EXPECT_FALSE(r.config);
     EXPECT_EQ(errorLines(r), expected);
@@ -120,10 +112,7 @@ pool = "site"
     EXPECT_TRUE(l.peeksSni());
 }
 
-TEST(RoutesConfig, HttpListenersAreNotSupportedYetByDefault) {
-    // The one switch (kHttpListenersAvailable) is off: protocol "http" / "https" is refused, and
-    // the rest of the listener is still checked as an HTTP listener.
-    ASSERT_FALSE(kHttpListenersAvailable);
+TEST(RoutesConfig, HttpListenerRoutesAreCheckedWhenTheRestIsValid) {
     expectErrors(R"([[listener]]
 name = "web"
 bind = ["127.0.0.1:0"]
@@ -136,8 +125,6 @@ protocol = "http"
   pool = "chat"
 )",
                  {
-                     "t.toml:4:12: protocol \"http\" is not supported yet (only \"tcp\" and "
-                     "\"tls\" listeners are)",
                      "t.toml:9:17: 'path_prefix' must start with '/', not \"ws\"",
                  },
                  test::testOptions());

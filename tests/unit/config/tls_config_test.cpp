@@ -157,7 +157,6 @@ TEST_F(TlsConfig, ProtocolAndTableMustGoTogether) {
 
 TEST_F(TlsConfig, HttpsListenersTerminateTlsWithAlpnHttp11) {
     LoadOptions options = test::testOptions();
-    options.http_listeners = true;  // validation of what kHttpListenersAvailable will turn on
     const std::string certs =
         "certificates = [{ cert = " + q(pki.ecdsa.cert) + ", key = " + q(pki.ecdsa.key) + " }]\n";
     auto https = [&](const std::string& tls_extra) {
