@@ -735,6 +735,15 @@ void HttpSession::frameResponseBody() {
     }
 }
 
+void HttpSession::coalesceResponseBody() {
+    // A head waiting with a small body: one write for both (a 1 KiB response is one send, not two).
+    if (!to_client_.empty() && response_ready_ > 0 && response_ready_ <= kCoalesceBytes) {
+        to_client_.append(bin_.data + bin_.begin, response_ready_);
+        bin_.begin += response_ready_;
+        response_ready_ = 0;
+    }
+}
+
 bool HttpSession::relayResponse() {
     bool progress = false;
     for (;;) {  // until the client or the backend blocks (see drive())
@@ -772,13 +781,7 @@ bool HttpSession::relayResponse() {
                 return false;
             }
             if (response_ready_ > 0 || !to_client_.empty() || response_end_) {
-                // A head waiting with a small body: one write for both.
-                if (!to_client_.empty() && response_ready_ > 0 &&
-                    response_ready_ <= kCoalesceBytes) {
-                    to_client_.append(bin_.data + bin_.begin, response_ready_);
-                    bin_.begin += response_ready_;
-                    response_ready_ = 0;
-                }
+                coalesceResponseBody();
                 continue;
             }
         } else if (!bin_.empty()) {
@@ -794,6 +797,13 @@ bool HttpSession::relayResponse() {
             if (r.status == ParseStatus::Complete) {
                 if (!onResponseHead(r.consumed)) return false;
                 progress = true;
+                // The body bytes that came with the head leave with it, in one write.
+                if (response_head_done_) frameResponseBody();
+                if (response_error_) {
+                    failExchange(502, CloseCause::BadResponse);
+                    return false;
+                }
+                coalesceResponseBody();
                 continue;
             }
             if (bin_.size() == kBufferSize) {

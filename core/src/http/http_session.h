@@ -164,6 +164,8 @@ private:
     /** Request head and body towards the backend; true when something moved. */
     bool sendRequest();
     /** Response head and body towards the client; true when something moved. */
+    /** Moves a small framed body behind a head still waiting in to_client_. */
+    void coalesceResponseBody();
     bool relayResponse();
     /** A complete response head in bin_; false when the exchange has ended. */
     bool onResponseHead(std::size_t head_len);
