@@ -30,7 +30,8 @@ constexpr std::string_view kPage = R"html(<!doctype html>
   main { padding: 0 1em 2em; }
   h2 { font-size: 1.05em; margin: 1.4em 0 .4em; }
   table { border-collapse: collapse; background: #fff; width: 100%; }
-  th, td { border: 1px solid var(--line); padding: .25em .5em; text-align: left; white-space: nowrap; }
+  th, td { border: 1px solid var(--line); padding: .25em .5em; text-align: left;
+           white-space: nowrap; }
   th { background: #eaeef2; font-weight: 600; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
   .state { display: inline-block; min-width: 5.5em; padding: 0 .5em; border-radius: 1em;
@@ -137,7 +138,8 @@ function renderListeners(status, at) {
       el("td", {}, l.name), el("td", {}, l.protocol), el("td", {}, (l.bind || []).join(", ")),
       el("td", {}, l.pool === null ? el("span", {class: "muted"}, "routes") : l.pool),
       num(l.connections_active), num(cps === null ? "–" : cps.toFixed(1)),
-      num(inps === null ? "–" : bytes(inps) + "/s"), num(outps === null ? "–" : bytes(outps) + "/s"),
+      num(inps === null ? "–" : bytes(inps) + "/s"),
+      num(outps === null ? "–" : bytes(outps) + "/s"),
       num(l.connections_total), num(l.requests_total), num(l.refused_total),
       num(l.tls_handshake_failures)));
   }
@@ -159,15 +161,20 @@ async function action(pool, backend, verb) {
   try {
     const r = await fetch(path, {method: "POST", headers: authHeaders()});
     const text = await r.text();
-    if (r.status === 401) banner(verb + " " + backend + ": the admin token is required", false);
-    else if (r.status === 403) banner(verb + " " + backend + ": the admin token was refused", false);
-    else if (!r.ok) banner(verb + " " + backend + " failed (HTTP " + r.status + "): " + text, false);
-    else banner(verb + " " + backend + ": " + text, true);
+    const what = verb + " " + backend;
+    if (r.status === 401) banner(what + ": the admin token is required", false);
+    else if (r.status === 403) banner(what + ": the admin token was refused", false);
+    else if (!r.ok) banner(what + " failed (HTTP " + r.status + "): " + text, false);
+    else banner(what + ": " + text, true);
   } catch (e) {
     banner(verb + " " + backend + " failed: " + e.message, false);
   }
   poll();
 }
+
+// The host name under the address, unless it only repeats the address's IP.
+const named = (b) => b.host && !b.backend.startsWith(b.host + ":") &&
+                     !b.backend.startsWith("[" + b.host + "]");
 
 function renderPools(status) {
   const root = document.getElementById("pools");
@@ -180,8 +187,9 @@ function renderPools(status) {
         ? el("button", {onclick: () => action(pool.name, b.backend, "enable")}, "enable")
         : el("button", {onclick: () => action(pool.name, b.backend, "drain")}, "drain");
       body.append(el("tr", {"data-pool": pool.name, "data-backend": b.backend, "data-state": state},
-        el("td", {}, el("span", {class: "state " + state}, state)),
-        el("td", {}, b.backend, b.host && b.host !== b.backend ? el("div", {class: "muted"}, b.host) : null),
+        el("td", {}, el("span", {class: "state " + state,
+                                 title: b.admin_drained ? "drained by admin" : null}, state)),
+        el("td", {}, b.backend, named(b) ? el("div", {class: "muted"}, b.host) : null),
         el("td", {}, b.region === null || b.region === undefined ? "–" : b.region),
         num(b.weight), num(b.priority), num(b.active), num(b.connections_total),
         num(b.connect_failures), probeCell(b.last_probe, status.now), el("td", {}, toggle)));
@@ -197,7 +205,8 @@ function renderReloads(status) {
   const body = document.querySelector("#reloads tbody");
   body.replaceChildren();
   const reloads = status.reloads || [];
-  if (reloads.length === 0) body.append(el("tr", {}, el("td", {colspan: 4, class: "muted"}, "none since start")));
+  if (reloads.length === 0)
+    body.append(el("tr", {}, el("td", {colspan: 4, class: "muted"}, "none since start")));
   for (const r of reloads) {
     const errors = el("td", {});
     for (const e of r.errors || []) errors.append(el("div", {class: "err"}, e));
@@ -215,9 +224,11 @@ async function poll() {
   const abort = new AbortController();
   const guard = setTimeout(() => abort.abort(), TIMEOUT_MS);
   try {
-    const r = await fetch("/status", {headers: authHeaders(), cache: "no-store", signal: abort.signal});
+    const r = await fetch("/status",
+                          {headers: authHeaders(), cache: "no-store", signal: abort.signal});
     if (r.status === 401) {
-      banner("The admin token is required to read the status (protect_reads): enter it above.", false);
+      banner("The admin token is required to read the status (protect_reads): enter it above.",
+             false);
     } else if (r.status === 403) {
       banner("The admin token was refused: check it and enter it again above.", false);
     } else if (!r.ok) {
