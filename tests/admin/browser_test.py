@@ -2,12 +2,15 @@
 """The dashboard (GET /) in a real headless browser: Debian's chromium, driven over the DevTools
 protocol on a pipe (--remote-debugging-pipe: no port, no extra package).
 
-Starts postern with [admin] on loopback and two TCP backends behind a tcp probe (200 ms, two
-failures), loads the page and checks: it renders without console errors or exceptions, both
-backends show "up", the listener shows; then kills one backend by PID and waits (bounded) for the
-page to show it "down" while the other stays "up". A screenshot is kept (path printed).
+Starts postern with [admin] on loopback (token + protect_reads) and two TCP backends behind a tcp
+probe (200 ms, two failures), loads the page and checks: it asks for the token (the only errors
+allowed are those 401 answers), and once the token is typed in, it renders without console errors
+or exceptions, both backends show "up", the listener shows; its drain button drains a backend
+(shown "draining") and enable brings it back; then one backend is killed by PID and the page must
+show it "down" (bounded wait) while the other stays "up". A screenshot is kept (path printed).
 
-Usage: browser_test.py [--postern build/bin/postern] [--artifacts DIR] [--chromium PATH]
+Usage: browser_test.py [--postern build/bin/postern] [--artifacts DIR]
+(POSTERN_CHROMIUM=PATH picks the browser; default: Debian's /usr/lib/chromium/chromium.)
 Exit: 0 pass, 1 fail, 77 chromium not found (the caller decides whether that is allowed).
 """
 
@@ -28,6 +31,7 @@ import admin_harness as h  # noqa: E402
 # Probe: interval 200 ms, timeout 150 ms, unhealthy after 2 failures: down within ~0.6 s of the
 # kill, plus one page poll (1 s). The bound leaves room for a busy machine.
 DOWN_BOUND = 15.0
+TOKEN = "dashboard-secret-51c9"
 
 
 def find_chromium():
@@ -125,11 +129,16 @@ class Browser:
                            for e in self.events)
         return h.wait_until("the browser event " + method, seen, timeout)
 
-    def problems(self):
-        """Console errors, uncaught exceptions and error log entries seen so far, as text."""
+    def mark(self):
+        """A position in the event stream, for problems(since=...)."""
+        with self.cond:
+            return len(self.events)
+
+    def problems(self, since=0):
+        """Console errors, uncaught exceptions and error log entries seen since `since`, as text."""
         out = []
         with self.cond:
-            events = list(self.events)
+            events = self.events[since:]
         for e in events:
             p = e.get("params", {})
             if e["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
@@ -188,7 +197,8 @@ def main():
     def body():
         nonlocal postern, browser
         backends.extend([h.Backend(), h.Backend()])
-        postern = h.Postern(args.postern, h.gateway_toml(backends))
+        postern = h.Postern(args.postern, h.gateway_toml(
+            backends, admin_extra='token = "%s"\nprotect_reads = true' % TOKEN))
         url = postern.admin_url()
         status, page = h.http_get(url + "/")
         if status != 200 or "<title>Postern</title>" not in page:
@@ -218,12 +228,42 @@ def main():
                 return s if all(s["backends"].get(b) == v for b, v in expected.items()) else None
             return check
 
+        def js(expression):
+            r = browser.call("Runtime.evaluate", {"expression": expression,
+                                                  "returnByValue": True}, session=session)
+            if "exceptionDetails" in r:
+                raise h.TestFailure("%s failed: %s" % (expression, r["exceptionDetails"]))
+            return r["result"].get("value")
+
+        h.wait_until("the page to ask for the token",
+                     lambda: "token is required" in state()["banner"], h.START_TIMEOUT)
+        # Before the token: only the browser's own notes of the 401 answers to GET /status.
+        for p in browser.problems():
+            if not ("401" in p and p.startswith("log error (network)") and "/status" in p):
+                raise h.TestFailure("unexpected error before the token was given: " + p)
+        since_token = browser.mark()
+        js('const t = document.getElementById("token"); t.value = "%s";'
+           't.dispatchEvent(new Event("change")); true' % TOKEN)
+
         a, b = backends
         first = h.wait_until("both backends 'up' on the page",
                              shows({a.address: "up", b.address: "up"}), h.START_TIMEOUT)
         if first["listeners"] != ["front"] or first["bannerClass"] != "ok":
             raise h.TestFailure("page after load: %s" % first)
         h.log("page shows both backends up: %s | %s" % (first["meta"], first["banner"]))
+
+        # The drain / enable buttons, with the token from the field.
+        button = 'document.querySelector(\'tr[data-backend="%s"] button\')' % a.address
+        if js(button + ".textContent") != "drain":
+            raise h.TestFailure("no drain button on %s" % a.address)
+        js(button + ".click(); true")
+        h.wait_until("%s 'draining' after its drain button" % a.address,
+                     shows({a.address: "draining", b.address: "up"}), h.START_TIMEOUT)
+        postern.wait_log(r'msg="backend drained by admin" pool=app backend=%s' % a.address)
+        js(button + ".click(); true")  # now "enable"
+        h.wait_until("%s 'up' after its enable button" % a.address,
+                     shows({a.address: "up", b.address: "up"}), h.START_TIMEOUT)
+        h.log("drain and enable buttons: %s went draining and back up" % a.address)
 
         killed = time.monotonic()
         b.kill()
@@ -239,7 +279,7 @@ def main():
             f.write(base64.b64decode(shot["data"]))
         h.log("screenshot: %s" % screenshot)
 
-        problems = browser.problems()
+        problems = browser.problems(since_token)
         if problems:
             raise h.TestFailure("the page logged errors:\n  " + "\n  ".join(problems))
 
