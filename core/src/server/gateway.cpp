@@ -103,7 +103,7 @@ Gateway::~Gateway() { shutdown(); }
 Gateway::PoolRuntime Gateway::makePool(std::shared_ptr<const config::PoolConfig> config) {
     const config::PoolConfig& pc = *config;
     PoolRuntime rt;
-    rt.pool = std::make_shared<upstream::Pool>(std::move(config));
+    rt.pool = std::make_shared<upstream::Pool>(std::move(config), worker_count_);
     rt.pool->setDrainObserver(this);
     if (pc.probe) rt.health = std::make_unique<upstream::HealthChecker>(control_loop_, *rt.pool);
     if (pc.backend.passive_failures) {
@@ -154,6 +154,7 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     config_ = std::move(config);
     generation_ = 1;
     const auto& cfg = *config_;
+    worker_count_ = cfg.gateway.workers ? cfg.gateway.workers : 1;
     common::Log::setLevel(cfg.log.level);
     auto log = proxy::AccessLog::open(cfg.log, error);
     if (!log) return false;
@@ -169,7 +170,7 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         pools_.push_back(makePool(poolOf(config_, i)));
     for (auto& rt : pools_) rt.discovery->runRound();
 
-    unsigned nworkers = cfg.gateway.workers ? cfg.gateway.workers : 1;
+    const unsigned nworkers = worker_count_;
     for (unsigned i = 0; i < nworkers; ++i)
         workers_.push_back(std::make_unique<Worker>(i, access_logs_.back().get(), &global_active_,
                                                     cfg.gateway.max_connections,
@@ -178,7 +179,7 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     for (const auto& lc : cfg.listeners) {
         ListenerRuntime rt;
         rt.id = next_id_++;
-        rt.stats = std::make_shared<proxy::ListenerStats>();
+        rt.stats = std::make_shared<proxy::ListenerStats>(worker_count_);
         rt.context = makeListenerContext(config_, lc, rt, nullptr);
         {
             std::lock_guard<std::mutex> stats_lock(stats_mutex_);
@@ -210,9 +211,12 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     trimmer_ = std::make_unique<MemoryTrimmer>(control_loop_, [this] {
         std::lock_guard<std::mutex> stats_lock(stats_mutex_);
         std::uint64_t ended = 0;
-        for (const auto& st : all_stats_)
-            ended += st->total.load(std::memory_order_relaxed) -
-                     st->active.load(std::memory_order_relaxed);
+        for (const auto& st : all_stats_) {
+            // Relaxed reads of two counts: a connection may show in `active` before `total`.
+            const std::uint64_t total = st->total();
+            const std::uint64_t active = st->active.load(std::memory_order_relaxed);
+            if (total > active) ended += total - active;
+        }
         return ended;
     });
     trimmer_->start();
@@ -478,7 +482,7 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
                     for (auto& w : workers_) w->setListener(b.group, rt.context);
         } else {
             rt.id = next_id_++;
-            rt.stats = std::make_shared<proxy::ListenerStats>();
+            rt.stats = std::make_shared<proxy::ListenerStats>(worker_count_);
             rt.context = makeListenerContext(next, lc, rt, nullptr);
             {
                 std::lock_guard<std::mutex> stats_lock(stats_mutex_);

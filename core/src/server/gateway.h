@@ -174,6 +174,9 @@ private:
     std::uint64_t generation_ = 0;
     std::uint64_t next_id_ = 1;  ///< listener ids and socket groups
     bool started_ = false;
+    /** [gateway] workers as started (restart-only): every per-worker counter has this many
+     * blocks. */
+    unsigned worker_count_ = 1;
 };
 
 }  // namespace postern::server
