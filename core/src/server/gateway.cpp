@@ -4,6 +4,8 @@
 #include <chrono>
 #include <future>
 
+#include "admin/prometheus_writer.h"
+#include "admin/status_json.h"
 #include "common/log.h"
 #include "http/http_session.h"
 #include "proxy/tcp_session.h"
@@ -45,6 +47,20 @@ std::string targetsText(const config::ListenerConfig& lc) {
         " pool=" + (lc.pool.empty() ? std::string("-") : common::logfmtValue(lc.pool));
     if (!lc.routes.empty()) out += " routes=" + std::to_string(lc.routes.size());
     return out;
+}
+
+const char* protocolName(config::ListenerProtocol protocol) {
+    switch (protocol) {
+        case config::ListenerProtocol::Tcp:
+            return "tcp";
+        case config::ListenerProtocol::Tls:
+            return "tls";
+        case config::ListenerProtocol::Http:
+            return "http";
+        case config::ListenerProtocol::Https:
+            return "https";
+    }
+    return "tcp";
 }
 
 /** The pool config `index` of `generation`, keeping the whole generation alive. */
@@ -155,6 +171,10 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     generation_ = 1;
     const auto& cfg = *config_;
     worker_count_ = cfg.gateway.workers ? cfg.gateway.workers : 1;
+    {
+        std::lock_guard<std::mutex> view_lock(view_mutex_);
+        started_at_ = loaded_at_ = admin::WallClock::now();
+    }
     common::Log::setLevel(cfg.log.level);
     auto log = proxy::AccessLog::open(cfg.log, error);
     if (!log) return false;
@@ -220,6 +240,7 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         return ended;
     });
     trimmer_->start();
+    publishView();
     // Workers first: from the control thread's first task on, a drain reaches them by a post.
     for (auto& w : workers_) w->start();
     control_thread_ = std::thread([this] { control_loop_.run(); });
@@ -361,6 +382,7 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
     if (!started_) {
         result.errors.push_back(file.string() + ":1:1: the gateway is not running");
         reloads_rejected_.fetch_add(1);
+        recordReload(result);
         return result;
     }
     auto reject = [&] {
@@ -369,6 +391,7 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
                     "file=" + common::logfmtValue(file.string()) +
                         " errors=" + std::to_string(result.errors.size()) +
                         " generation=" + std::to_string(generation_));
+        recordReload(result);
         return result;
     };
 
@@ -557,6 +580,12 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
     reloads_applied_.fetch_add(1);
     result.applied = true;
     result.generation = generation_;
+    {
+        std::lock_guard<std::mutex> view_lock(view_mutex_);
+        loaded_at_ = admin::WallClock::now();
+    }
+    publishView();
+    recordReload(result);
     POSTERN_LOG(Info, "reload applied",
                 "generation=" + std::to_string(generation_) +
                     " listeners_added=" + joined(diff.listeners_added) +
@@ -567,5 +596,114 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
                     " pools_kept=" + joined(diff.pools_kept));
     return result;
 }
+
+// ---- what the admin endpoint reads -------------------------------------------------------------
+
+void Gateway::publishView() {
+    std::vector<ViewListener> listeners;
+    listeners.reserve(listeners_.size());
+    // In the config's order, as the file lists them.
+    for (const auto& lc : config_->listeners) {
+        auto it = listeners_.find(lc.name);
+        if (it == listeners_.end()) continue;
+        ViewListener v;
+        v.context = it->second.context;
+        for (const auto& b : bound_)
+            if (b.listener_id == it->second.id) v.bound.push_back(b.address.toString());
+        listeners.push_back(std::move(v));
+    }
+    std::vector<std::shared_ptr<upstream::Pool>> pools;
+    pools.reserve(pools_.size());
+    for (const auto& rt : pools_) pools.push_back(rt.pool);
+    std::lock_guard<std::mutex> view_lock(view_mutex_);
+    view_listeners_ = std::move(listeners);
+    view_pools_ = std::move(pools);
+    view_generation_ = generation_;
+}
+
+void Gateway::recordReload(const ReloadResult& result) {
+    admin::ReloadRecord r;
+    r.time = admin::WallClock::now();
+    r.applied = result.applied;
+    r.generation = result.generation;
+    r.errors = result.errors;
+    std::lock_guard<std::mutex> view_lock(view_mutex_);
+    reload_history_.push_front(std::move(r));
+    if (reload_history_.size() > admin::kReloadHistory) reload_history_.pop_back();
+}
+
+admin::GatewaySnapshot Gateway::snapshot() const {
+    admin::GatewaySnapshot s;
+    std::vector<ViewListener> listeners;
+    std::vector<std::shared_ptr<upstream::Pool>> pools;
+    {
+        std::lock_guard<std::mutex> view_lock(view_mutex_);
+        listeners = view_listeners_;
+        pools = view_pools_;
+        s.generation = view_generation_;
+        s.started = started_at_;
+        s.loaded = loaded_at_;
+        s.reloads.assign(reload_history_.begin(), reload_history_.end());
+    }
+    s.version = POSTERN_VERSION;
+    s.now = admin::WallClock::now();
+    s.connections_active = global_active_.load(std::memory_order_relaxed);
+    s.reloads_applied = reloads_applied_.load();
+    s.reloads_rejected = reloads_rejected_.load();
+
+    s.listeners.reserve(listeners.size());
+    for (const auto& v : listeners) {
+        const config::ListenerConfig& lc = *v.context->config;
+        admin::ListenerSnapshot& l = s.listeners.emplace_back();
+        l.name = lc.name;
+        l.protocol = protocolName(lc.protocol);
+        l.bind = v.bound;
+        l.pool = lc.pool;
+        l.http = config::isHttp(lc.protocol);
+        l.tls = config::terminatesTls(lc.protocol);
+        l.totals = v.context->stats->sum();
+    }
+
+    s.pools.reserve(pools.size());
+    for (const auto& pool : pools) {
+        // The published snapshot lists every backend (eligible or not) with its attributes as
+        // published: no control-thread state is read here.
+        const auto snap = pool->snapshot();
+        const config::PoolConfig& pc = *snap->config;
+        admin::PoolSnapshot& p = s.pools.emplace_back();
+        p.name = pool->name();
+        p.balancer = pc.balancer;
+        p.connect_time = pool->connectTimeTotals();
+        const bool probed = pc.probe.has_value();
+        p.backends.reserve(snap->members.size());
+        for (const auto& m : snap->members) {
+            const upstream::Backend& b = *m.backend;
+            constexpr auto r = std::memory_order_relaxed;
+            admin::BackendSnapshot& o = p.backends.emplace_back();
+            o.address = b.address_text;
+            o.host = b.host;
+            o.region = m.region;
+            o.weight = m.weight;
+            o.priority = m.priority;
+            o.up = b.up.load(r) && !b.passive_down.load(r);
+            o.draining = m.removed || b.draining.load(r) || b.probe_drain.load(r);
+            o.active = b.active.load(r);
+            o.connections_total = b.connectionsTotal();
+            o.connect_failures = b.connectFailures();
+            o.last_probe = b.lastProbe();
+            if (probed) {
+                common::HistogramTotals h;
+                b.probe_duration.addTo(h);
+                o.probe_duration = h;
+            }
+            o.unknown = probed && !o.last_probe && !o.up;
+        }
+    }
+    return s;
+}
+
+std::string Gateway::metricsText() { return admin::writePrometheus(snapshot()); }
+
+std::string Gateway::statusJson() { return admin::writeStatusJson(snapshot()); }
 
 }  // namespace postern::server

@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -31,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin/gateway_snapshot.h"
 #include "config/loader.h"
 #include "config/model.h"
 #include "net/event_loop.h"
@@ -110,6 +112,15 @@ public:
     std::uint64_t reloadsApplied() const { return reloads_applied_.load(); }
     std::uint64_t reloadsRejected() const { return reloads_rejected_.load(); }
 
+    /** What /metrics and /status show: every current listener and pool with its counters summed
+     * over the workers now, health, the last reloads. Any thread; never waits for a worker or the
+     * control thread (a mutex is held only to copy the lists of listeners and pools). */
+    admin::GatewaySnapshot snapshot() const;
+    /** admin::AdminModel's reads: snapshot() in the Prometheus text format, and as /status JSON.
+     * (The AdminModel base and its actions come with the admin server.) */
+    std::string metricsText();
+    std::string statusJson();
+
 private:
     struct PoolRuntime {
         std::shared_ptr<upstream::Pool> pool;  ///< shared with the listener contexts using it
@@ -145,6 +156,10 @@ private:
         const std::shared_ptr<const config::Config>& generation, const config::ListenerConfig& lc,
         const ListenerRuntime& rt, const proxy::ListenerContext* previous) const;
     std::shared_ptr<upstream::Pool> poolNamed(const std::string& name) const;
+    /** With reload_mutex_ held, after start or an applied reload: the lists snapshot() reads. */
+    void publishView();
+    /** Any reload's outcome, for /status (the last admin::kReloadHistory) and the metrics. */
+    void recordReload(const ReloadResult& result);
 
     std::unique_ptr<plugin::Registry> registry_;  // first: destroyed last
     std::shared_ptr<const config::Config> config_;
@@ -177,6 +192,19 @@ private:
     /** [gateway] workers as started (restart-only): every per-worker counter has this many
      * blocks. */
     unsigned worker_count_ = 1;
+
+    /** What snapshot() reads (admin thread), published by start() and reload(). */
+    struct ViewListener {
+        std::shared_ptr<const proxy::ListenerContext> context;
+        std::vector<std::string> bound;  ///< its addresses as bound
+    };
+    mutable std::mutex view_mutex_;
+    std::vector<ViewListener> view_listeners_;
+    std::vector<std::shared_ptr<upstream::Pool>> view_pools_;
+    std::uint64_t view_generation_ = 0;
+    admin::WallClock::time_point started_at_{};
+    admin::WallClock::time_point loaded_at_{};
+    std::deque<admin::ReloadRecord> reload_history_;  ///< newest first
 };
 
 }  // namespace postern::server
