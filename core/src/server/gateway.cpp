@@ -227,6 +227,15 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         }
         listeners_[lc.name] = std::move(rt);
     }
+    // The admin endpoint after the listeners: a bind failure fails the start the same way.
+    std::string admin_error;
+    if (!prepareAdmin(cfg.admin, &admin_error)) {
+        POSTERN_LOG(Error, "cannot bind the admin endpoint",
+                    "error=" + common::logfmtValue(admin_error));
+        if (error) *error = admin_error;
+        workers_.clear();
+        return false;
+    }
 
     trimmer_ = std::make_unique<MemoryTrimmer>(control_loop_, [this] {
         std::lock_guard<std::mutex> stats_lock(stats_mutex_);
@@ -244,6 +253,7 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     // Workers first: from the control thread's first task on, a drain reaches them by a post.
     for (auto& w : workers_) w->start();
     control_thread_ = std::thread([this] { control_loop_.run(); });
+    applyAdmin(cfg.admin);  // its actions reach the control loop, which runs now
     started_ = true;
     POSTERN_LOG(Info, "ready", "workers=" + std::to_string(workers_.size()));
     return true;
@@ -270,6 +280,15 @@ void Gateway::shutdown() {
         return;
     }
     started_ = false;
+    // The admin endpoint first: its actions need the control loop, which stops below.
+    {
+        std::unique_ptr<admin::AdminServer> admin;
+        {
+            std::lock_guard<std::mutex> admin_lock(admin_mutex_);
+            admin = std::move(admin_);
+        }
+        if (admin) admin->stop();
+    }
     for (auto& w : workers_) w->stopAccepting();
     // Each connection is cut at its own pool's drain deadline (a timer of its own).
     for (auto& w : workers_) w->drainAll();
@@ -473,6 +492,14 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
             added.push_back(std::move(a));
         }
     }
+    // The admin endpoint's new address last: nothing can fail after it.
+    if (!bind_failed) {
+        std::string why;
+        if (!prepareAdmin(next->admin, &why)) {
+            result.errors.push_back(positioned(next->admin.bind_pos, why));
+            bind_failed = true;
+        }
+    }
     if (bind_failed) {
         for (auto& a : added)
             for (net::Fd fd : a.sockets.fds) net::closeFd(fd);
@@ -561,6 +588,7 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
         std::lock_guard<std::mutex> logs_lock(access_logs_mutex_);
         access_logs_.push_back(std::move(new_log));
     }
+    applyAdmin(next->admin);
     if (next->gateway.max_connections != config_->gateway.max_connections)
         for (auto& w : workers_) w->setGlobalMax(next->gateway.max_connections);
     for (const auto& key : diff.restart_only) {
@@ -686,7 +714,9 @@ admin::GatewaySnapshot Gateway::snapshot() const {
             o.weight = m.weight;
             o.priority = m.priority;
             o.up = b.up.load(r) && !b.passive_down.load(r);
-            o.draining = m.removed || b.draining.load(r) || b.probe_drain.load(r);
+            o.admin_drained = b.admin_drained.load(r);
+            o.draining =
+                m.removed || o.admin_drained || b.draining.load(r) || b.probe_drain.load(r);
             o.active = b.active.load(r);
             o.connections_total = b.connectionsTotal();
             o.connect_failures = b.connectFailures();

@@ -65,6 +65,10 @@ struct Backend {
     /** The probe answered "drain" (an agent's `drain`): healthy and up, its open connections go
      * on, but it gets no new ones until a probe answers plain healthy again. */
     std::atomic<bool> probe_drain{false};
+    /** Drained by hand (admin endpoint, POST .../drain): it stays in the pool, is probed as
+     * before, gets no new connections, and its open ones run out the pool's drain_timeout; POST
+     * .../enable clears it. Survives reloads while discovery keeps reporting the backend. */
+    std::atomic<bool> admin_drained{false};
     /** Last utilization a successful probe reported (0..1, may exceed 1 when overloaded);
      * negative = not reported. Compared with max_utilization in utilization mode. */
     std::atomic<double> utilization{-1.0};
@@ -88,11 +92,12 @@ struct Backend {
      * log), which clears it again. */
     std::atomic<bool> passive_down{false};
 
-    /** Up and not drained by discovery, a probe or passive health: may get new connections
-     * (capacity aside). Any thread; relaxed reads (the snapshot may be a moment older). */
+    /** Up and not drained by discovery, a probe, passive health or by hand: may get new
+     * connections (capacity aside). Any thread; relaxed reads (the snapshot may be a moment older). */
     bool takesNewConnections() const {
         constexpr auto r = std::memory_order_relaxed;
-        return up.load(r) && !draining.load(r) && !probe_drain.load(r) && !passive_down.load(r);
+        return up.load(r) && !draining.load(r) && !probe_drain.load(r) &&
+               !admin_drained.load(r) && !passive_down.load(r);
     }
 
     // Health bookkeeping (control thread only).

@@ -80,7 +80,8 @@ void Pool::republish() {
     snap->config = config_;
     std::vector<std::pair<std::uint64_t, std::shared_ptr<Backend>>> eligible;
     for (auto& b : backends_)
-        if (b->up.load() && !b->draining.load() && !b->probe_drain.load())
+        if (b->up.load() && !b->draining.load() && !b->probe_drain.load() &&
+            !b->admin_drained.load())
             eligible.emplace_back(tierKey(*b), b);
     std::stable_sort(eligible.begin(), eligible.end(),
                      [](const auto& x, const auto& y) { return x.first < y.first; });
