@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -42,6 +43,7 @@
 
 #include "admin/admin_model.h"
 #include "admin/admin_server.h"
+#include "admin/gateway_snapshot.h"
 #include "config/loader.h"
 #include "config/model.h"
 #include "net/event_loop.h"
@@ -127,7 +129,8 @@ public:
      * thread. */
     std::optional<net::SocketAddress> adminAddress() const;
 
-    // admin::AdminModel (admin thread).
+    // admin::AdminModel (admin thread). The reads are snapshot() in the Prometheus text format
+    // and as the /status JSON.
     std::string metricsText() override;
     std::string statusJson() override;
     void backendAction(std::string_view pool, std::string_view backend, BackendAction action,
@@ -139,6 +142,11 @@ public:
     /** Reloads since start, by result (for the metrics). Any thread. */
     std::uint64_t reloadsApplied() const { return reloads_applied_.load(); }
     std::uint64_t reloadsRejected() const { return reloads_rejected_.load(); }
+
+    /** What /metrics and /status show: every current listener and pool with its counters summed
+     * over the workers now, health, the last reloads. Any thread; never waits for a worker or the
+     * control thread (a mutex is held only to copy the lists of listeners and pools). */
+    admin::GatewaySnapshot snapshot() const;
 
 private:
     struct PoolRuntime {
@@ -175,6 +183,10 @@ private:
         const std::shared_ptr<const config::Config>& generation, const config::ListenerConfig& lc,
         const ListenerRuntime& rt, const proxy::ListenerContext* previous) const;
     std::shared_ptr<upstream::Pool> poolNamed(const std::string& name) const;
+    /** With reload_mutex_ held, after start or an applied reload: the lists snapshot() reads. */
+    void publishView();
+    /** Any reload's outcome, for /status (the last admin::kReloadHistory) and the metrics. */
+    void recordReload(const ReloadResult& result);
     /** Control thread: drain / enable `backend` of `pool` by hand (POST .../drain|enable). */
     admin::ActionResult backendActionOnControl(const std::string& pool, const std::string& backend,
                                                BackendAction action);
@@ -222,6 +234,22 @@ private:
     std::uint64_t generation_ = 0;
     std::uint64_t next_id_ = 1;  ///< listener ids and socket groups
     bool started_ = false;
+    /** [gateway] workers as started (restart-only): every per-worker counter has this many
+     * blocks. */
+    unsigned worker_count_ = 1;
+
+    /** What snapshot() reads (admin thread), published by start() and reload(). */
+    struct ViewListener {
+        std::shared_ptr<const proxy::ListenerContext> context;
+        std::vector<std::string> bound;  ///< its addresses as bound
+    };
+    mutable std::mutex view_mutex_;
+    std::vector<ViewListener> view_listeners_;
+    std::vector<std::shared_ptr<upstream::Pool>> view_pools_;
+    std::uint64_t view_generation_ = 0;
+    admin::WallClock::time_point started_at_{};
+    admin::WallClock::time_point loaded_at_{};
+    std::deque<admin::ReloadRecord> reload_history_;  ///< newest first
 };
 
 }  // namespace postern::server
