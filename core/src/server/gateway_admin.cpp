@@ -4,6 +4,7 @@
 #include <future>
 
 #include "admin/admin_request.h"
+#include "admin/dashboard.h"
 #include "common/log.h"
 #include "server/gateway.h"
 
@@ -18,7 +19,7 @@ std::string actionJson(const std::string& pool, const std::string& backend, std:
            "\"}";
 }
 
-std::string_view dashboardPage() { return {}; }
+std::string_view dashboardPage() { return admin::dashboardHtml(); }
 
 }  // namespace
 
