@@ -283,6 +283,15 @@ def main():
         if problems:
             raise h.TestFailure("the page logged errors:\n  " + "\n  ".join(problems))
 
+        # Postern gone: the page says so plainly (and keeps retrying).
+        postern.stop()
+        def reports_lost():
+            s = state()
+            return s if s["bannerClass"] == "error" and "Postern lost" in s["banner"] else None
+        lost = h.wait_until("the page to report the lost connection", reports_lost,
+                            h.START_TIMEOUT)
+        h.log("after postern stopped the page says: %s" % lost["banner"])
+
     try:
         code = h.run("dashboard in chromium", body)
         if code != 0 and postern:
