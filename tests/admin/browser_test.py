@@ -8,6 +8,7 @@ allowed are those 401 answers), and once the token is typed in, it renders witho
 or exceptions, both backends show "up", the listener shows; its drain button drains a backend
 (shown "draining") and enable brings it back; then one backend is killed by PID and the page must
 show it "down" (bounded wait) while the other stays "up". A screenshot is kept (path printed).
+Last, postern is stopped and the page must say the connection is lost.
 
 Usage: browser_test.py [--postern build/bin/postern] [--artifacts DIR]
 (POSTERN_CHROMIUM=PATH picks the browser; default: Debian's /usr/lib/chromium/chromium.)
