@@ -8,6 +8,7 @@ started by PID. No sleeps on guessed times: every wait polls for its event until
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,6 +131,10 @@ class Postern:
     def stop(self):
         end_process(self.proc, "postern")
 
+    def remove_files(self):
+        """After stop(): the config and the logs (printed first by dump_logs on failure)."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+
     def dump_logs(self):
         for path in (self.stderr_path, self.stdout_path):
             with open(path, errors="replace") as f:
@@ -140,6 +145,18 @@ class Postern:
 def http_get(url, token=None, timeout=5.0):
     """(status, body text) of a GET; connection errors raise URLError/OSError."""
     req = urllib.request.Request(url)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+def http_post(url, token=None, timeout=10.0):
+    """(status, body text) of a bodiless POST."""
+    req = urllib.request.Request(url, data=b"", method="POST")
     if token:
         req.add_header("Authorization", "Bearer " + token)
     try:

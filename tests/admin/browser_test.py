@@ -6,8 +6,10 @@ Starts postern with [admin] on loopback (token + protect_reads) and two TCP back
 probe (200 ms, two failures), loads the page and checks: it asks for the token (the only errors
 allowed are those 401 answers), and once the token is typed in, it renders without console errors
 or exceptions, both backends show "up", the listener shows; its drain button drains a backend
-(shown "draining") and enable brings it back; then one backend is killed by PID and the page must
-show it "down" (bounded wait) while the other stays "up". A screenshot is kept (path printed).
+(shown "draining") and enable brings it back; a rejected POST /reload shows with its positioned
+error; then one backend is killed by PID and the page must show it "down" (bounded wait) while the
+other stays "up". A screenshot is kept (path printed). Last, postern is stopped and the page must
+say the connection is lost.
 
 Usage: browser_test.py [--postern build/bin/postern] [--artifacts DIR]
 (POSTERN_CHROMIUM=PATH picks the browser; default: Debian's /usr/lib/chromium/chromium.)
@@ -228,11 +230,14 @@ def main():
                 return s if all(s["backends"].get(b) == v for b, v in expected.items()) else None
             return check
 
-        def js(expression):
+        def js(body):
+            """What the function body `body` returns in the page (its own scope: the console
+            keeps top-level declarations between evaluations)."""
+            expression = "(() => {%s})()" % body
             r = browser.call("Runtime.evaluate", {"expression": expression,
                                                   "returnByValue": True}, session=session)
             if "exceptionDetails" in r:
-                raise h.TestFailure("%s failed: %s" % (expression, r["exceptionDetails"]))
+                raise h.TestFailure("%s failed: %s" % (body, r["exceptionDetails"]))
             return r["result"].get("value")
 
         h.wait_until("the page to ask for the token",
@@ -243,7 +248,7 @@ def main():
                 raise h.TestFailure("unexpected error before the token was given: " + p)
         since_token = browser.mark()
         js('const t = document.getElementById("token"); t.value = "%s";'
-           't.dispatchEvent(new Event("change")); true' % TOKEN)
+           't.dispatchEvent(new Event("change"));' % TOKEN)
 
         a, b = backends
         first = h.wait_until("both backends 'up' on the page",
@@ -254,16 +259,27 @@ def main():
 
         # The drain / enable buttons, with the token from the field.
         button = 'document.querySelector(\'tr[data-backend="%s"] button\')' % a.address
-        if js(button + ".textContent") != "drain":
+        if js("return " + button + ".textContent;") != "drain":
             raise h.TestFailure("no drain button on %s" % a.address)
-        js(button + ".click(); true")
+        js(button + ".click();")
         h.wait_until("%s 'draining' after its drain button" % a.address,
                      shows({a.address: "draining", b.address: "up"}), h.START_TIMEOUT)
         postern.wait_log(r'msg="backend drained by admin" pool=app backend=%s' % a.address)
-        js(button + ".click(); true")  # now "enable"
+        js(button + ".click();")  # now "enable"
         h.wait_until("%s 'up' after its enable button" % a.address,
                      shows({a.address: "up", b.address: "up"}), h.START_TIMEOUT)
         h.log("drain and enable buttons: %s went draining and back up" % a.address)
+
+        # A rejected reload shows with its positioned error.
+        with open(postern.config, "a") as f:
+            f.write("\n[no_such_table]\n")
+        status, answer = h.http_post(url + "/reload", token=TOKEN)
+        h.log("POST /reload of a broken file: %d %s" % (status, answer.strip()))
+        shown = h.wait_until("the rejected reload on the page", lambda: js(
+            'const r = document.querySelector("#reloads tr[data-result=rejected]");'
+            'return r ? r.innerText : null;'), h.START_TIMEOUT)
+        if "postern.toml:" not in shown or "no_such_table" not in shown:
+            raise h.TestFailure("the rejected reload shows no positioned error: %r" % shown)
 
         killed = time.monotonic()
         b.kill()
@@ -283,6 +299,15 @@ def main():
         if problems:
             raise h.TestFailure("the page logged errors:\n  " + "\n  ".join(problems))
 
+        # Postern gone: the page says so plainly (and keeps retrying).
+        postern.stop()
+        def reports_lost():
+            s = state()
+            return s if s["bannerClass"] == "error" and "Postern lost" in s["banner"] else None
+        lost = h.wait_until("the page to report the lost connection", reports_lost,
+                            h.START_TIMEOUT)
+        h.log("after postern stopped the page says: %s" % lost["banner"])
+
     try:
         code = h.run("dashboard in chromium", body)
         if code != 0 and postern:
@@ -296,6 +321,7 @@ def main():
             browser.close()
         if postern:
             postern.stop()
+            postern.remove_files()
         for backend in backends:
             backend.kill()
 

@@ -162,6 +162,7 @@ def main():
             prom.stop()
         if postern:
             postern.stop()
+            postern.remove_files()
         for backend in backends:
             backend.kill()
         shutil.rmtree(scratch, ignore_errors=True)
