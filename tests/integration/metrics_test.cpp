@@ -13,6 +13,7 @@
 #include <map>
 #include <thread>
 
+#include "certs/test_pki.h"
 #include "harness/logfmt.h"
 #include "http_support.h"
 #include "integration_fixture.h"
@@ -276,6 +277,56 @@ assert r[0]["generation"] == 2 and r[0]["errors"] == [], r
 assert r[1]["generation"] == 1 and len(r[1]["errors"]) >= 1, r
 assert re.match(r".*postern\.toml:\d+:\d+: ", r[1]["errors"][0]), r[1]["errors"]
 assert d["generation"] == 2 and d["loaded"] >= d["started"], d
+print("ok")
+)py");
+    EXPECT_EQ(status, "ok\n");
+}
+
+TEST_F(MetricsTest, HttpsRequestsAndHandshakesAreTimed) {
+    TempDir certs;
+    auto ca = TestCa::createRoot(certs.path(), "metrics-root");
+    LeafSpec spec;
+    spec.common_name = "localhost";
+    spec.dns = {"localhost"};
+    spec.ips = {"127.0.0.1"};
+    const IssuedCertificate cert = ca->issue("gateway", spec);
+    HttpBackend backend;
+    ASSERT_TRUE(start(gatewayToml() + "[admin]\nbind = \"127.0.0.1:0\"\n\n" +
+                      httpListenerToml("web", "site", {}, cert.cert, cert.key) +
+                      poolToml("site", {backend.address()})));
+    const auto port = p_->listeningPort("web", kStartTimeout);
+    ASSERT_NE(port, 0);
+    const std::string wl = "listener=\"web\"";
+    EXPECT_EQ(value(scrape(), key("postern_http_request_duration_seconds_count", wl)), 0);
+
+    // Three requests on one connection: one handshake, three requests.
+    const std::string base = "https://127.0.0.1:" + std::to_string(port);
+    const auto r = runCurl(
+        {"--cacert", ca->certificate().string(), base + "/a", base + "/b", base + "/sleep/30"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(waitFor(key("postern_http_request_duration_seconds_count", wl),
+                        [](double v) { return v == 3; }));
+    EXPECT_TRUE(waitFor(key("postern_connections_closed_total", wl + ",cause=\"complete\""),
+                        [](double v) { return v == 3; }));
+    EXPECT_TRUE(waitFor(key("postern_tls_handshake_duration_seconds_count", wl),
+                        [](double v) { return v == 1; }));
+    Scrape s = scrape();
+    // The /sleep/30 request took at least 30 ms: not in the buckets up to 25 ms.
+    EXPECT_LE(value(s, key("postern_http_request_duration_seconds_bucket", wl + ",le=\"0.025\"")),
+              2);
+    EXPECT_GE(value(s, key("postern_http_request_duration_seconds_sum", wl)), 0.03);
+    EXPECT_EQ(value(s, key("postern_tls_handshake_failures_total", wl)), 0);
+
+    // Plain HTTP to the https listener: a failed handshake.
+    runCurl({"http://127.0.0.1:" + std::to_string(port) + "/plain"});
+    EXPECT_TRUE(
+        waitFor(key("postern_tls_handshake_failures_total", wl), [](double v) { return v == 1; }));
+    EXPECT_EQ(value(scrape(), key("postern_tls_handshake_duration_seconds_count", wl)), 1);
+
+    const std::string status = checkStatus(R"py(
+web = d["listeners"][0]
+assert web["protocol"] == "https" and web["requests_total"] == 3, web
+assert web["tls_handshake_failures"] == 1 and web["connections_total"] == 2, web
 print("ok")
 )py");
     EXPECT_EQ(status, "ok\n");
