@@ -146,6 +146,11 @@ TEST_F(AdminTest, ProtectReadsAndTokenChangesApplyOnReload) {
         EXPECT_EQ(status("GET", path, kToken), 200) << path;
     }
 
+    // The dashboard page holds no data: it loads without the token (and asks for it).
+    const std::string page = curl("GET", "/");
+    EXPECT_EQ(statusOf(page), 200);
+    EXPECT_EQ(fieldOf(page, "Content-Type"), "text/html; charset=utf-8");
+
     // A new token and open reads, through the admin endpoint itself; a connection opened
     // before the reload sees the new rules on its next request.
     BlockingClient kept = BlockingClient::connect("127.0.0.1", admin_port_, kIoTimeout);
@@ -244,6 +249,16 @@ TEST_F(AdminTest, RuntimeDrainSeenByClientsThenEnable) {
         logLine({{"msg", "backend drained by admin"}, {"pool", "app"}, {"backend", a.address()}}),
         kIoTimeout));
 
+    // /status and /metrics say so.
+    const std::string shown = bodyOf(curl("GET", "/status"));
+    EXPECT_NE(shown.find("{\"backend\":\"" + a.address() + "\",\"host\":\"127.0.0.1\",\"state\":" +
+                         "\"draining\",\"up\":true,\"draining\":true,\"admin_drained\":true,"),
+              std::string::npos)
+        << shown;
+    EXPECT_NE(curl("GET", "/metrics")
+                  .find("postern_backend_draining{pool=\"app\",backend=\"" + a.address() + "\"} 1"),
+              std::string::npos);
+
     // New connections avoid a; the open one still works.
     for (int i = 0; i < 10; ++i)
         EXPECT_EQ(connectAndReadId("127.0.0.1", port, kIoTimeout), std::optional<std::string>("b"));
@@ -266,7 +281,36 @@ TEST_F(AdminTest, RuntimeDrainSeenByClientsThenEnable) {
     EXPECT_EQ(bodyOf(enabled), "{\"pool\":\"app\",\"backend\":\"" + a.address() +
                                    "\",\"action\":\"enable\",\"result\":\"enabled\"}");
     EXPECT_TRUE(p_->waitForLine(logLine({{"msg", "backend enabled by admin"}}), kIoTimeout));
+    EXPECT_NE(bodyOf(curl("GET", "/status"))
+                  .find("{\"backend\":\"" + a.address() +
+                        "\",\"host\":\"127.0.0.1\",\"state\":\"up\",\"up\":true,\"draining\":false,"
+                        "\"admin_drained\":false,"),
+              std::string::npos);
     EXPECT_TRUE(waitUntilAllServe(port, {"a", "b"}));
+}
+
+TEST_F(AdminTest, Ipv6BackendsInBracketsOrEncoded) {
+    TestBackend v4(BackendMode::IdThenEcho, "v4");
+    TestBackend v6(BackendMode::IdThenEcho, "v6", "::1");
+    const std::string six = "[::1]:" + std::to_string(v6.port());
+    ASSERT_TRUE(start(gatewayToml(1) + adminToml({}, "[::1]:0") + listenerToml("front", "app") +
+                      poolWith({v4.address(), six})));
+    const auto port = p_->listeningPort("front", kStartTimeout);
+    ASSERT_TRUE(waitUntilAllServe(port, {"v4", "v6"}));
+    auto on = [&](const std::string& path) {
+        return statusOf(runCurl({"-i", "-g", "-X", "POST",
+                                 "http://[::1]:" + std::to_string(admin_port_) + path})
+                            .out);
+    };
+    EXPECT_EQ(on("/pools/app/backends/" + six + "/drain"), 200);
+    EXPECT_TRUE(p_->waitForLine(logLine({{"msg", "backend drained by admin"}, {"backend", six}}),
+                                kIoTimeout));
+    for (int i = 0; i < 6; ++i)
+        EXPECT_EQ(connectAndReadId("127.0.0.1", port, kIoTimeout),
+                  std::optional<std::string>("v4"));
+    EXPECT_EQ(on("/pools/app/backends/%5B%3A%3A1%5D%3A" + std::to_string(v6.port()) + "/enable"),
+              200);
+    EXPECT_TRUE(waitUntilAllServe(port, {"v4", "v6"}));
 }
 
 TEST_F(AdminTest, EnableBeforeTheDeadlineSparesOpenConnections) {

@@ -308,6 +308,10 @@ bool AdminServer::bind(const net::SocketAddress& address, std::string* error) {
         return true;
     }
     loop_.post([this, fd] {
+        if (accept_paused_) {
+            loop_.cancel(accept_timer_);
+            accept_paused_ = false;
+        }
         if (listen_fd_ != net::kInvalidFd) {
             loop_.remove(listen_fd_);
             loop_.removeBeforeClose(listen_fd_);
@@ -367,6 +371,8 @@ void AdminServer::stop() {
         net::closeFd(c->fd());
     }
     connections_.clear();
+    loop_.cancel(accept_timer_);
+    accept_paused_ = false;
     if (listen_fd_ != net::kInvalidFd) {
         loop_.remove(listen_fd_);
         loop_.removeBeforeClose(listen_fd_);
@@ -381,9 +387,21 @@ void AdminServer::onIo(std::uint32_t) {
         int err = 0;
         net::Fd fd = net::acceptConnection(listen_fd_, &peer, &err);
         if (fd == net::kInvalidFd) {
-            if (net::classifyAcceptError(err) == net::AcceptFailure::ConnectionLost) continue;
-            // Nothing pending, or out of resources: the level-triggered listener says again.
-            return;
+            switch (net::classifyAcceptError(err)) {
+                case net::AcceptFailure::NothingPending:
+                    return;
+                case net::AcceptFailure::ConnectionLost:
+                    continue;
+                case net::AcceptFailure::OutOfResources:
+                case net::AcceptFailure::Unexpected:
+                    // The level-triggered listener would wake us again at once: pause.
+                    POSTERN_LOG(Warn, "admin endpoint: accept failed; pausing accepts for 100 ms",
+                                "error=" + common::logfmtValue(net::errorText(err)));
+                    loop_.remove(listen_fd_);
+                    accept_paused_ = true;
+                    loop_.armAfter(accept_timer_, std::chrono::milliseconds(100));
+                    return;
+            }
         }
         if (connections_.size() >= limits_.max_connections) {
             POSTERN_LOG(
@@ -403,6 +421,12 @@ void AdminServer::onIo(std::uint32_t) {
         connections_.emplace(id, std::move(conn));
         c.begin();
     }
+}
+
+void AdminServer::onTimer(std::uint32_t) {
+    if (!accept_paused_) return;
+    accept_paused_ = false;
+    if (listen_fd_ != net::kInvalidFd) loop_.addLevelReadable(listen_fd_, this);
 }
 
 void AdminServer::closeConnection(Connection& c) {

@@ -41,7 +41,7 @@ struct AdminLimits {
     std::chrono::milliseconds write_timeout{30000};  ///< for the client to take an answer
 };
 
-class AdminServer final : private net::IoHandler {
+class AdminServer final : private net::IoHandler, private net::TimerHandler {
 public:
     /** `model` must outlive the server. `dashboard`: the page GET / serves (a constant that
      * outlives the server; empty: no dashboard, 404). */
@@ -77,6 +77,9 @@ private:
     };
 
     void onIo(std::uint32_t events) override;  // the listening socket
+    /** Accepting again after a pause (out of descriptors or memory: retrying at once would
+     * spin the admin thread). */
+    void onTimer(std::uint32_t tag) override;
     void closeConnection(Connection& c);
     /** Runs `route` for `c` (access already checked): an answer now, or later through the
      * mailbox. */
@@ -94,6 +97,8 @@ private:
     net::SocketAddress address_;
     net::Fd listen_fd_ = net::kInvalidFd;  ///< loop thread once started
     Access access_;                        ///< loop thread once started
+    net::Timer accept_timer_{this, 0};
+    bool accept_paused_ = false;
     std::map<std::uint64_t, std::unique_ptr<Connection>> connections_;
     std::uint64_t next_id_ = 1;
     bool running_ = false;

@@ -67,6 +67,12 @@ struct ListenerCounts {
     }
 };
 
+/** The named counts zip() lists, besides `closed`: a new field must be added there too. */
+inline constexpr std::size_t kListenerNamedCounts = 15;
+static_assert(sizeof(ListenerCounts<std::uint64_t>) ==
+                  (kListenerNamedCounts + kCloseCauseCount) * sizeof(std::uint64_t),
+              "a field of ListenerCounts is missing from zip()");
+
 /** One worker's block. */
 struct ListenerCounters : ListenerCounts<common::Counter> {
     /** Client TLS handshakes that succeeded: accept to handshake done (tls/https listeners). */

@@ -19,7 +19,6 @@ std::string actionJson(const std::string& pool, const std::string& backend, std:
            "\"}";
 }
 
-std::string_view dashboardPage() { return admin::dashboardHtml(); }
 
 }  // namespace
 
@@ -113,7 +112,7 @@ bool Gateway::prepareAdmin(const config::AdminConfig& next, std::string* error) 
         // The new socket is bound here; the running server swaps to it on its loop.
         return bindAdmin(*admin_, next, error);
     }
-    admin_pending_ = std::make_unique<admin::AdminServer>(*this, dashboardPage());
+    admin_pending_ = std::make_unique<admin::AdminServer>(*this, admin::dashboardHtml());
     if (!bindAdmin(*admin_pending_, next, error)) {
         admin_pending_.reset();
         return false;
