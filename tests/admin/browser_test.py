@@ -57,6 +57,7 @@ class Browser:
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
                  "--user-data-dir=" + self.profile, "--no-first-run", "--no-default-browser-check",
                  "--disable-extensions", "--disable-background-networking", "--disable-sync",
+                 "--disable-dev-shm-usage",  # containers give /dev/shm 64 MiB
                  "--disable-component-update", "--disable-default-apps", "--mute-audio",
                  "--password-store=basic", "about:blank"]
         # bash (dash takes no fd above 9) puts the pipe ends on fds 3 and 4 and execs chromium (same
