@@ -268,11 +268,12 @@ TEST_F(AdminTest, RuntimeDrainSeenByClientsThenEnable) {
                   .find("\"result\":\"already draining\""),
               std::string::npos);
 
-    // Cut at the drain deadline (3 s, in its last 10 %), not before.
+    // Cut at the drain deadline (3 s, in its last 10 %), not before (the lower bound leaves room
+    // for a slow curl on a busy machine: the drain happened before it returned).
     auto cut = on_a->recvAll(10s);
     const double after_ms = msSince(drained_at);
     EXPECT_TRUE(cut.closed()) << toString(cut.status);
-    EXPECT_GE(after_ms, 2600.0);
+    EXPECT_GE(after_ms, 2000.0);
     EXPECT_LE(after_ms, 8000.0);
 
     // Enabled: a takes new connections again.
@@ -316,7 +317,7 @@ TEST_F(AdminTest, Ipv6BackendsInBracketsOrEncoded) {
 TEST_F(AdminTest, EnableBeforeTheDeadlineSparesOpenConnections) {
     TestBackend a(BackendMode::IdThenEcho, "a");
     ASSERT_TRUE(start(gatewayToml(1) + adminToml() + listenerToml("front", "app") +
-                      poolWith(addressesOf({&a}), "2s")));
+                      poolWith(addressesOf({&a}), "4s")));
     const auto port = p_->listeningPort("front", kStartTimeout);
     ASSERT_TRUE(waitUntilAllServe(port, {"a"}));
     auto c = BlockingClient::connect("127.0.0.1", port, kIoTimeout);
@@ -327,7 +328,7 @@ TEST_F(AdminTest, EnableBeforeTheDeadlineSparesOpenConnections) {
     EXPECT_EQ(connectAndReadId("127.0.0.1", port, 3s), std::nullopt);
     ASSERT_EQ(status("POST", path + "/enable"), 200);
     // Past the deadline the connection still works.
-    const auto until = Clock::now() + 3s;
+    const auto until = Clock::now() + 5s;
     while (Clock::now() < until) {
         ASSERT_TRUE(echoRoundTrip(c, "x\n"));
         std::this_thread::sleep_for(200ms);
