@@ -43,6 +43,44 @@ postern_build "$build_dir"
 postern_log "tests: $build_dir"
 run_ctest "$build_dir" || failed+=("tests in $build_dir")
 
+# The admin endpoint against real peers (tests/admin/, about 20 s): the dashboard in Debian's
+# chromium (driven over the DevTools protocol on a pipe; screenshot in $build_dir/test-artifacts)
+# and /metrics checked by Debian's prometheus (promtool check metrics; a prometheus server the test
+# starts on loopback sees postern_backend_up go 1 -> 0). Installing the prometheus package may
+# start its system service where the image allows it: one this install started is stopped again
+# (the test runs its own server). Skipped, loudly, only when the packages cannot be installed.
+prometheus_preinstalled=0
+if dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q 'install ok installed'; then
+  prometheus_preinstalled=1
+fi
+if postern_install_missing chromium prometheus; then
+  if [ "$prometheus_preinstalled" = 0 ]; then
+    as_root=()
+    [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+    if [ -d /run/systemd/system ]; then
+      "${as_root[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2>&1; then
+      postern_log "stopping the system prometheus the package install started"
+      "${as_root[@]}" /etc/init.d/prometheus stop || true
+    fi
+  fi
+  for admin_test in browser_test.py prometheus_test.py; do
+    postern_log "tests: tests/admin/$admin_test"
+    admin_rc=0
+    python3 "tests/admin/$admin_test" --postern "$build_dir/bin/postern" \
+      --artifacts "$build_dir/test-artifacts" || admin_rc=$?
+    # 77: chromium or prometheus not found; acceptable only where nothing could be installed.
+    if [ "$admin_rc" = 77 ] && ! command -v dpkg-query >/dev/null 2>&1; then
+      postern_log "SKIPPED tests/admin/$admin_test: its tool is missing and no dpkg to install it"
+    elif [ "$admin_rc" != 0 ]; then
+      failed+=("tests/admin/$admin_test")
+    fi
+  done
+else
+  postern_log "SKIPPED tests/admin (dashboard in chromium, Prometheus scrape):" \
+    "chromium and prometheus could not be installed"
+fi
+
 # The .deb packages from the tree just tested, checked in a scratch root (and installed for real,
 # then purged, when root): tests/packaging/deb_test.sh.
 postern_log "packaging: .deb from $build_dir"

@@ -266,6 +266,11 @@ int runGateway(const std::string& config_path, bool have_path, Platform& platfor
                         "error=" + common::logfmtValue(e));
     };
     control.abort_drain = [&] { gateway.abortDrain(); };
+    // POST /reload of the admin endpoint: the same queue as SIGHUP and `postern reload`.
+    gateway.setReloadRequester([&platform](std::function<void(const server::ControlReply&)> reply) {
+        return platform.requests().post(
+            {RequestQueue::Kind::Reload, "admin API", std::move(reply)});
+    });
     platform.waitForStop(control);
     platform.stopping();
     gateway.shutdown();

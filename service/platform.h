@@ -36,6 +36,9 @@ public:
      * met meanwhile (SIGHUP, `postern reload`, PARAMCHANGE) run control.reload on the waiting
      * thread, one at a time, and waiting goes on. `control` stays valid until stopped(). */
     virtual void waitForStop(const RunControl& control) = 0;
+    /** Where requests for the main thread go (the admin endpoint's POST /reload posts there,
+     * like SIGHUP and `postern reload`). Valid from started() until stopped(). */
+    virtual RequestQueue& requests() = 0;
     /** Shutdown begins (listeners close, connections drain); the control socket closes. */
     virtual void stopping() = 0;
     /** The gateway is shut down: end the platform's own threads (they may still have called

@@ -26,6 +26,7 @@ public:
     std::filesystem::path defaultConfigPath() const override;
     bool started(const config::Config& config, std::string* error) override;
     void waitForStop(const RunControl& control) override;
+    RequestQueue& requests() override { return queue_; }
     void stopping() override;
     void stopped() override;
     std::optional<std::string> controlRequest(const std::string& socket, std::string_view request,

@@ -172,6 +172,8 @@ public:
         POSTERN_LOG(Info, "service stop requested", "");
     }
 
+    RequestQueue& requests() override { return g_service.queue; }
+
     void stopping() override {
         g_service.queue.close("postern is stopping; nothing was reloaded");
         if (pipe_) pipe_->stop();
@@ -330,6 +332,8 @@ public:
         waiter.join();
         POSTERN_LOG(Info, "console stop requested", "");
     }
+
+    RequestQueue& requests() override { return queue_; }
 
     void stopping() override {
         queue_.close("postern is stopping; nothing was reloaded");

@@ -15,6 +15,7 @@
 #include "common/host_pattern.h"
 #include "common/host_port.h"
 #include "common/log.h"
+#include "net/socket_address.h"
 #include "tls/client_tls_context.h"
 
 namespace postern::config {
@@ -25,6 +26,16 @@ constexpr std::int64_t kMaxWorkers = 1024;
 constexpr std::int64_t kMaxRetries = 100;
 constexpr std::int64_t kMaxUint32 = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t kMaxKeepalive = 1'000'000;
+
+/** 127.0.0.0/8, ::1 (also as ::ffff:127.x.x.x) or "localhost": reachable from this host only. */
+bool isLoopbackHost(const std::string& host) {
+    if (host == "localhost") return true;
+    auto addr = net::SocketAddress::fromIp(host, 0);
+    if (!addr) return false;
+    const std::string ip = addr->ip();
+    if (!addr->isIpv6()) return ip.rfind("127.", 0) == 0;
+    return ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
+}
 constexpr std::size_t kMaxRoutes = 10'000;
 
 const char* protocolName(ListenerProtocol p) {
@@ -281,8 +292,46 @@ void ConfigReader::readLog(const toml::table* table, SourcePos pos) {
 
 void ConfigReader::readAdmin(const toml::table* table, SourcePos pos) {
     TableReader r(table, "[admin]", pos, diag_);
-    for (std::string_view key : {"bind", "token"})
-        if (r.get(key)) r.notSupported(key, "the admin endpoint: /metrics, /status, dashboard");
+    AdminConfig& a = config_->admin;
+    a.bind_pos = r.valuePos("bind");
+    bool bind_valid = false;
+    if (auto bind = r.string("bind")) {
+        std::string why;
+        if (auto hp = common::parseHostPort(*bind, true, &why)) {
+            a.enabled = true;
+            a.bind = BindAddress{hp->host, hp->port, *bind};
+            bind_valid = true;
+        } else {
+            diag_.error(r.valuePos("bind"), "'bind': " + why);
+        }
+    }
+    bool token_valid = true;
+    if (auto token = r.string("token")) {
+        // Sent in an HTTP field: visible ASCII only (a space, tab or control character would be
+        // cut or refused on the way, and the token could never match).
+        const auto bad = std::find_if(token->begin(), token->end(), [](char c) {
+            const auto u = static_cast<unsigned char>(c);
+            return u <= 0x20 || u >= 0x7f;
+        });
+        if (bad != token->end()) {
+            diag_.error(r.valuePos("token"),
+                        "'token' must be visible ASCII characters only (no spaces, tabs or "
+                        "control characters)");
+            token_valid = false;
+        } else {
+            a.token = *token;
+        }
+    }
+    if (auto protect = r.boolean("protect_reads")) a.protect_reads = *protect;
+    if (bind_valid && token_valid && a.token.empty()) {
+        if (!isLoopbackHost(a.bind.host))
+            diag_.error(r.valuePos("bind"),
+                        "[admin] token is required when bind is not loopback (\"" + a.bind.text +
+                            "\" lets other hosts drain backends and reload)");
+        else if (a.protect_reads)
+            diag_.error(r.valuePos("protect_reads"),
+                        "'protect_reads' needs a 'token' (there is nothing to require)");
+    }
     r.finish();
 }
 

@@ -71,6 +71,17 @@ struct GatewayConfig {
     bool control_socket_set = false;
 };
 
+/** [admin] (SPEC §6): the admin endpoint (GET /metrics, /status, /; POST actions). */
+struct AdminConfig {
+    bool enabled = false;  ///< `bind` was set; off by default
+    BindAddress bind;
+    /** Required as "Authorization: Bearer <token>" for actions (and for GETs with protect_reads);
+     * empty = none, allowed only on a loopback bind. Visible ASCII only. */
+    std::string token;
+    bool protect_reads = false;
+    SourcePos bind_pos;  ///< the `bind` value (reload errors), or the [admin] header
+};
+
 struct LogConfig {
     common::LogLevel level = common::LogLevel::Info;
     std::string access = "stdout";  ///< stdout | stderr | syslog | off | absolute file path
@@ -219,6 +230,7 @@ struct Config {
     std::filesystem::path file;  ///< absolute path of the file it came from ("" for built-in)
     GatewayConfig gateway;
     LogConfig log;
+    AdminConfig admin;
     std::vector<ListenerConfig> listeners;
     std::vector<PoolConfig> pools;
 };

@@ -87,7 +87,7 @@ void HttpSession::start() {
 
 void HttpSession::beginProxyHeader() {
     if (!listener_->config->trusted_proxies.contains(client_addr_)) {
-        listener_->stats->proxy_untrusted.fetch_add(1, std::memory_order_relaxed);
+        listener_->stats->worker(worker_.index).proxy_untrusted.add();
         return finish(CloseCause::ProxyUntrusted);
     }
     proxy_reader_ = std::make_unique<codec::ProxyHeaderReader>();
@@ -107,7 +107,7 @@ void HttpSession::readProxyHeader() {
         case Status::Invalid:
         case Status::Closed:
             if (proxy_reader_->received() == 0) return finish(CloseCause::ClientFin);
-            listener_->stats->proxy_invalid.fetch_add(1, std::memory_order_relaxed);
+            listener_->stats->worker(worker_.index).proxy_invalid.add();
             POSTERN_LOG(Warn, "PROXY header refused",
                         "listener=" + common::logfmtValue(listener_->config->name) +
                             " peer=" + client_addr_.toString() +
@@ -124,7 +124,7 @@ void HttpSession::readProxyHeader() {
     }
     proxy_reader_.reset();
     const proxy::ClientAdmission admission =
-        proxy::admitClient(*listener_, client_addr_, worker_.loop.now());
+        proxy::admitClient(*listener_, worker_.index, client_addr_, worker_.loop.now());
     if (admission.refused != proxy::AccessRefusal::None)
         return finish(proxy::closeCause(admission.refused));
     client_slot_ = admission.slot;
@@ -150,6 +150,9 @@ void HttpSession::clientHandshakeStep() {
     switch (client_.handshake()) {
         case net::IoStatus::Ok:
             worker_.loop.cancel(phase_timer_);
+            // request_start_ is still the accept time: no request has begun.
+            listener_->stats->worker(worker_.index)
+                .tls_handshake.observe(worker_.loop.now() - request_start_);
             enterIdle();
             return drive();
         case net::IoStatus::WouldBlock:
@@ -161,7 +164,7 @@ void HttpSession::clientHandshakeStep() {
 
 void HttpSession::clientTlsFailed(std::string_view why) {
     tls_error_ = why;
-    listener_->stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+    listener_->stats->worker(worker_.index).tls_handshake_failures.add();
     POSTERN_LOG(Debug, "client TLS handshake failed",
                 "listener=" + common::logfmtValue(listener_->config->name) +
                     " client=" + client_addr_.toString() + " error=" + common::logfmtValue(why));
@@ -1029,7 +1032,7 @@ void HttpSession::onTimer(std::uint32_t tag) {
         switch (state_) {
             case State::Preface:
                 if (proxy_reader_) {
-                    listener_->stats->proxy_timeout.fetch_add(1, std::memory_order_relaxed);
+                    listener_->stats->worker(worker_.index).proxy_timeout.add();
                     return finish(CloseCause::ProxyTimeout);
                 }
                 return clientTlsFailed("handshake timeout");
@@ -1131,7 +1134,9 @@ void HttpSession::cutAtDeadline(CloseCause cause) {
 void HttpSession::writeRecord(CloseCause cause) {
     if (!request_open_) return;
     request_open_ = false;
-    listener_->stats->countClose(cause);
+    auto& stats = listener_->stats->worker(worker_.index);
+    stats.countClose(cause);
+    stats.request_duration.observe(worker_.loop.now() - request_start_);
     if (!worker_.access_log || !worker_.access_log->enabled()) return;
     proxy::RequestRecord rec;
     rec.listener = listener_->config->name;
@@ -1169,10 +1174,10 @@ void HttpSession::finish(CloseCause cause, CloseMode mode) {
     client_.close(worker_.loop, mode);
     proxy::releaseClient(*listener_, client_slot_);
     client_slot_ = proxy::ClientLimits::kNoSlot;
-    auto& stats = *listener_->stats;
-    stats.active.fetch_sub(1, std::memory_order_relaxed);
-    stats.bytes_in.fetch_add(total_in_, std::memory_order_relaxed);
-    stats.bytes_out.fetch_add(total_out_, std::memory_order_relaxed);
+    listener_->stats->active.fetch_sub(1, std::memory_order_relaxed);
+    auto& stats = listener_->stats->worker(worker_.index);
+    stats.bytes_in.add(total_in_);
+    stats.bytes_out.add(total_out_);
     if (worker_.global_active) worker_.global_active->fetch_sub(1, std::memory_order_relaxed);
     if (!any_request && failedBeforeAnyRequest(cause)) {
         stats.countClose(cause);

@@ -18,39 +18,41 @@ CloseCause closeCause(AccessRefusal refusal) {
     return CloseCause::RefusedClientLimit;
 }
 
-ClientAdmission admitClient(const ListenerContext& listener, const net::SocketAddress& client,
+ClientAdmission admitClient(const ListenerContext& listener, unsigned worker,
+                            const net::SocketAddress& client,
                             std::chrono::steady_clock::time_point now) noexcept {
     ClientAdmission out;
     const config::ListenerConfig& cfg = *listener.config;
-    ListenerStats& stats = *listener.stats;
+    ListenerCounters& stats = listener.stats->worker(worker);
     if (cfg.deny.contains(client) || (!cfg.allow.empty() && !cfg.allow.contains(client))) {
-        stats.refused_acl.fetch_add(1, std::memory_order_relaxed);
+        stats.refused_acl.add();
         out.refused = AccessRefusal::Acl;
         return out;
     }
     if (!listener.client_limits) return out;
     const ClientLimits::Admission a = listener.client_limits->admit(client, now);
-    if (a.untracked) stats.client_untracked.fetch_add(1, std::memory_order_relaxed);
+    if (a.untracked) stats.client_untracked.add();
     switch (a.verdict) {
         case ClientLimits::Verdict::Admitted:
             out.slot = a.slot;
             break;
         case ClientLimits::Verdict::RateExceeded:
-            stats.refused_client_rate.fetch_add(1, std::memory_order_relaxed);
+            stats.refused_client_rate.add();
             out.refused = AccessRefusal::ClientRate;
             break;
         case ClientLimits::Verdict::ConcurrencyExceeded:
-            stats.refused_client_limit.fetch_add(1, std::memory_order_relaxed);
+            stats.refused_client_limit.add();
             out.refused = AccessRefusal::ClientLimit;
             break;
     }
     return out;
 }
 
-ClientAdmission admitAtAccept(const ListenerContext& listener, const net::SocketAddress& peer,
+ClientAdmission admitAtAccept(const ListenerContext& listener, unsigned worker,
+                              const net::SocketAddress& peer,
                               std::chrono::steady_clock::time_point now) noexcept {
     if (listener.config->accept_proxy) return {};
-    return admitClient(listener, peer, now);
+    return admitClient(listener, worker, peer, now);
 }
 
 void releaseClient(const ListenerContext& listener, std::uint32_t slot) noexcept {

@@ -32,13 +32,15 @@ struct ClientAdmission {
 };
 
 /** Checks `client` against the listener's lists and limits; counts a refusal (by reason) and an
- * untracked admission in the listener's stats. */
-ClientAdmission admitClient(const ListenerContext& listener, const net::SocketAddress& client,
+ * untracked admission in the listener's stats (the block of `worker`, the caller's index). */
+ClientAdmission admitClient(const ListenerContext& listener, unsigned worker,
+                            const net::SocketAddress& client,
                             std::chrono::steady_clock::time_point now) noexcept;
 
 /** admitClient() at accept time, for listeners that do not wait for a PROXY header (those
  * check in the session, on the carried address). */
-ClientAdmission admitAtAccept(const ListenerContext& listener, const net::SocketAddress& peer,
+ClientAdmission admitAtAccept(const ListenerContext& listener, unsigned worker,
+                              const net::SocketAddress& peer,
                               std::chrono::steady_clock::time_point now) noexcept;
 
 void releaseClient(const ListenerContext& listener, std::uint32_t slot) noexcept;

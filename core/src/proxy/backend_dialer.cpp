@@ -38,14 +38,14 @@ void BackendDialer::connectNext() {
             pool_->pick(*snapshot_, affinity_, worker_.random(), tried_, &backend_index_, &why);
         if (!backend) {
             if (attempts_ > 0) {
-                listener_.stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
+                listener_.stats->worker(worker_.index).connect_failed.add();
                 return owner_.onDialFailed(CloseCause::ConnectFailed);
             }
             if (why == upstream::PickFailure::Capacity) {
-                listener_.stats->refused_capacity.fetch_add(1, std::memory_order_relaxed);
+                listener_.stats->worker(worker_.index).refused_capacity.add();
                 return owner_.onDialFailed(CloseCause::NoCapacity);
             }
-            listener_.stats->refused_no_backend.fetch_add(1, std::memory_order_relaxed);
+            listener_.stats->worker(worker_.index).refused_no_backend.add();
             return owner_.onDialFailed(CloseCause::NoBackend);
         }
         ++attempts_;
@@ -59,6 +59,7 @@ void BackendDialer::connectNext() {
                                                                        : nullptr;
         target.timeout = settings.connect_timeout;
         ConnectFailure failure;
+        attempt_started_ = worker_.loop.now();
         if (connector_.start(target, transport_, io_, &failure)) return;
         if (failure.out_of_resources) return outOfResources(failure.error);
         if (!attemptFailed(failure)) return;
@@ -66,7 +67,8 @@ void BackendDialer::connectNext() {
 }
 
 void BackendDialer::onConnected() {
-    backend_->connections_total.fetch_add(1, std::memory_order_relaxed);
+    backend_->counters.at(worker_.index).connections_total.add();
+    pool_->connectTime(worker_.index).observe(worker_.loop.now() - attempt_started_);
     pool_->noteConnectSuccess(*backend_);
     owner_.onDialed();
 }
@@ -77,7 +79,7 @@ void BackendDialer::onConnectFailed(const ConnectFailure& failure) {
 
 bool BackendDialer::attemptFailed(const ConnectFailure& failure) {
     upstream::Backend& b = *backend_;
-    b.connect_failures.fetch_add(1, std::memory_order_relaxed);
+    b.counters.at(worker_.index).connect_failures.add();
     std::string error;
     switch (failure.stage) {
         case ConnectFailure::Stage::Socket:
@@ -115,7 +117,7 @@ bool BackendDialer::attemptFailed(const ConnectFailure& failure) {
     pool_->noteConnectFailure(backend_);
     backend_.reset();
     if (attempts_ > snapshot_->config->backend.retries) {
-        listener_.stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
+        listener_.stats->worker(worker_.index).connect_failed.add();
         owner_.onDialFailed(CloseCause::ConnectFailed);
         return false;
     }
@@ -132,7 +134,7 @@ void BackendDialer::outOfResources(int err) {
     pool_->release(*snapshot_, backend_index_, *backend_);
     backend_.reset();
     worker_.resources_exhausted = err;
-    listener_.stats->connect_failed.fetch_add(1, std::memory_order_relaxed);
+    listener_.stats->worker(worker_.index).connect_failed.add();
     owner_.onDialFailed(CloseCause::NoResources);
 }
 

@@ -106,6 +106,7 @@ private:
     std::uint64_t affinity_ = 0;
     std::vector<const upstream::Backend*> tried_;
     std::uint32_t attempts_ = 0;
+    net::Clock::time_point attempt_started_{};  ///< the connect under way began (loop time)
     /** Raw bytes every connection of this dial starts with (a PROXY header); empty and
      * unallocated unless the pool asks for one. */
     std::string preface_;

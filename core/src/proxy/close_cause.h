@@ -1,5 +1,5 @@
 // Why a client connection (or, on HTTP listeners, a request) ended: the `cause` of its access-log
-// record (SPEC §6) and the index of its per-listener counter (ListenerStats::closed). One enum
+// record (SPEC §6) and the index of its per-listener counter (ListenerCounts::closed). One enum
 // instead of strings compared at run time, so a new cause gets its name and its counter in one
 // place. Names are part of the access-log format: never rename one. Any thread (constants only).
 #pragma once

@@ -54,7 +54,7 @@ void TcpSession::beginProxyHeader() {
     if (!listener_->config->trusted_proxies.contains(client_addr_)) {
         // Anyone else could claim to be anyone: refused, counted (not logged one by one: the
         // access log line says it, and a scan must not flood the log).
-        listener_->stats->proxy_untrusted.fetch_add(1, std::memory_order_relaxed);
+        listener_->stats->worker(worker_.index).proxy_untrusted.add();
         return finish(CloseCause::ProxyUntrusted);
     }
     state_ = State::ProxyHeader;
@@ -93,7 +93,8 @@ void TcpSession::readProxyHeader() {
     }
     proxy_reader_.reset();
     // Access control applies to the carried address, so it waits for the header.
-    const ClientAdmission admission = admitClient(*listener_, client_addr_, worker_.loop.now());
+    const ClientAdmission admission =
+        admitClient(*listener_, worker_.index, client_addr_, worker_.loop.now());
     if (admission.refused != AccessRefusal::None) return finish(closeCause(admission.refused));
     client_slot_ = admission.slot;
     client_.io.readable = true;  // the payload may already wait behind the header
@@ -101,9 +102,8 @@ void TcpSession::readProxyHeader() {
 }
 
 void TcpSession::proxyHeaderFailed(CloseCause cause, std::string_view why) {
-    auto& stats = *listener_->stats;
-    (cause == CloseCause::ProxyTimeout ? stats.proxy_timeout : stats.proxy_invalid)
-        .fetch_add(1, std::memory_order_relaxed);
+    auto& stats = listener_->stats->worker(worker_.index);
+    (cause == CloseCause::ProxyTimeout ? stats.proxy_timeout : stats.proxy_invalid).add();
     POSTERN_LOG(Warn, "PROXY header refused",
                 "listener=" + common::logfmtValue(listener_->config->name) +
                     " peer=" + client_addr_.toString() + " error=" + common::logfmtValue(why));
@@ -130,6 +130,8 @@ void TcpSession::clientHandshakeStep() {
         case net::IoStatus::Ok:
             worker_.loop.cancel(phase_timer_);
             tls_handshake_ms_ = msSinceStart();
+            listener_->stats->worker(worker_.index)
+                .tls_handshake.observe(worker_.loop.now() - started_);
             return beginBackend();
         case net::IoStatus::WouldBlock:
             return;
@@ -140,7 +142,7 @@ void TcpSession::clientHandshakeStep() {
 
 void TcpSession::clientTlsFailed(std::string_view why) {
     tls_error_ = why;
-    listener_->stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+    listener_->stats->worker(worker_.index).tls_handshake_failures.add();
     POSTERN_LOG(Debug, "client TLS handshake failed",
                 "listener=" + common::logfmtValue(listener_->config->name) +
                     " client=" + client_addr_.toString() + " error=" + common::logfmtValue(why));
@@ -333,10 +335,10 @@ void TcpSession::finish(CloseCause cause) {
     client_slot_ = ClientLimits::kNoSlot;
     const std::uint64_t bytes_in = relay_.bytesFromClient();
     const std::uint64_t bytes_out = relay_.bytesToClient();
-    auto& stats = *listener_->stats;
-    stats.active.fetch_sub(1, std::memory_order_relaxed);
-    stats.bytes_in.fetch_add(bytes_in, std::memory_order_relaxed);
-    stats.bytes_out.fetch_add(bytes_out, std::memory_order_relaxed);
+    listener_->stats->active.fetch_sub(1, std::memory_order_relaxed);
+    auto& stats = listener_->stats->worker(worker_.index);
+    stats.bytes_in.add(bytes_in);
+    stats.bytes_out.add(bytes_out);
     stats.countClose(cause);
     if (worker_.global_active) worker_.global_active->fetch_sub(1, std::memory_order_relaxed);
     if (worker_.access_log && worker_.access_log->enabled()) {

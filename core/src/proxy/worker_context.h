@@ -73,6 +73,9 @@ struct WorkerContext {
     explicit WorkerContext(net::EventLoop& l) : loop(l) {}
 
     net::EventLoop& loop;
+    /** This worker's index (0 .. workers-1): the block of every per-worker counter it writes
+     * (ListenerStats::worker, Backend::counters, Pool::connect_time). */
+    unsigned index = 0;
     /** Swapped by a reload (a task on this worker's loop); the Gateway keeps every log it opened
      * alive until it stops. */
     AccessLog* access_log = nullptr;

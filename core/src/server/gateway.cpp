@@ -4,6 +4,8 @@
 #include <chrono>
 #include <future>
 
+#include "admin/prometheus_writer.h"
+#include "admin/status_json.h"
 #include "common/log.h"
 #include "http/http_session.h"
 #include "proxy/tcp_session.h"
@@ -45,6 +47,20 @@ std::string targetsText(const config::ListenerConfig& lc) {
         " pool=" + (lc.pool.empty() ? std::string("-") : common::logfmtValue(lc.pool));
     if (!lc.routes.empty()) out += " routes=" + std::to_string(lc.routes.size());
     return out;
+}
+
+const char* protocolName(config::ListenerProtocol protocol) {
+    switch (protocol) {
+        case config::ListenerProtocol::Tcp:
+            return "tcp";
+        case config::ListenerProtocol::Tls:
+            return "tls";
+        case config::ListenerProtocol::Http:
+            return "http";
+        case config::ListenerProtocol::Https:
+            return "https";
+    }
+    return "tcp";
 }
 
 /** The pool config `index` of `generation`, keeping the whole generation alive. */
@@ -103,7 +119,7 @@ Gateway::~Gateway() { shutdown(); }
 Gateway::PoolRuntime Gateway::makePool(std::shared_ptr<const config::PoolConfig> config) {
     const config::PoolConfig& pc = *config;
     PoolRuntime rt;
-    rt.pool = std::make_shared<upstream::Pool>(std::move(config));
+    rt.pool = std::make_shared<upstream::Pool>(std::move(config), worker_count_);
     rt.pool->setDrainObserver(this);
     if (pc.probe) rt.health = std::make_unique<upstream::HealthChecker>(control_loop_, *rt.pool);
     if (pc.backend.passive_failures) {
@@ -154,6 +170,11 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     config_ = std::move(config);
     generation_ = 1;
     const auto& cfg = *config_;
+    worker_count_ = cfg.gateway.workers ? cfg.gateway.workers : 1;
+    {
+        std::lock_guard<std::mutex> view_lock(view_mutex_);
+        started_at_ = loaded_at_ = admin::WallClock::now();
+    }
     common::Log::setLevel(cfg.log.level);
     auto log = proxy::AccessLog::open(cfg.log, error);
     if (!log) return false;
@@ -169,7 +190,7 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         pools_.push_back(makePool(poolOf(config_, i)));
     for (auto& rt : pools_) rt.discovery->runRound();
 
-    unsigned nworkers = cfg.gateway.workers ? cfg.gateway.workers : 1;
+    const unsigned nworkers = worker_count_;
     for (unsigned i = 0; i < nworkers; ++i)
         workers_.push_back(std::make_unique<Worker>(i, access_logs_.back().get(), &global_active_,
                                                     cfg.gateway.max_connections,
@@ -178,7 +199,7 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     for (const auto& lc : cfg.listeners) {
         ListenerRuntime rt;
         rt.id = next_id_++;
-        rt.stats = std::make_shared<proxy::ListenerStats>();
+        rt.stats = std::make_shared<proxy::ListenerStats>(worker_count_);
         rt.context = makeListenerContext(config_, lc, rt, nullptr);
         {
             std::lock_guard<std::mutex> stats_lock(stats_mutex_);
@@ -206,19 +227,33 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         }
         listeners_[lc.name] = std::move(rt);
     }
+    // The admin endpoint after the listeners: a bind failure fails the start the same way.
+    std::string admin_error;
+    if (!prepareAdmin(cfg.admin, &admin_error)) {
+        POSTERN_LOG(Error, "cannot bind the admin endpoint",
+                    "error=" + common::logfmtValue(admin_error));
+        if (error) *error = admin_error;
+        workers_.clear();
+        return false;
+    }
 
     trimmer_ = std::make_unique<MemoryTrimmer>(control_loop_, [this] {
         std::lock_guard<std::mutex> stats_lock(stats_mutex_);
         std::uint64_t ended = 0;
-        for (const auto& st : all_stats_)
-            ended += st->total.load(std::memory_order_relaxed) -
-                     st->active.load(std::memory_order_relaxed);
+        for (const auto& st : all_stats_) {
+            // Relaxed reads of two counts: a connection may show in `active` before `total`.
+            const std::uint64_t total = st->total();
+            const std::uint64_t active = st->active.load(std::memory_order_relaxed);
+            if (total > active) ended += total - active;
+        }
         return ended;
     });
     trimmer_->start();
+    publishView();
     // Workers first: from the control thread's first task on, a drain reaches them by a post.
     for (auto& w : workers_) w->start();
     control_thread_ = std::thread([this] { control_loop_.run(); });
+    applyAdmin(cfg.admin);  // its actions reach the control loop, which runs now
     started_ = true;
     POSTERN_LOG(Info, "ready", "workers=" + std::to_string(workers_.size()));
     return true;
@@ -245,6 +280,15 @@ void Gateway::shutdown() {
         return;
     }
     started_ = false;
+    // The admin endpoint first: its actions need the control loop, which stops below.
+    {
+        std::unique_ptr<admin::AdminServer> admin;
+        {
+            std::lock_guard<std::mutex> admin_lock(admin_mutex_);
+            admin = std::move(admin_);
+        }
+        if (admin) admin->stop();
+    }
     for (auto& w : workers_) w->stopAccepting();
     // Each connection is cut at its own pool's drain deadline (a timer of its own).
     for (auto& w : workers_) w->drainAll();
@@ -357,6 +401,7 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
     if (!started_) {
         result.errors.push_back(file.string() + ":1:1: the gateway is not running");
         reloads_rejected_.fetch_add(1);
+        recordReload(result);
         return result;
     }
     auto reject = [&] {
@@ -365,6 +410,7 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
                     "file=" + common::logfmtValue(file.string()) +
                         " errors=" + std::to_string(result.errors.size()) +
                         " generation=" + std::to_string(generation_));
+        recordReload(result);
         return result;
     };
 
@@ -446,6 +492,14 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
             added.push_back(std::move(a));
         }
     }
+    // The admin endpoint's new address last: nothing can fail after it.
+    if (!bind_failed) {
+        std::string why;
+        if (!prepareAdmin(next->admin, &why)) {
+            result.errors.push_back(positioned(next->admin.bind_pos, why));
+            bind_failed = true;
+        }
+    }
     if (bind_failed) {
         for (auto& a : added)
             for (net::Fd fd : a.sockets.fds) net::closeFd(fd);
@@ -478,7 +532,7 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
                     for (auto& w : workers_) w->setListener(b.group, rt.context);
         } else {
             rt.id = next_id_++;
-            rt.stats = std::make_shared<proxy::ListenerStats>();
+            rt.stats = std::make_shared<proxy::ListenerStats>(worker_count_);
             rt.context = makeListenerContext(next, lc, rt, nullptr);
             {
                 std::lock_guard<std::mutex> stats_lock(stats_mutex_);
@@ -534,6 +588,7 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
         std::lock_guard<std::mutex> logs_lock(access_logs_mutex_);
         access_logs_.push_back(std::move(new_log));
     }
+    applyAdmin(next->admin);
     if (next->gateway.max_connections != config_->gateway.max_connections)
         for (auto& w : workers_) w->setGlobalMax(next->gateway.max_connections);
     for (const auto& key : diff.restart_only) {
@@ -553,6 +608,12 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
     reloads_applied_.fetch_add(1);
     result.applied = true;
     result.generation = generation_;
+    {
+        std::lock_guard<std::mutex> view_lock(view_mutex_);
+        loaded_at_ = admin::WallClock::now();
+    }
+    publishView();
+    recordReload(result);
     POSTERN_LOG(Info, "reload applied",
                 "generation=" + std::to_string(generation_) +
                     " listeners_added=" + joined(diff.listeners_added) +
@@ -563,5 +624,116 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
                     " pools_kept=" + joined(diff.pools_kept));
     return result;
 }
+
+// ---- what the admin endpoint reads -------------------------------------------------------------
+
+void Gateway::publishView() {
+    std::vector<ViewListener> listeners;
+    listeners.reserve(listeners_.size());
+    // In the config's order, as the file lists them.
+    for (const auto& lc : config_->listeners) {
+        auto it = listeners_.find(lc.name);
+        if (it == listeners_.end()) continue;
+        ViewListener v;
+        v.context = it->second.context;
+        for (const auto& b : bound_)
+            if (b.listener_id == it->second.id) v.bound.push_back(b.address.toString());
+        listeners.push_back(std::move(v));
+    }
+    std::vector<std::shared_ptr<upstream::Pool>> pools;
+    pools.reserve(pools_.size());
+    for (const auto& rt : pools_) pools.push_back(rt.pool);
+    std::lock_guard<std::mutex> view_lock(view_mutex_);
+    view_listeners_ = std::move(listeners);
+    view_pools_ = std::move(pools);
+    view_generation_ = generation_;
+}
+
+void Gateway::recordReload(const ReloadResult& result) {
+    admin::ReloadRecord r;
+    r.time = admin::WallClock::now();
+    r.applied = result.applied;
+    r.generation = result.generation;
+    r.errors = result.errors;
+    std::lock_guard<std::mutex> view_lock(view_mutex_);
+    reload_history_.push_front(std::move(r));
+    if (reload_history_.size() > admin::kReloadHistory) reload_history_.pop_back();
+}
+
+admin::GatewaySnapshot Gateway::snapshot() const {
+    admin::GatewaySnapshot s;
+    std::vector<ViewListener> listeners;
+    std::vector<std::shared_ptr<upstream::Pool>> pools;
+    {
+        std::lock_guard<std::mutex> view_lock(view_mutex_);
+        listeners = view_listeners_;
+        pools = view_pools_;
+        s.generation = view_generation_;
+        s.started = started_at_;
+        s.loaded = loaded_at_;
+        s.reloads.assign(reload_history_.begin(), reload_history_.end());
+    }
+    s.version = POSTERN_VERSION;
+    s.now = admin::WallClock::now();
+    s.connections_active = global_active_.load(std::memory_order_relaxed);
+    s.reloads_applied = reloads_applied_.load();
+    s.reloads_rejected = reloads_rejected_.load();
+
+    s.listeners.reserve(listeners.size());
+    for (const auto& v : listeners) {
+        const config::ListenerConfig& lc = *v.context->config;
+        admin::ListenerSnapshot& l = s.listeners.emplace_back();
+        l.name = lc.name;
+        l.protocol = protocolName(lc.protocol);
+        l.bind = v.bound;
+        l.pool = lc.pool;
+        l.http = config::isHttp(lc.protocol);
+        l.tls = config::terminatesTls(lc.protocol);
+        l.totals = v.context->stats->sum();
+    }
+
+    s.pools.reserve(pools.size());
+    for (const auto& pool : pools) {
+        // The published snapshot lists every backend (eligible or not) with its attributes as
+        // published: no control-thread state is read here.
+        const auto snap = pool->snapshot();
+        const config::PoolConfig& pc = *snap->config;
+        admin::PoolSnapshot& p = s.pools.emplace_back();
+        p.name = pool->name();
+        p.balancer = pc.balancer;
+        p.connect_time = pool->connectTimeTotals();
+        const bool probed = pc.probe.has_value();
+        p.backends.reserve(snap->members.size());
+        for (const auto& m : snap->members) {
+            const upstream::Backend& b = *m.backend;
+            constexpr auto r = std::memory_order_relaxed;
+            admin::BackendSnapshot& o = p.backends.emplace_back();
+            o.address = b.address_text;
+            o.host = b.host;
+            o.region = m.region;
+            o.weight = m.weight;
+            o.priority = m.priority;
+            o.up = b.up.load(r) && !b.passive_down.load(r);
+            o.admin_drained = b.admin_drained.load(r);
+            o.draining =
+                m.removed || o.admin_drained || b.draining.load(r) || b.probe_drain.load(r);
+            o.active = b.active.load(r);
+            o.connections_total = b.connectionsTotal();
+            o.connect_failures = b.connectFailures();
+            o.last_probe = b.lastProbe();
+            if (probed) {
+                common::HistogramTotals h;
+                b.probe_duration.addTo(h);
+                o.probe_duration = h;
+            }
+            o.unknown = probed && !o.last_probe && !o.up;
+        }
+    }
+    return s;
+}
+
+std::string Gateway::metricsText() { return admin::writePrometheus(snapshot()); }
+
+std::string Gateway::statusJson() { return admin::writeStatusJson(snapshot()); }
 
 }  // namespace postern::server

@@ -19,18 +19,31 @@
 //    (LoadOptions::previous), TLS contexts are always built again: certificates are re-read.
 // Draining (Pool::retire, removed listeners, shutdown) cuts each connection at its own time in the
 // last 10 % of its pool's drain_timeout; see Worker.
+//
+// The admin endpoint ([admin] bind): an admin::AdminServer on a thread of its own, started after
+// the listeners are bound and stopped first at shutdown. The Gateway is its AdminModel: backend
+// drain/enable run on the control thread (the DrainObserver path of Pool::retire, but the backend
+// stays in its pool: Backend::admin_drained); POST /reload goes through the service's request
+// queue (setReloadRequester), serialized with SIGHUP and `postern reload`. The AdminModel methods
+// run on the admin thread and never take reload_mutex_ (a shutdown holding it joins that thread).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "admin/admin_model.h"
+#include "admin/admin_server.h"
+#include "admin/gateway_snapshot.h"
 #include "config/loader.h"
 #include "config/model.h"
 #include "net/event_loop.h"
@@ -73,7 +86,7 @@ struct BoundSockets {
 bool bindForWorkers(const config::BindAddress& bind, unsigned workers, BoundSockets* out,
                     std::string* error, std::string* shown);
 
-class Gateway final : private upstream::DrainObserver {
+class Gateway final : private upstream::DrainObserver, public admin::AdminModel {
 public:
     explicit Gateway(std::unique_ptr<plugin::Registry> registry);
     ~Gateway();
@@ -104,11 +117,36 @@ public:
      * with *error when it cannot; the old file keeps getting the lines. Any thread. */
     bool reopenAccessLog(std::string* error);
 
+    /** Asks the service to run a reload (origin "admin API") through the same queue as SIGHUP
+     * and `postern reload`, and to call `reply` with the outcome; false when it cannot (the
+     * service is stopping): then `reply` is never called. Any thread. */
+    using ReloadRequester =
+        std::function<bool(std::function<void(const server::ControlReply&)> reply)>;
+    /** Set by the service before it waits for requests; without one, POST /reload fails (503).
+     * Any thread. */
+    void setReloadRequester(ReloadRequester requester);
+    /** The admin endpoint's address as bound (port 0 resolved); nullopt when it is off. Any
+     * thread. */
+    std::optional<net::SocketAddress> adminAddress() const;
+
+    // admin::AdminModel (admin thread). The reads are snapshot() in the Prometheus text format
+    // and as the /status JSON.
+    std::string metricsText() override;
+    std::string statusJson() override;
+    void backendAction(std::string_view pool, std::string_view backend, BackendAction action,
+                       std::function<void(admin::ActionResult)> done) override;
+    void reload(std::function<void(const server::ControlReply&)> done) override;
+
     /** Connections open right now, over all listeners. Any thread. */
     std::uint64_t activeConnections() const { return global_active_.load(); }
     /** Reloads since start, by result (for the metrics). Any thread. */
     std::uint64_t reloadsApplied() const { return reloads_applied_.load(); }
     std::uint64_t reloadsRejected() const { return reloads_rejected_.load(); }
+
+    /** What /metrics and /status show: every current listener and pool with its counters summed
+     * over the workers now, health, the last reloads. Any thread; never waits for a worker or the
+     * control thread (a mutex is held only to copy the lists of listeners and pools). */
+    admin::GatewaySnapshot snapshot() const;
 
 private:
     struct PoolRuntime {
@@ -145,6 +183,21 @@ private:
         const std::shared_ptr<const config::Config>& generation, const config::ListenerConfig& lc,
         const ListenerRuntime& rt, const proxy::ListenerContext* previous) const;
     std::shared_ptr<upstream::Pool> poolNamed(const std::string& name) const;
+    /** With reload_mutex_ held, after start or an applied reload: the lists snapshot() reads. */
+    void publishView();
+    /** Any reload's outcome, for /status (the last admin::kReloadHistory) and the metrics. */
+    void recordReload(const ReloadResult& result);
+    /** Control thread: drain / enable `backend` of `pool` by hand (POST .../drain|enable). */
+    admin::ActionResult backendActionOnControl(const std::string& pool, const std::string& backend,
+                                               BackendAction action);
+    /** Binds `server` to `config`'s address; false with *error naming the address. */
+    static bool bindAdmin(admin::AdminServer& server, const config::AdminConfig& config,
+                          std::string* error);
+    /** Under reload_mutex_: the admin endpoint as `next` wants it, bound before anything changes
+     * (false with *error: nothing changed). */
+    bool prepareAdmin(const config::AdminConfig& next, std::string* error);
+    /** Under reload_mutex_, once the reload is certain: token rules, start or stop. */
+    void applyAdmin(const config::AdminConfig& next);
 
     std::unique_ptr<plugin::Registry> registry_;  // first: destroyed last
     std::shared_ptr<const config::Config> config_;
@@ -171,9 +224,32 @@ private:
     std::atomic<std::uint64_t> reloads_applied_{0};
     std::atomic<std::uint64_t> reloads_rejected_{0};
     std::mutex reload_mutex_;  ///< one reload (or shutdown) at a time
+    /** The admin endpoint (null: [admin] bind not set). Created, replaced and stopped under
+     * reload_mutex_; admin_mutex_ guards the pointer for adminAddress(). */
+    std::unique_ptr<admin::AdminServer> admin_;
+    /** A server bound by prepareAdmin() for a reload that started the endpoint. */
+    std::unique_ptr<admin::AdminServer> admin_pending_;
+    mutable std::mutex admin_mutex_;  ///< admin_ (the pointer), reload_requester_
+    ReloadRequester reload_requester_;
     std::uint64_t generation_ = 0;
     std::uint64_t next_id_ = 1;  ///< listener ids and socket groups
     bool started_ = false;
+    /** [gateway] workers as started (restart-only): every per-worker counter has this many
+     * blocks. */
+    unsigned worker_count_ = 1;
+
+    /** What snapshot() reads (admin thread), published by start() and reload(). */
+    struct ViewListener {
+        std::shared_ptr<const proxy::ListenerContext> context;
+        std::vector<std::string> bound;  ///< its addresses as bound
+    };
+    mutable std::mutex view_mutex_;
+    std::vector<ViewListener> view_listeners_;
+    std::vector<std::shared_ptr<upstream::Pool>> view_pools_;
+    std::uint64_t view_generation_ = 0;
+    admin::WallClock::time_point started_at_{};
+    admin::WallClock::time_point loaded_at_{};
+    std::deque<admin::ReloadRecord> reload_history_;  ///< newest first
 };
 
 }  // namespace postern::server

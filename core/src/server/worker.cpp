@@ -14,6 +14,7 @@ Worker::Worker(unsigned index, proxy::AccessLog* access_log, std::atomic<std::ui
     context_ = std::make_unique<proxy::WorkerContext>(loop_);
     http_backends_ = std::make_unique<http::BackendPool>(loop_);
     context_->http_backends = http_backends_.get();
+    context_->index = index;
     context_->access_log = access_log;
     context_->global_active = global_active;
     context_->splice = net::kHasSplice && splice;
@@ -185,14 +186,14 @@ void Worker::stopAndJoin() {
 void Worker::Acceptor::onIo(std::uint32_t) { worker->acceptBatch(*this); }
 
 void Worker::refuse(const proxy::ListenerContext& listener, net::Fd fd, const net::SocketAddress& peer) {
-    listener.stats->refused_max_connections.fetch_add(1, std::memory_order_relaxed);
+    listener.stats->worker(index_).refused_max_connections.add();
     closeRefused(listener, fd, peer, proxy::CloseCause::RefusedMaxConnections);
 }
 
 void Worker::closeRefused(const proxy::ListenerContext& listener, net::Fd fd,
                           const net::SocketAddress& peer, proxy::CloseCause cause) {
     net::closeFd(fd);
-    listener.stats->countClose(cause);
+    listener.stats->worker(index_).countClose(cause);
     if (context_->access_log && context_->access_log->enabled()) {
         std::string client = peer.toString();
         proxy::AccessRecord rec;
@@ -229,10 +230,10 @@ void Worker::acceptBatch(Acceptor& a) {
         }
         if (episode_failures_ > 0) endAcceptEpisode();
         auto& stats = *a.listener->stats;
-        stats.total.fetch_add(1, std::memory_order_relaxed);
+        stats.worker(index_).total.add();
         // allow/deny and per-client limits first (accept_proxy listeners: after the header).
         const proxy::ClientAdmission admission =
-            proxy::admitAtAccept(*a.listener, peer, loop_.now());
+            proxy::admitAtAccept(*a.listener, index_, peer, loop_.now());
         if (admission.refused != proxy::AccessRefusal::None) {
             closeRefused(*a.listener, fd, peer, proxy::closeCause(admission.refused));
             continue;

@@ -192,7 +192,7 @@ bool DiscoveryRunner::apply(const Round& round) {
     std::erase_if(draining_, [](const std::shared_ptr<Backend>& b) {
         return b->active.load(std::memory_order_relaxed) == 0;
     });
-    const DiffOptions options{up_without_probe_, name_is_identity_};
+    const DiffOptions options{up_without_probe_, name_is_identity_, pool_.workers()};
     TargetDiff diff = diffTargets(pool_.backends(), draining_, round.resolution, options);
     for (const auto& m : diff.merged)
         POSTERN_LOG(Debug, "discovery target merged with an earlier one of the same address",

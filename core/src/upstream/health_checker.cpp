@@ -202,8 +202,9 @@ private:
         o.reason = reason;
         finish(o);
     }
-    void finish(const Outcome& outcome) {
+    void finish(Outcome outcome) {
         abort();
+        outcome.took = owner_.loop_.now() - started_;
         owner_.record(*backend_, outcome);
     }
 
@@ -259,6 +260,10 @@ void HealthChecker::record(Backend& b, const Outcome& outcome) {
     const auto& probe = *pool_.config().probe;
     const bool ok = outcome.ok;
     const std::string& reason = outcome.reason;
+    b.probe_duration.observe(outcome.took);
+    b.setLastProbe({std::chrono::system_clock::now(), ok,
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(outcome.took),
+                    ok ? std::string() : reason});
     bool was_up = b.up.load();
     bool now_up = was_up;
     std::string fields = "pool=" + common::logfmtValue(pool_.name()) + " backend=" + b.address_text;

@@ -44,6 +44,7 @@ private:
         bool drain = false;        ///< Drain verdict: up, but no new connections
         double utilization = -1;   ///< reported by the probe; negative = not reported
         std::string reason;        ///< why it failed
+        net::Clock::duration took{};  ///< start of the check to its verdict
     };
     void record(Backend& backend, const Outcome& outcome);
 

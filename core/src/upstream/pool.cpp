@@ -50,8 +50,8 @@ postern_str str(const std::string& s) { return {s.data(), s.size()}; }
 
 }  // namespace
 
-Pool::Pool(std::shared_ptr<const config::PoolConfig> config)
-    : name_(config->name), config_(std::move(config)) {
+Pool::Pool(std::shared_ptr<const config::PoolConfig> config, unsigned workers)
+    : name_(config->name), config_(std::move(config)), connect_time_(workers) {
     auto empty = std::make_shared<Snapshot>();
     empty->config = config_;
     snapshot_.store(std::move(empty));
@@ -80,7 +80,8 @@ void Pool::republish() {
     snap->config = config_;
     std::vector<std::pair<std::uint64_t, std::shared_ptr<Backend>>> eligible;
     for (auto& b : backends_)
-        if (b->up.load() && !b->draining.load() && !b->probe_drain.load())
+        if (b->up.load() && !b->draining.load() && !b->probe_drain.load() &&
+            !b->admin_drained.load())
             eligible.emplace_back(tierKey(*b), b);
     std::stable_sort(eligible.begin(), eligible.end(),
                      [](const auto& x, const auto& y) { return x.first < y.first; });
@@ -103,6 +104,13 @@ void Pool::republish() {
         snap->affinity_inv_weights.push_back(
             1.0 / static_cast<double>(std::max<std::uint32_t>(b->weight, 1)));
     }
+    snap->members.reserve(backends_.size() + retired_.size());
+    for (const auto& b : backends_)
+        snap->members.push_back({b, b->weight, b->priority, b->region, false});
+    for (const auto& r : retired_)
+        if (std::find(backends_.begin(), backends_.end(), r.backend) == backends_.end())
+            snap->members.push_back(
+                {r.backend, r.backend->weight, r.backend->priority, r.backend->region, true});
     // Every Tier is in place before any address of one is handed out (load.ctx).
     snap->tiers.reserve(tier_count);
     for (std::size_t i = 0; i < eligible.size(); ++i) {

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "common/histogram.h"
+#include "common/per_worker.h"
 #include "config/model.h"
 #include "upstream/backend.h"
 
@@ -66,6 +68,19 @@ struct Snapshot {
     std::vector<std::uint64_t> affinity_keys;  ///< per backend: mixed id, for rendezvous hashing
     std::vector<double> affinity_inv_weights;  ///< per backend: 1 / weight (weighted tiers)
     std::vector<Tier> tiers;                   ///< best first; never empty ones
+
+    /** Every backend of the pool when published, eligible or not: up, down, probe-drained, and
+     * removed ones still draining (`removed`), with the attributes discovery set (copied: the
+     * Backend's own change in place on the control thread). What /metrics and /status show;
+     * never read on the data path. */
+    struct Member {
+        std::shared_ptr<Backend> backend;
+        std::uint32_t weight = 1;
+        std::uint32_t priority = 0;
+        std::string region;
+        bool removed = false;  ///< no longer in the pool's set: draining until its connections end
+    };
+    std::vector<Member> members;
 };
 
 enum class PickFailure { None, NoBackend, Capacity };
@@ -89,8 +104,9 @@ public:
      * unusable, pick() tries the rest of the tier itself, so more would only cost time). */
     static constexpr std::uint32_t kMaxCandidates = 16;
 
-    /** `config` points into its Config generation and keeps it alive (shared_ptr aliasing). */
-    explicit Pool(std::shared_ptr<const config::PoolConfig> config);
+    /** `config` points into its Config generation and keeps it alive (shared_ptr aliasing).
+     * `workers`: the gateway's worker count (one block of per-worker counters each). */
+    explicit Pool(std::shared_ptr<const config::PoolConfig> config, unsigned workers = 1);
     /** `config` must outlive the pool; `keep_alive` (may be null, e.g. in tests) holds it. */
     Pool(const config::PoolConfig& config, std::shared_ptr<const config::Config> keep_alive)
         : Pool(std::shared_ptr<const config::PoolConfig>(std::move(keep_alive), &config)) {}
@@ -99,6 +115,16 @@ public:
     const config::PoolConfig& config() const { return *config_; }
     /** Any thread: the name never changes (a reload matches pools by name). */
     const std::string& name() const { return name_; }
+    /** Any thread: the worker count the pool's counters (and its backends') are made for. */
+    unsigned workers() const { return connect_time_.size(); }
+    /** Worker `worker`'s histogram of successful backend connects (connect, preface, TLS). */
+    common::Histogram& connectTime(unsigned worker) { return connect_time_.at(worker); }
+    /** Any thread: every worker's connect histogram summed. */
+    common::HistogramTotals connectTimeTotals() const {
+        common::HistogramTotals out;
+        connect_time_.forEach([&](const common::Histogram& h) { h.addTo(out); });
+        return out;
+    }
     /** Control thread: a reload changed the pool's settings (same name). Takes effect for new
      * connections with the next republish(), which the caller does. */
     void setConfig(std::shared_ptr<const config::PoolConfig> config);
@@ -184,6 +210,7 @@ private:
     std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
     std::atomic<PassiveHealth*> passive_{nullptr};
     DrainObserver* drain_observer_ = nullptr;
+    common::PerWorker<common::Histogram> connect_time_;
 };
 
 }  // namespace postern::upstream

@@ -57,7 +57,7 @@ Resolution resolveTargets(std::span<const DiscoveredTarget> targets, std::uint16
 }
 
 std::shared_ptr<Backend> makeBackend(const ResolvedTarget& target, const DiffOptions& options) {
-    auto b = std::make_shared<Backend>();
+    auto b = std::make_shared<Backend>(options.workers);
     b->host = target.host;
     b->address = target.address;
     b->port = target.address.port();

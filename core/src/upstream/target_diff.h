@@ -75,6 +75,8 @@ struct DiffOptions {
     bool up_without_probe = true;
     /** The name is part of the identity (see the rules above). */
     bool name_is_identity = false;
+    /** The gateway's worker count: new backends get a counter block per worker. */
+    unsigned workers = 1;
 };
 
 struct TargetDiff {

@@ -374,8 +374,6 @@ region_order = ["eu-west"]
   # (proxy_protocol: see proxy_protocol_config_test.cpp)
 )",
                  {
-                     "t.toml:5:8: 'bind' is not supported yet (the admin endpoint: /metrics, "
-                     "/status, dashboard)",
                      "t.toml:12:19: 'request_timeout' applies to protocol \"http\" and \"https\" "
                      "listeners, not \"tcp\"",
                      "t.toml:13:18: 'ws_max_session' applies to protocol \"http\" and \"https\" "
@@ -525,9 +523,7 @@ TEST(ConfigErrors, AdminTableMustBeATable) {
     rest += test::kMinimalPool;
     expectErrors("admin = \"on\"\n" + rest, {"t.toml:1:9: 'admin' must be a table, not a string"});
     expectErrors("[admin]\ntoken = \"\"\nport = 1\n" + rest,
-                 {"t.toml:2:9: 'token' is not supported yet (the admin endpoint: /metrics, "
-                  "/status, dashboard)",
-                  "t.toml:3:1: unknown key 'port' in [admin]"});
+                 {"t.toml:3:1: unknown key 'port' in [admin]"});
 }
 
 }  // namespace

@@ -428,7 +428,7 @@ TEST(ConfigFixtures, DocumentationExampleLoads) {
 
 TEST(ConfigFixtures, InvalidMultiReportsEveryErrorInOrder) { expectFixtureErrors("invalid_multi"); }
 TEST(ConfigFixtures, SyntaxErrorFixture) { expectFixtureErrors("syntax_error"); }
-TEST(ConfigFixtures, NotSupportedYetFixture) { expectFixtureErrors("not_supported"); }
+TEST(ConfigFixtures, AdminErrorsFixture) { expectFixtureErrors("admin_errors"); }
 #ifndef _WIN32
 // `run` used to find these only after loading; `check` and a reload now report them too.
 TEST(ConfigFixtures, StartChecksFixture) { expectFixtureErrors("start_checks"); }

@@ -152,11 +152,11 @@ TEST_F(BackendDialerTest, ARefusedBackendIsCountedAndTheNextOneIsDialed) {
     EXPECT_EQ(dialer_->attempts(), 2u);
     ASSERT_NE(dialer_->backend(), nullptr);
     EXPECT_EQ(dialer_->backend(), pool_->backends()[1].get());
-    EXPECT_EQ(pool_->backends()[0]->connect_failures.load(), 1u);
+    EXPECT_EQ(pool_->backends()[0]->connectFailures(), 1u);
     EXPECT_EQ(pool_->backends()[0]->connect_failure_streak.load(), 1u) << "passive health told";
     EXPECT_EQ(active(0), 0u) << "the refused backend's slot was given back";
     EXPECT_EQ(active(1), 1u) << "the dialed backend's slot is held";
-    EXPECT_EQ(pool_->backends()[1]->connections_total.load(), 1u);
+    EXPECT_EQ(pool_->backends()[1]->connectionsTotal(), 1u);
     EXPECT_EQ(prefaces_, 0) << "no PROXY header asked for";
     dialer_->release();
     EXPECT_EQ(active(1), 0u);
@@ -196,7 +196,7 @@ TEST_F(BackendDialerTest, NoRetryLeftEndsWithConnectFailed) {
     ASSERT_EQ(failed_, 1);
     EXPECT_EQ(cause_, CloseCause::ConnectFailed);
     EXPECT_EQ(dialer_->attempts(), 1u);
-    EXPECT_EQ(listener_.stats->connect_failed.load(), 1u);
+    EXPECT_EQ(listener_.stats->sum().connect_failed, 1u);
     EXPECT_EQ(active(0) + active(1), 0u) << "nothing held";
     EXPECT_EQ(transport_.fd, net::kInvalidFd);
 }
@@ -209,7 +209,7 @@ TEST_F(BackendDialerTest, APoolWithNoBackendUpEndsWithNoBackend) {
     ASSERT_EQ(failed_, 1) << "reported within start()";
     EXPECT_EQ(cause_, CloseCause::NoBackend);
     EXPECT_EQ(dialer_->attempts(), 0u);
-    EXPECT_EQ(listener_.stats->refused_no_backend.load(), 1u);
+    EXPECT_EQ(listener_.stats->sum().refused_no_backend, 1u);
 }
 
 }  // namespace

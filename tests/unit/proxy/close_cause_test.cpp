@@ -54,13 +54,14 @@ TEST(CloseCause, NamesOfTheAccessLogStayTheSame) {
 }
 
 TEST(CloseCause, ListenerStatsCountEachCause) {
-    ListenerStats stats;
-    stats.countClose(CloseCause::BackendFin);
-    stats.countClose(CloseCause::BackendFin);
-    stats.countClose(CloseCause::WsMaxSession);
-    EXPECT_EQ(stats.closedBy(CloseCause::BackendFin), 2u);
-    EXPECT_EQ(stats.closedBy(CloseCause::WsMaxSession), 1u);
-    EXPECT_EQ(stats.closedBy(CloseCause::ClientFin), 0u);
+    ListenerStats stats(2);
+    stats.worker(0).countClose(CloseCause::BackendFin);
+    stats.worker(1).countClose(CloseCause::BackendFin);
+    stats.worker(1).countClose(CloseCause::WsMaxSession);
+    const ListenerTotals totals = stats.sum();
+    EXPECT_EQ(totals.closedBy(CloseCause::BackendFin), 2u);
+    EXPECT_EQ(totals.closedBy(CloseCause::WsMaxSession), 1u);
+    EXPECT_EQ(totals.closedBy(CloseCause::ClientFin), 0u);
 }
 
 }  // namespace

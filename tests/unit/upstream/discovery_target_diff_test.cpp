@@ -79,7 +79,7 @@ TEST(DiscoveryTargetDiff, BackendsThatStayKeepTheirObjectAcrossRounds) {
         {}, {}, resolved({target("a", "10.0.0.1", 80), target("b", "10.0.0.2", 80)}), kOptions);
     auto current = applied(first);
     const auto a = current[0];
-    a->connections_total.store(42);
+    a->counters.at(0).connections_total.add(42);
     a->active.store(3);
     for (int r = 0; r < 3; ++r) {
         auto diff = diffTargets(
@@ -90,7 +90,7 @@ TEST(DiscoveryTargetDiff, BackendsThatStayKeepTheirObjectAcrossRounds) {
         EXPECT_EQ(diff.kept.size(), 2u);
         ASSERT_EQ(diff.next.size(), 2u);
         EXPECT_EQ(diff.next[1], a) << "the same object, with its counters";
-        EXPECT_EQ(diff.next[1]->connections_total.load(), 42u);
+        EXPECT_EQ(diff.next[1]->connectionsTotal(), 42u);
         current = applied(diff);
     }
 }
