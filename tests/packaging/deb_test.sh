@@ -321,7 +321,11 @@ else
       fail "systemd-analyze verify (installed): $out"
     fi
     check "postern check as installed" sh -c '/usr/bin/postern check -c /etc/postern/postern.toml | grep -qx "configuration ok"'
-    check "logrotate -d on the installed /etc/logrotate.d/postern" logrotate -d -s "$work/lr-installed.state" /etc/logrotate.d/postern
+    if out="$(logrotate -d -s "$work/lr-installed.state" /etc/logrotate.d/postern 2>&1)"; then
+      ok "logrotate -d on the installed /etc/logrotate.d/postern"
+    else
+      fail "logrotate -d on the installed /etc/logrotate.d/postern: $out"
+    fi
     # A local edit to the conffile survives a reinstall of the same package.
     echo "# local edit" >>/etc/postern/postern.toml
     dpkg -i "$deb" </dev/null >>"$work/dpkg.log" 2>&1 || fail "dpkg -i (reinstall)"
@@ -335,8 +339,8 @@ else
   else
     fail "dpkg --purge: $(tail -20 "$work/dpkg.log")"
   fi
-  check "purge removed /usr/bin/postern, /etc/postern and the unit" \
-    sh -c '! test -e /usr/bin/postern && ! test -e /etc/postern && ! test -e /lib/systemd/system/postern.service'
+  check "purge removed /usr/bin/postern, /etc/postern, the unit and /etc/logrotate.d/postern" \
+    sh -c '! test -e /usr/bin/postern && ! test -e /etc/postern && ! test -e /lib/systemd/system/postern.service && ! test -e /etc/logrotate.d/postern'
   check "purge removed the enable symlink" sh -c '! test -L /etc/systemd/system/multi-user.target.wants/postern.service'
   # The package keeps its system user on purge (policy); this test leaves the machine as it found it.
   if [ "$user_existed" = 0 ] && getent passwd postern >/dev/null; then
