@@ -163,7 +163,8 @@ def convert(md, name, section, summary, date, source):
                     and len(lines[i]) - len(lines[i].lstrip()) >= min(indent, 2):
                 item.append(lines[i])
                 i += 1
-            out += [".IP %s 4" % marker] + [text_line(inline(x)) for x in item]
+            # One output line per item: a `code span` may continue on the next source line.
+            out += [".IP %s 4" % marker, text_line(inline(" ".join(x.strip() for x in item)))]
             continue
         para = []
         while i < n and lines[i].strip() and not lines[i].strip().startswith(("```", "|", "#")) \
@@ -172,7 +173,7 @@ def convert(md, name, section, summary, date, source):
             i += 1
         if not out[-1].startswith((".SH", ".SS")):
             out.append(".PP")
-        out += [text_line(inline(x)) for x in para]
+        out.append(text_line(inline(" ".join(x.strip() for x in para))))
     return "\n".join(out) + "\n"
 
 

@@ -54,7 +54,7 @@ class Blocks(unittest.TestCase):
         self.assertIn('.SS "Sub"\ny\n', out)
 
     def test_leading_dot_is_not_a_request(self):
-        self.assertIn("\\&.toml files", conv("text\n.toml files\n"))
+        self.assertIn("\\&.toml files", conv("text\n\n.toml files\n"))
 
     def test_code_block(self):
         out = conv("para\n\n```toml\n[a]\n.b = 1\n\nc-d\n```\n")
@@ -69,7 +69,11 @@ class Blocks(unittest.TestCase):
 
     def test_lists_with_continuation(self):
         out = conv("- one\n  more\n- two\n1. first\n")
-        self.assertIn(".IP \\(bu 4\none\nmore\n.IP \\(bu 4\ntwo\n.IP 1. 4\nfirst\n", out)
+        self.assertIn(".IP \\(bu 4\none more\n.IP \\(bu 4\ntwo\n.IP 1. 4\nfirst\n", out)
+
+    def test_code_span_across_lines(self):
+        self.assertIn("a \\fBb c\\fR d\n", conv("a `b\nc` d\n"))
+        self.assertIn(".IP \\(bu 4\nx \\fBy z\\fR\n", conv("- x `y\n  z`\n"))
 
 
 class RealPages(unittest.TestCase):
