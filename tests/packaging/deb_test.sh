@@ -179,6 +179,9 @@ check "bash completion: 'postern rel<TAB>' -> reload" test "$(complete_words pos
 check "bash completion: 'postern <TAB>' -> every command" \
   test "$(complete_words postern '')" = "run check plugins reload version help --help"
 check "bash completion: 'postern reload --s<TAB>' -> --socket" test "$(complete_words postern reload --s)" = --socket
+mkdir -p "$work/compl/conf d" && touch "$work/compl/my site.toml" "$work/compl/notes.txt"
+check "bash completion: 'postern check -c <TAB>' -> .toml files and folders only" \
+  test "$(cd "$work/compl" && complete_words postern check -c '' | tr ' ' '\n' | sort | tr '\n' ,)" = "conf,d,my,site.toml,"
 
 # --- 4. an out-of-tree plugin built against the extracted postern-dev -------------------------
 oot="$work/oot"
