@@ -147,6 +147,21 @@ std::string_view splitField(std::string_view line, std::string_view& name,
     return {};
 }
 
+/** One Content-Length field of a head: the length it gives (the first one, or an equal repeat,
+ * RFC 9110 §8.6) goes to `length`; else why it is refused. `seen` records that one came. */
+const char* addContentLength(std::string_view value, bool& seen, std::uint64_t& length) {
+    std::uint64_t n = 0;
+    const char* why = nullptr;
+    if (!parseContentLength(value, n))
+        why = "invalid Content-Length";
+    else if (seen && n != length)
+        why = "differing Content-Length values";
+    else
+        length = n;
+    seen = true;
+    return why;
+}
+
 /** The line loop shared by requests and responses. `h` validates (and, when building, records)
  * the start line and each field line, then decides at the empty line. Line-local errors return at
  * once; `h` defers errors across fields to finish(), so the first bad byte always wins. */
@@ -338,15 +353,8 @@ public:
                     break;
                 case 14:
                     if (equalsIgnoreCase(name, "content-length")) {
-                        std::uint64_t n = 0;
-                        if (!parseContentLength(value, n)) {
-                            defer("invalid Content-Length");
-                        } else if (cl_seen_ && n != out_.content_length) {
-                            defer("differing Content-Length values");
-                        } else {
-                            out_.content_length = n;
-                        }
-                        cl_seen_ = true;
+                        if (const char* why = addContentLength(value, cl_seen_, out_.content_length))
+                            defer(why);
                     }
                     break;
                 case 17:
@@ -476,15 +484,8 @@ public:
                     break;
                 case 14:
                     if (equalsIgnoreCase(name, "content-length")) {
-                        std::uint64_t n = 0;
-                        if (!parseContentLength(value, n)) {
-                            defer("invalid Content-Length");
-                        } else if (cl_seen_ && n != out_.content_length) {
-                            defer("differing Content-Length values");
-                        } else {
-                            out_.content_length = n;
-                        }
-                        cl_seen_ = true;
+                        if (const char* why = addContentLength(value, cl_seen_, out_.content_length))
+                            defer(why);
                     }
                     break;
                 case 17:

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <system_error>
 
 #include "proxy/access_log.h"
 
@@ -18,7 +19,8 @@ std::string writeOne(config::AccessFormat format, const RequestRecord& r) {
                           ("postern-request-record-" +
                            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
                            ".log");
-    fs::remove(path);
+    std::error_code ignored;
+    fs::remove(path, ignored);
     config::LogConfig cfg;
     cfg.access = path.string();
     cfg.format = format;
@@ -28,10 +30,12 @@ std::string writeOne(config::AccessFormat format, const RequestRecord& r) {
     if (!log) return {};
     log->write(r);
     log.reset();
-    std::ifstream in(path, std::ios::binary);
     std::stringstream text;
-    text << in.rdbuf();
-    fs::remove(path);
+    {
+        std::ifstream in(path, std::ios::binary);
+        text << in.rdbuf();
+    }  // closed before the removal: Windows does not delete a file that is open
+    fs::remove(path, ignored);
     return text.str();
 }
 
