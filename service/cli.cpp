@@ -259,10 +259,10 @@ int runGateway(const std::string& config_path, bool have_path, Platform& platfor
     };
     control.reopen_logs = [&] {
         std::string e;
-        if (gateway.reopenAccessLog(&e))
-            POSTERN_LOG(Info, "access log reopened", "");
+        if (gateway.reopenLogs(&e))
+            POSTERN_LOG(Info, "log files reopened", "");
         else
-            POSTERN_LOG(Error, "access log not reopened; lines keep going to the old file",
+            POSTERN_LOG(Error, "log file not reopened; its lines keep going to the old file",
                         "error=" + common::logfmtValue(e));
     };
     control.abort_drain = [&] { gateway.abortDrain(); };
