@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "build_info.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -35,7 +37,8 @@ int usage(std::FILE* out, int code, const Platform& platform) {
                  "                      of the default config; default %s);\n"
                  "                      exit 0 applied, 2 rejected (errors printed), 1 no\n"
                  "                      running instance\n"
-                 "  version             print the version\n",
+                 "  version [-v]        print the version (-v: with the compiler, the build\n"
+                 "                      type, the library versions and the plugin ABI)\n",
                  platform.defaultConfigPath().string().c_str(), config::kDefaultControlSocket);
     auto extra = platform.usageExtra();
     if (!extra.empty()) std::fprintf(out, "%.*s", static_cast<int>(extra.size()), extra.data());
@@ -282,6 +285,7 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
     bool have_socket = false;
     std::string service;
     bool have_service = false;
+    bool verbose = false;
     for (std::size_t i = 1; i < args.size(); ++i) {
         const std::string& a = args[i];
         if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
@@ -299,6 +303,8 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
         } else if (cmd == "reload" && a == "--service") {
             service = i + 1 < args.size() && args[i + 1].rfind("-", 0) != 0 ? args[++i] : "postern";
             have_service = true;
+        } else if ((cmd == "version" || cmd == "--version") && (a == "-v" || a == "--verbose")) {
+            verbose = true;
         } else if (a == "-h" || a == "--help") {
             return usage(stdout, 0, platform);
         } else {
@@ -317,7 +323,10 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
         }
         if (cmd == "plugins") return listPlugins(config, have_config, platform);
         if (cmd == "version" || cmd == "--version") {
-            std::printf("postern %s\n", POSTERN_VERSION);
+            if (verbose)
+                std::fputs(buildDetails().c_str(), stdout);
+            else
+                std::printf("postern %s\n", POSTERN_VERSION);
             return 0;
         }
         if (cmd == "reload" && have_service) return platform.reloadService(service);

@@ -110,6 +110,13 @@ else
   fail "postern plugins: $out"
 fi
 check "postern version" test "$("$R/usr/bin/postern" version)" = "postern $(dpkg-deb --field "$deb" Version | cut -d- -f1)"
+# version -v: the same first line, then the build details of the packaged binary.
+vv="$("$R/usr/bin/postern" version -v 2>&1)"
+check "postern version -v: the version first" test "$(head -n1 <<<"$vv")" = "$("$R/usr/bin/postern" version)"
+for key in 'compiler: GCC ' 'build type: Release' 'target: linux ' 'openssl (built with): OpenSSL 3' \
+           'openssl (running): OpenSSL 3' 'poco (running): 1.' 'boost: 1.' 'toml++: 3.' 'plugin abi: '; do
+  check "postern version -v names '$key'" grep -qF -- "$key" <<<"$vv"
+done
 
 # --- 3b. the operator's kit: man pages, examples, logrotate, bash completion -----------------
 for page in man1/postern.1 man5/postern.toml.5; do
@@ -130,7 +137,7 @@ for page in man1/postern.1 man5/postern.toml.5; do
   check "$page: man -l shows its NAME line" sh -c "MANWIDTH=80 man -l '$f' 2>/dev/null | grep -q '^ *postern.* - '"
 done
 man1_text="$(MANWIDTH=100 man -l "$R/usr/share/man/man1/postern.1.gz" 2>/dev/null | tr -s " ")"  # justified: squeeze spaces
-for c in 'run [-c FILE]' 'check -c FILE' 'reload [-c FILE] [--socket PATH]' 'plugins [-c FILE]' 'version:'; do
+for c in 'run [-c FILE]' 'check -c FILE' 'reload [-c FILE] [--socket PATH]' 'plugins [-c FILE]' 'version [-v]:'; do
   check "postern(1) documents '$c'" grep -qF -- "$c" <<<"$man1_text"
 done
 man5_text="$(MANWIDTH=100 man -l "$R/usr/share/man/man5/postern.toml.5.gz" 2>/dev/null)"
@@ -179,6 +186,8 @@ check "bash completion: 'postern rel<TAB>' -> reload" test "$(complete_words pos
 check "bash completion: 'postern <TAB>' -> every command" \
   test "$(complete_words postern '')" = "run check plugins reload version help --help"
 check "bash completion: 'postern reload --s<TAB>' -> --socket" test "$(complete_words postern reload --s)" = --socket
+check "bash completion: 'postern version -<TAB>' -> -v --verbose --help" \
+  test "$(complete_words postern version -)" = "-v --verbose --help"
 mkdir -p "$work/compl/conf d" && touch "$work/compl/my site.toml" "$work/compl/notes.txt"
 check "bash completion: 'postern check -c <TAB>' -> .toml files and folders only" \
   test "$(cd "$work/compl" && complete_words postern check -c '' | tr ' ' '\n' | sort | tr '\n' ,)" = "conf,d,my,site.toml,"
