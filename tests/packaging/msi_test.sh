@@ -109,9 +109,9 @@ check "postern.exe in Program Files" test -f "$pf/postern.exe"
 check "plugins in Program Files\\Postern\\plugins" test -f "$pf/plugins/postern_balancer_round_robin.dll"
 check "examples in Program Files\\Postern\\examples (every examples/*.toml, inventory, demo certificate)" \
   diff -r "$root_dir/examples" "$pf/examples"
-# Two examples run through the installed postern.exe (every example is also loaded by the unit
-# tests under wine: ConfigFixtures.ExamplesLoad); relative paths resolve from examples\.
-for ex in tcp.toml tls-proxy-v1.toml; do
+# Every example runs through the installed postern.exe (they are also loaded by the unit tests
+# under wine: ConfigFixtures.ExamplesLoad); relative paths resolve from examples\.
+for ex in $(cd "$root_dir/examples" && ls -- *.toml); do
   out="$(w 60 "$pf/postern.exe" check -c "$(winpath "$pf/examples/$ex")" 2>&1 </dev/null | tr -d '\r')" || true
   check "postern.exe check accepts the installed examples\\$ex" test "$out" = "configuration ok"
 done
