@@ -1,14 +1,13 @@
 #include "build_info.h"
 
-#include <openssl/crypto.h>
-#include <openssl/opensslv.h>
-
 #include <Poco/Environment.h>
 #include <Poco/Version.h>
-#include <boost/version.hpp>
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
 #include <postern/plugin/abi.h>
 #include <toml++/impl/version.h>
 
+#include <boost/version.hpp>
 #include <cstdio>
 
 #ifndef POSTERN_BUILD_TYPE

@@ -1,13 +1,12 @@
 #include "cli.h"
 
-#include "build_info.h"
-
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "build_info.h"
 #include "common/log.h"
 #include "config/control_socket_lookup.h"
 #include "config/loader.h"

@@ -72,7 +72,8 @@ TEST_F(LogsTest, OwnLogGoesToTheFileAndBothFilesAreReopenedOnSigusrOne) {
     ASSERT_TRUE(waitForFileLine(own, logLine({{"msg", "ready"}}), kStartTimeout));
     const auto address = logfmtField(*listening, "address");
     ASSERT_TRUE(address);
-    const auto port = static_cast<std::uint16_t>(std::stoi(address->substr(address->rfind(':') + 1)));
+    const auto port =
+        static_cast<std::uint16_t>(std::stoi(address->substr(address->rfind(':') + 1)));
     // The file has postern's own lines; stderr does not.
     EXPECT_TRUE(p.matchingLines(logLine({{"msg", "ready"}}), Stream::Stderr).empty())
         << p.stderrText();
@@ -82,7 +83,8 @@ TEST_F(LogsTest, OwnLogGoesToTheFileAndBothFilesAreReopenedOnSigusrOne) {
     for (int i = 0; i < 250 && linesOf(access).empty(); ++i) std::this_thread::sleep_for(20ms);
     // The chosen fields, in their order; "sni" is not a plain TCP connection's.
     EXPECT_EQ(linesOf(access),
-              (std::vector<std::string>{"{\"cause\":\"client_fin\",\"listener\":\"front\",\"pool\":\"echo\"}"}));
+              (std::vector<std::string>{
+                  "{\"cause\":\"client_fin\",\"listener\":\"front\",\"pool\":\"echo\"}"}));
 
     // logrotate renames both, then its postrotate sends SIGUSR1.
     fs::rename(own, p.dir().path() / "postern.log.1");
@@ -105,9 +107,9 @@ TEST_F(LogsTest, FailingAccessLogIsReportedOnceAndAgainWhenItWorks) {
     const fs::path access = p.dir().path() / "access.log";
     const fs::path good = p.dir().path() / "good.log";
     fs::create_symlink("/dev/full", access);  // every write fails with ENOSPC, as a full disk
-    p.run("[gateway]\nworkers = 2\ncontrol_socket = \"off\"\n[log]\naccess = \"" +
-          access.string() + "\"\nfields = [\"listener\", \"cause\"]\n" +
-          listenerToml("front", "echo") + poolToml("echo", addressesOf({&b})));
+    p.run("[gateway]\nworkers = 2\ncontrol_socket = \"off\"\n[log]\naccess = \"" + access.string() +
+          "\"\nfields = [\"listener\", \"cause\"]\n" + listenerToml("front", "echo") +
+          poolToml("echo", addressesOf({&b})));
     const auto port = p.listeningPort("front", kStartTimeout);
     ASSERT_NE(port, 0);
     ASSERT_TRUE(p.waitReady(kStartTimeout));
@@ -141,14 +143,15 @@ TEST_F(LogsTest, FailingAccessLogIsReportedOnceAndAgainWhenItWorks) {
 TEST_F(LogsTest, CheckNamesAnUnknownFieldWithItsPosition) {
     TestBackend b(BackendMode::Echo);
     PosternProcess& p = newProcess();
-    const fs::path config = p.writeConfig("[log]\nfields = [\"time\", \"agent\"]\n" +
-                                          listenerToml("front", "echo") +
-                                          poolToml("echo", addressesOf({&b})));
+    const fs::path config =
+        p.writeConfig("[log]\nfields = [\"time\", \"agent\"]\n" + listenerToml("front", "echo") +
+                      poolToml("echo", addressesOf({&b})));
     const CommandResult r = runPosternCommand({"check", "-c", config.string()});
     EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.err.find(config.filename().string() + ":2:19: unknown access log field \"agent\" "
-                         "in 'fields'; the fields are: time, listener,"),
-              std::string::npos)
+    EXPECT_NE(
+        r.err.find(config.filename().string() + ":2:19: unknown access log field \"agent\" "
+                                                "in 'fields'; the fields are: time, listener,"),
+        std::string::npos)
         << r.err << r.out;
 }
 

@@ -26,8 +26,8 @@ std::atomic<bool> Log::file_failing_{false};
 
 namespace {
 
-std::mutex file_mutex;   // setFile / reopenFile
-std::string file_path;   // guarded by file_mutex
+std::mutex file_mutex;  // setFile / reopenFile
+std::string file_path;  // guarded by file_mutex
 
 int openLogFile(const std::string& path) {
 #ifdef _WIN32
@@ -78,10 +78,14 @@ int writeAll(int fd, const std::string& line) {
 std::string_view journalPrefix(LogLevel l) {
     switch (l) {
         case LogLevel::Trace:
-        case LogLevel::Debug: return "<7>";  // LOG_DEBUG
-        case LogLevel::Info: return "<6>";   // LOG_INFO
-        case LogLevel::Warn: return "<4>";   // LOG_WARNING
-        case LogLevel::Error: return "<3>";  // LOG_ERR
+        case LogLevel::Debug:
+            return "<7>";  // LOG_DEBUG
+        case LogLevel::Info:
+            return "<6>";  // LOG_INFO
+        case LogLevel::Warn:
+            return "<4>";  // LOG_WARNING
+        case LogLevel::Error:
+            return "<3>";  // LOG_ERR
     }
     return "<6>";
 }

@@ -303,8 +303,8 @@ void ConfigReader::readLog(const toml::table* table, SourcePos pos) {
             }
             const auto field = static_cast<AccessField>(i);
             if (std::find(chosen.begin(), chosen.end(), field) != chosen.end()) {
-                diag_.error(item.pos, "access log field \"" + item.value +
-                                          "\" is listed twice in 'fields'");
+                diag_.error(item.pos,
+                            "access log field \"" + item.value + "\" is listed twice in 'fields'");
                 ok = false;
                 continue;
             }

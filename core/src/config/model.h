@@ -59,16 +59,36 @@ enum class AccessFormat { Logfmt, Json };
  * kAccessFieldNames). A record writes the chosen fields it has: `method` .. `reused` are HTTP
  * request records' own, `sni` .. `tls_error` connection records' own. */
 enum class AccessField : std::uint8_t {
-    Time, Listener, Client, Method, Host, Path, Status, Pool, Backend, BytesIn, BytesOut,
-    ConnectMs, FirstByteMs, TotalMs, Attempts, Reused, Sni, Alpn, TlsVersion, TlsHandshakeMs,
-    Cause, TlsError
+    Time,
+    Listener,
+    Client,
+    Method,
+    Host,
+    Path,
+    Status,
+    Pool,
+    Backend,
+    BytesIn,
+    BytesOut,
+    ConnectMs,
+    FirstByteMs,
+    TotalMs,
+    Attempts,
+    Reused,
+    Sni,
+    Alpn,
+    TlsVersion,
+    TlsHandshakeMs,
+    Cause,
+    TlsError
 };
 /** The names as they appear in the records and in `[log] fields`, indexed by AccessField. */
 inline constexpr const char* kAccessFieldNames[] = {
-    "time",      "listener",      "client",   "method",  "host",      "path",
-    "status",    "pool",          "backend",  "bytes_in", "bytes_out", "connect_ms",
-    "first_byte_ms", "total_ms",  "attempts", "reused",  "sni",       "alpn",
-    "tls_version", "tls_handshake_ms", "cause", "tls_error"};
+    "time",      "listener",   "client",        "method",      "host",
+    "path",      "status",     "pool",          "backend",     "bytes_in",
+    "bytes_out", "connect_ms", "first_byte_ms", "total_ms",    "attempts",
+    "reused",    "sni",        "alpn",          "tls_version", "tls_handshake_ms",
+    "cause",     "tls_error"};
 inline constexpr std::size_t kAccessFieldCount =
     sizeof kAccessFieldNames / sizeof kAccessFieldNames[0];
 static_assert(kAccessFieldCount == static_cast<std::size_t>(AccessField::TlsError) + 1);

@@ -41,7 +41,8 @@ void appendJsonString(std::string& out, std::string_view v) {
             out += c;
         } else if (static_cast<unsigned char>(c) < 0x20) {
             char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+            std::snprintf(buf, sizeof buf, "\\u%04x",
+                          static_cast<unsigned>(static_cast<unsigned char>(c)));
             out += buf;
         } else {
             out += c;
@@ -142,8 +143,8 @@ public:
         ::localtime_r(&now, &tm);
         char head[64];
         std::size_t n = std::strftime(head, sizeof head, "<30>%b %e %H:%M:%S ", &tm);
-        n += static_cast<std::size_t>(std::snprintf(head + n, sizeof head - n, "postern[%ld]: ",
-                                                    static_cast<long>(::getpid())));
+        n += static_cast<std::size_t>(std::snprintf(
+            head + n, sizeof head - n, "postern[%ld]: ", static_cast<long>(::getpid())));
         message_.assign(head, n);
         message_.append(line);
         for (int attempt = 0; attempt < 2; ++attempt) {
@@ -214,7 +215,8 @@ std::unique_ptr<AccessLog> AccessLog::open(const config::LogConfig& config, std:
         log->fd_ = 2;
     } else if (t == "syslog") {
 #ifdef _WIN32
-        if (error) *error = "access log \"syslog\" is not available on Windows (use a file or \"off\")";
+        if (error)
+            *error = "access log \"syslog\" is not available on Windows (use a file or \"off\")";
         return nullptr;
 #else
         log->syslog_ = std::make_unique<Syslog>(config.syslog_socket);
@@ -272,17 +274,39 @@ void AccessLog::write(const AccessRecord& r) {
     RecordWriter w(line, format_);
     for (const F f : fields_) {
         switch (f) {
-            case F::Time: w.text(f, common::utcTimestamp()); break;
-            case F::Listener: w.text(f, r.listener); break;
-            case F::Client: w.text(f, r.client); break;
-            case F::Pool: w.text(f, r.pool); break;
-            case F::Backend: w.text(f, r.backend); break;
-            case F::BytesIn: w.unsignedNumber(f, r.bytes_in); break;
-            case F::BytesOut: w.unsignedNumber(f, r.bytes_out); break;
-            case F::ConnectMs: w.number(f, r.connect_ms); break;
-            case F::FirstByteMs: w.number(f, r.first_byte_ms); break;
-            case F::TotalMs: w.number(f, r.total_ms); break;
-            case F::Attempts: w.number(f, r.attempts); break;
+            case F::Time:
+                w.text(f, common::utcTimestamp());
+                break;
+            case F::Listener:
+                w.text(f, r.listener);
+                break;
+            case F::Client:
+                w.text(f, r.client);
+                break;
+            case F::Pool:
+                w.text(f, r.pool);
+                break;
+            case F::Backend:
+                w.text(f, r.backend);
+                break;
+            case F::BytesIn:
+                w.unsignedNumber(f, r.bytes_in);
+                break;
+            case F::BytesOut:
+                w.unsignedNumber(f, r.bytes_out);
+                break;
+            case F::ConnectMs:
+                w.number(f, r.connect_ms);
+                break;
+            case F::FirstByteMs:
+                w.number(f, r.first_byte_ms);
+                break;
+            case F::TotalMs:
+                w.number(f, r.total_ms);
+                break;
+            case F::Attempts:
+                w.number(f, r.attempts);
+                break;
             // TLS terminated here: its fields; TLS passed through: the SNI its ClientHello carried.
             case F::Sni:
                 if (r.tls || !r.sni.empty()) w.text(f, r.sni);
@@ -296,7 +320,9 @@ void AccessLog::write(const AccessRecord& r) {
             case F::TlsHandshakeMs:
                 if (r.tls) w.number(f, r.tls_handshake_ms);
                 break;
-            case F::Cause: w.text(f, r.cause); break;
+            case F::Cause:
+                w.text(f, r.cause);
+                break;
             case F::TlsError:
                 if (!r.tls_error.empty()) w.text(f, r.tls_error);
                 break;
@@ -304,7 +330,8 @@ void AccessLog::write(const AccessRecord& r) {
             case F::Host:
             case F::Path:
             case F::Status:
-            case F::Reused: break;  // HTTP request records only
+            case F::Reused:
+                break;  // HTTP request records only
         }
     }
     if (const std::string_view out = w.finish(); !out.empty()) emit(out);
@@ -319,28 +346,63 @@ void AccessLog::write(const RequestRecord& r) {
     RecordWriter w(line, format_);
     for (const F f : fields_) {
         switch (f) {
-            case F::Time: w.text(f, common::utcTimestamp()); break;
-            case F::Listener: w.text(f, r.listener); break;
-            case F::Client: w.text(f, r.client); break;
-            case F::Method: w.text(f, r.method); break;
-            case F::Host: w.text(f, r.host); break;
-            case F::Path: w.text(f, r.path); break;
-            case F::Status: w.number(f, r.status); break;
-            case F::Pool: w.text(f, r.pool); break;
-            case F::Backend: w.text(f, r.backend); break;
-            case F::BytesIn: w.unsignedNumber(f, r.bytes_in); break;
-            case F::BytesOut: w.unsignedNumber(f, r.bytes_out); break;
-            case F::ConnectMs: w.number(f, r.connect_ms); break;
-            case F::FirstByteMs: w.number(f, r.first_byte_ms); break;
-            case F::TotalMs: w.number(f, r.total_ms); break;
-            case F::Attempts: w.number(f, r.attempts); break;
-            case F::Reused: w.flag(f, r.reused); break;
-            case F::Cause: w.text(f, r.cause); break;
+            case F::Time:
+                w.text(f, common::utcTimestamp());
+                break;
+            case F::Listener:
+                w.text(f, r.listener);
+                break;
+            case F::Client:
+                w.text(f, r.client);
+                break;
+            case F::Method:
+                w.text(f, r.method);
+                break;
+            case F::Host:
+                w.text(f, r.host);
+                break;
+            case F::Path:
+                w.text(f, r.path);
+                break;
+            case F::Status:
+                w.number(f, r.status);
+                break;
+            case F::Pool:
+                w.text(f, r.pool);
+                break;
+            case F::Backend:
+                w.text(f, r.backend);
+                break;
+            case F::BytesIn:
+                w.unsignedNumber(f, r.bytes_in);
+                break;
+            case F::BytesOut:
+                w.unsignedNumber(f, r.bytes_out);
+                break;
+            case F::ConnectMs:
+                w.number(f, r.connect_ms);
+                break;
+            case F::FirstByteMs:
+                w.number(f, r.first_byte_ms);
+                break;
+            case F::TotalMs:
+                w.number(f, r.total_ms);
+                break;
+            case F::Attempts:
+                w.number(f, r.attempts);
+                break;
+            case F::Reused:
+                w.flag(f, r.reused);
+                break;
+            case F::Cause:
+                w.text(f, r.cause);
+                break;
             case F::Sni:
             case F::Alpn:
             case F::TlsVersion:
             case F::TlsHandshakeMs:
-            case F::TlsError: break;  // connection records only
+            case F::TlsError:
+                break;  // connection records only
         }
     }
     if (const std::string_view out = w.finish(); !out.empty()) emit(out);

@@ -1,8 +1,8 @@
-// The access log: one line per closed client connection, or per HTTP request (logfmt or JSON), written with a single
-// write() per line so lines from different workers never interleave. Any thread.
-// reopen() (SIGUSR1, after logrotate renamed the file) opens the path again and dup2()s the new
-// file over the same descriptor number: a worker's write() in flight finishes on the old file, the
-// next one goes to the new file, no write ever sees a closed or reused descriptor, no lock.
+// The access log: one line per closed client connection, or per HTTP request (logfmt or JSON),
+// written with a single write() per line so lines from different workers never interleave. Any
+// thread. reopen() (SIGUSR1, after logrotate renamed the file) opens the path again and dup2()s the
+// new file over the same descriptor number: a worker's write() in flight finishes on the old file,
+// the next one goes to the new file, no write ever sees a closed or reused descriptor, no lock.
 // `access = "syslog"` sends RFC 3164 datagrams to /dev/log itself (glibc's syslog() cannot say
 // that they are dropped), reconnecting at most once a second while the socket is missing.
 #pragma once

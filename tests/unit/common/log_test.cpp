@@ -1,5 +1,7 @@
 // The diagnostics log: journal priority prefixes, the [log] file with its reopen (SIGUSR1), and a
 // file that cannot be written (reported once on stderr, where its lines then go).
+#include "common/log.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,8 +11,6 @@
 #include <string>
 #include <system_error>
 #include <vector>
-
-#include "common/log.h"
 
 namespace postern::common {
 namespace {
@@ -87,12 +87,16 @@ TEST_F(LogFileTest, LinesGoToTheFileAndToTheNewOneAfterAReopen) {
     EXPECT_NE(read(file).find("level=info msg=first n=1\n"), std::string::npos) << read(file);
     EXPECT_TRUE(stderrMatching("first").empty());
 
+#ifndef _WIN32                                 // Windows does not rename a file that is open
     fs::rename(file, dir_ / "postern.log.1");  // what logrotate does, then SIGUSR1
     ASSERT_TRUE(Log::reopenFile(&error)) << error;
     Log::write(LogLevel::Warn, "second");
     EXPECT_NE(read(file).find("level=warn msg=second\n"), std::string::npos) << read(file);
     EXPECT_EQ(read(file).find("first"), std::string::npos);
     EXPECT_EQ(read(dir_ / "postern.log.1").find("second"), std::string::npos);
+#else
+    ASSERT_TRUE(Log::reopenFile(&error)) << error;
+#endif
 
     ASSERT_TRUE(Log::setFile("", &error));  // back to stderr
     Log::write(LogLevel::Info, "third");

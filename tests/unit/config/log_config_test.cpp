@@ -33,10 +33,9 @@ TEST(LogConfig, FieldsDefaultToAllInTheRecordsOrder) {
 TEST(LogConfig, FieldsAreKeptInTheGivenOrder) {
     LoadResult r = loadText(withLog(R"(fields = ["cause", "client", "time", "tls_error"])"));
     ASSERT_TRUE(r.config) << testing::PrintToString(errorLines(r));
-    EXPECT_EQ(r.config->log.fields, (std::vector<AccessField>{AccessField::Cause,
-                                                               AccessField::Client,
-                                                               AccessField::Time,
-                                                               AccessField::TlsError}));
+    EXPECT_EQ(r.config->log.fields,
+              (std::vector<AccessField>{AccessField::Cause, AccessField::Client, AccessField::Time,
+                                        AccessField::TlsError}));
 }
 
 TEST(LogConfig, UnknownFieldIsAnErrorAtItsPositionListingTheValidOnes) {

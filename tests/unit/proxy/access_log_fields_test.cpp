@@ -122,7 +122,8 @@ TEST(AccessLogFieldsTest, EmptyValuesAreDashesInBothFormatsAndNumbersStayNumbers
     EXPECT_EQ(writeOne(AccessFormat::Json, fields, plainConnection()),
               "{\"pool\":\"-\",\"backend\":\"-\",\"first_byte_ms\":-1,\"attempts\":0}\n");
     // The default (every field): the same dashes.
-    const std::string all = writeOne(AccessFormat::Json, config::allAccessFields(), plainConnection());
+    const std::string all =
+        writeOne(AccessFormat::Json, config::allAccessFields(), plainConnection());
     EXPECT_NE(all.find(",\"pool\":\"-\",\"backend\":\"-\","), std::string::npos) << all;
     EXPECT_EQ(all.find("\"\""), std::string::npos) << all;
 }
