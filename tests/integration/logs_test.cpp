@@ -140,6 +140,35 @@ TEST_F(LogsTest, FailingAccessLogIsReportedOnceAndAgainWhenItWorks) {
     EXPECT_EQ(p.matchingLines(failed, Stream::Stderr).size(), 1u) << p.stderrText();
 }
 
+TEST_F(LogsTest, AReloadMovesTheOwnLogToAFileAndBack) {
+    TestBackend b(BackendMode::Echo);
+    PosternProcess& p = newProcess();
+    const fs::path own = p.dir().path() / "postern.log";
+    const std::string rest = listenerToml("front", "echo") + poolToml("echo", addressesOf({&b}));
+    const std::string head =
+        "[gateway]\nworkers = 1\ncontrol_socket = \"off\"\n[log]\naccess = \"off\"\n";
+    const fs::path config = p.writeConfig(head + rest);
+    p.start({"run", "-c", config.string()});
+    ASSERT_TRUE(p.waitReady(kStartTimeout));
+
+    p.writeConfig(head + "file = \"" + own.string() + "\"\n" + rest);
+    ASSERT_TRUE(p.sendSignal(SIGHUP));
+    // The reload's own report is the first line in the new file.
+    ASSERT_TRUE(waitForFileLine(own, logLine({{"msg", "configuration reloaded"}}), kStartTimeout))
+        << p.stderrText();
+    EXPECT_TRUE(
+        p.matchingLines(logLine({{"msg", "configuration reloaded"}}), Stream::Stderr).empty());
+
+    // And back: the next reload's report is on stderr again, not in the file.
+    p.writeConfig(head + rest);
+    ASSERT_TRUE(p.sendSignal(SIGHUP));
+    ASSERT_TRUE(p.waitForLine(logLine({{"msg", "configuration reloaded"}, {"generation", "3"}}),
+                              kStartTimeout))
+        << readAll(own);
+    EXPECT_EQ(readAll(own).find("generation=3"), std::string::npos) << readAll(own);
+    EXPECT_TRUE(p.running());
+}
+
 TEST_F(LogsTest, CheckNamesAnUnknownFieldWithItsPosition) {
     TestBackend b(BackendMode::Echo);
     PosternProcess& p = newProcess();
