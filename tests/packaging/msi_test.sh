@@ -119,6 +119,10 @@ check "service RUNNING after install" wait_state RUNNING 30
 check "ProgramData\\Postern\\postern.toml created from config.default.toml" cmp -s "$pd/postern.toml" "$pf/config.default.toml"
 out="$(w 60 "$pf/postern.exe" check -c "$(winpath "$pd/postern.toml")" 2>&1 </dev/null | tr -d '\r')" || true
 check "postern.exe check accepts the installed default config" test "$out" = "configuration ok"
+out="$(w 60 "$pf/postern.exe" version -v 2>&1 </dev/null | tr -d '\r')" || true
+check "postern.exe version -v: the build details of a Windows x86_64 build" \
+  grep -q '^target: windows x86_64' <<<"$out"
+check "postern.exe version -v: the OpenSSL it runs with" grep -q '^openssl (running): OpenSSL 3' <<<"$out"
 check "Event Log: the service created the config" event_logged 'created the configuration from the default'
 check "Event Log: the service is ready" event_logged 'msg=ready workers='
 
