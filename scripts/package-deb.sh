@@ -2,6 +2,9 @@
 # Builds the two Debian packages from a staged `cmake --install`, with dpkg-deb:
 #   postern_<version>_<arch>.deb   /usr/bin/postern, /usr/lib/postern/plugins/*.so,
 #                                  /etc/postern/postern.toml (conffile), the systemd unit,
+#                                  man pages postern(1) and postern.toml(5) (scripts/md2man.py from
+#                                  docs/), examples/ in /usr/share/doc/postern/examples,
+#                                  /etc/logrotate.d/postern (conffile), bash completion,
 #                                  maintainer scripts creating the "postern" system user
 #   postern-dev_<version>_all.deb  the plugin SDK headers and the CMake package (find_package(Postern))
 #
@@ -24,7 +27,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "package-deb.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -74,9 +77,23 @@ install -D -m0644 installer/debian/postern.service "$p/lib/systemd/system/poster
 install -D -m0644 installer/debian/copyright "$p/usr/share/doc/postern/copyright"
 install -m0644 README.md docs/*.md "$p/usr/share/doc/postern/"
 changelog postern "$p/usr/share/doc/postern"
+# The operator's kit: examples, man pages built from the docs, logrotate, bash completion.
+install -d "$p/usr/share/doc/postern/examples/inventory" "$p/usr/share/doc/postern/examples/certs"
+install -m0644 examples/*.toml "$p/usr/share/doc/postern/examples/"
+install -m0644 examples/inventory/*.toml "$p/usr/share/doc/postern/examples/inventory/"
+install -m0644 examples/certs/* "$p/usr/share/doc/postern/examples/certs/"
+man_date="$(git -C "$POSTERN_ROOT" log -1 --format=%cs 2>/dev/null || date +%F)"
+install -d "$p/usr/share/man/man1" "$p/usr/share/man/man5"
+python3 scripts/md2man.py --name postern --section 1 --date "$man_date" \
+  --summary "reverse proxy and load balancer for TCP, TLS, HTTP and WebSocket" \
+  docs/command-line.md | gzip -9n >"$p/usr/share/man/man1/postern.1.gz"
+python3 scripts/md2man.py --name postern.toml --section 5 --date "$man_date" \
+  --summary "Postern configuration file" docs/configuration.md | gzip -9n >"$p/usr/share/man/man5/postern.toml.5.gz"
+install -D -m0644 installer/debian/postern.logrotate "$p/etc/logrotate.d/postern"
+install -D -m0644 installer/debian/postern.bash-completion "$p/usr/share/bash-completion/completions/postern"
 mkdir -p "$p/DEBIAN"
 install -m0755 installer/debian/postinst installer/debian/prerm installer/debian/postrm "$p/DEBIAN/"
-echo /etc/postern/postern.toml >"$p/DEBIAN/conffiles"
+printf '%s\n' /etc/postern/postern.toml /etc/logrotate.d/postern >"$p/DEBIAN/conffiles"
 chmod 0644 "$p/DEBIAN/conffiles"
 
 # Library dependencies of the binary and the plugins, as dpkg-shlibdeps finds them (it wants to

@@ -55,10 +55,16 @@ cmake --install "$build_dir" --component runtime --prefix "$work/stage" --strip 
 mkdir -p "$work/stage/bin/plugins" "$work/config"
 cp installer/config/config.default.toml "$work/config/"
 cp installer/msi/postern.wxs "$work/"
+# The example configs (with their inventory and demo certificate) -> Program Files\Postern\examples.
+cp -r examples "$work/stage/examples"
 (cd "$work" && find stage/bin/plugins -type f -name '*.dll' | sort |
    wixl-heat --var var.PluginsDir --directory-ref PLUGINSDIR --component-group Plugins --win64 \
              -p stage/bin/plugins/ >plugins.wxs)
+(cd "$work" && find stage/examples -type f | sort |
+   wixl-heat --var var.ExamplesDir --directory-ref EXAMPLESDIR --component-group Examples --win64 \
+             -p stage/examples/ >examples.wxs)
 msi="$out/postern-$version-x64.msi"
 (cd "$work" && wixl -a x64 -D Version="$version" -D StageDir=stage -D ConfigDir=config \
-   -D PluginsDir=stage/bin/plugins -D Win64=yes -o "$msi" postern.wxs plugins.wxs) >&2
+   -D PluginsDir=stage/bin/plugins -D ExamplesDir=stage/examples -D Win64=yes -o "$msi" \
+   postern.wxs plugins.wxs examples.wxs) >&2
 echo "$msi"

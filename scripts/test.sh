@@ -84,7 +84,8 @@ fi
 # The .deb packages from the tree just tested, checked in a scratch root (and installed for real,
 # then purged, when root): tests/packaging/deb_test.sh.
 postern_log "packaging: .deb from $build_dir"
-postern_install_missing dpkg-dev systemd adduser
+postern_install_missing dpkg-dev systemd adduser groff-base mandoc logrotate
+python3 tests/packaging/md2man_test.py || failed+=("man page converter (tests/packaging/md2man_test.py)")
 if debs="$(scripts/package-deb.sh --build-dir "$build_dir")"; then
   # shellcheck disable=SC2086  # two paths, one per line
   tests/packaging/deb_test.sh $debs || failed+=("packaging (.deb)")

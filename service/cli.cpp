@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "build_info.h"
 #include "common/log.h"
 #include "config/control_socket_lookup.h"
 #include "config/loader.h"
@@ -35,7 +36,8 @@ int usage(std::FILE* out, int code, const Platform& platform) {
                  "                      of the default config; default %s);\n"
                  "                      exit 0 applied, 2 rejected (errors printed), 1 no\n"
                  "                      running instance\n"
-                 "  version             print the version\n",
+                 "  version [-v]        print the version (-v: with the compiler, the build\n"
+                 "                      type, the library versions and the plugin ABI)\n",
                  platform.defaultConfigPath().string().c_str(), config::kDefaultControlSocket);
     auto extra = platform.usageExtra();
     if (!extra.empty()) std::fprintf(out, "%.*s", static_cast<int>(extra.size()), extra.data());
@@ -259,10 +261,10 @@ int runGateway(const std::string& config_path, bool have_path, Platform& platfor
     };
     control.reopen_logs = [&] {
         std::string e;
-        if (gateway.reopenAccessLog(&e))
-            POSTERN_LOG(Info, "access log reopened", "");
+        if (gateway.reopenLogs(&e))
+            POSTERN_LOG(Info, "log files reopened", "");
         else
-            POSTERN_LOG(Error, "access log not reopened; lines keep going to the old file",
+            POSTERN_LOG(Error, "log file not reopened; its lines keep going to the old file",
                         "error=" + common::logfmtValue(e));
     };
     control.abort_drain = [&] { gateway.abortDrain(); };
@@ -287,6 +289,7 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
     bool have_socket = false;
     std::string service;
     bool have_service = false;
+    bool verbose = false;
     for (std::size_t i = 1; i < args.size(); ++i) {
         const std::string& a = args[i];
         if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
@@ -304,6 +307,8 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
         } else if (cmd == "reload" && a == "--service") {
             service = i + 1 < args.size() && args[i + 1].rfind("-", 0) != 0 ? args[++i] : "postern";
             have_service = true;
+        } else if ((cmd == "version" || cmd == "--version") && (a == "-v" || a == "--verbose")) {
+            verbose = true;
         } else if (a == "-h" || a == "--help") {
             return usage(stdout, 0, platform);
         } else {
@@ -322,7 +327,10 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
         }
         if (cmd == "plugins") return listPlugins(config, have_config, platform);
         if (cmd == "version" || cmd == "--version") {
-            std::printf("postern %s\n", POSTERN_VERSION);
+            if (verbose)
+                std::fputs(buildDetails().c_str(), stdout);
+            else
+                std::printf("postern %s\n", POSTERN_VERSION);
             return 0;
         }
         if (cmd == "reload" && have_service) return platform.reloadService(service);

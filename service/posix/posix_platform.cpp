@@ -20,23 +20,7 @@ namespace {
 
 // sd-daemon(3) priority prefixes: journald strips "<N>" and files the line at that priority.
 void journalSink(common::LogLevel level, std::string_view line) {
-    const char* prefix = "<6>";
-    switch (level) {
-        case common::LogLevel::Trace:
-        case common::LogLevel::Debug:
-            prefix = "<7>";
-            break;
-        case common::LogLevel::Info:
-            prefix = "<6>";
-            break;
-        case common::LogLevel::Warn:
-            prefix = "<4>";
-            break;
-        case common::LogLevel::Error:
-            prefix = "<3>";
-            break;
-    }
-    std::string out = prefix;
+    std::string out(common::journalPrefix(level));
     out.append(line);
     (void)!::write(2, out.data(), out.size());
 }
@@ -160,7 +144,7 @@ void PosixPlatform::signalLoop(const RunControl& control) {
                 queue_.post({RequestQueue::Kind::Reload, "SIGHUP", {}});
                 break;
             case SIGUSR1:
-                POSTERN_LOG(Info, "SIGUSR1 received: reopening the access log file", "");
+                POSTERN_LOG(Info, "SIGUSR1 received: reopening the log files", "");
                 // While running, on the main thread (serialized with reloads); while draining the
                 // main thread is in shutdown() and nothing else changes the log: here.
                 if (stop_posted || !queue_.post({RequestQueue::Kind::ReopenLogs, "SIGUSR1", {}}))

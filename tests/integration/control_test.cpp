@@ -249,7 +249,7 @@ TEST_F(ControlTest, SigusrOneReopensTheAccessLogAfterARename) {
 
     fs::rename(log, rotated);  // what logrotate does before its postrotate
     ASSERT_TRUE(p.sendSignal(SIGUSR1));
-    ASSERT_TRUE(p.waitForLine(logLine({{"msg", "access log reopened"}}), 5s));
+    ASSERT_TRUE(p.waitForLine(logLine({{"msg", "log files reopened"}}), 5s));
     ASSERT_TRUE(fs::exists(log)) << "SIGUSR1 must create the access log file again";
 
     ASSERT_TRUE(oneConnection(port));

@@ -5,6 +5,9 @@
 #      offline `systemd-analyze security` exposure threshold, against that root)
 #   3. the extracted binary validates the extracted default config (`postern check`) with the
 #      extracted plugins, and lists them (`postern plugins`)
+#   3b. the operator's kit: both man pages render (groff -ww, mandoc -T lint, man -l), every
+#      example passes `postern check` with the extracted binary, the logrotate file passes a
+#      forced `logrotate -d`, the bash completion sources and completes commands and options
 #   4. a plugin built out of tree against the extracted postern-dev (find_package(Postern)) is
 #      loaded by the extracted binary
 #   5. when root and no postern package is installed: a real `dpkg -i` (system user, config
@@ -39,7 +42,8 @@ check "postern depends on libc6 (dpkg-shlibdeps ran)" grep -qw libc6 <<<"$(field
 check "postern depends on libc-ares2 (the dns discovery plugin's resolver)" grep -qw libc-ares2 <<<"$(field "$deb" Depends)"
 mkdir -p "$work/control"
 dpkg-deb --control "$deb" "$work/control"
-check "conffiles lists exactly /etc/postern/postern.toml" test "$(cat "$work/control/conffiles")" = /etc/postern/postern.toml
+check "conffiles lists exactly /etc/postern/postern.toml and /etc/logrotate.d/postern" \
+  test "$(cat "$work/control/conffiles")" = "$(printf '%s\n' /etc/postern/postern.toml /etc/logrotate.d/postern)"
 for s in postinst prerm postrm; do
   check "$s is executable and valid sh" sh -c "test -x '$work/control/$s' && sh -n '$work/control/$s'"
 done
@@ -106,6 +110,88 @@ else
   fail "postern plugins: $out"
 fi
 check "postern version" test "$("$R/usr/bin/postern" version)" = "postern $(dpkg-deb --field "$deb" Version | cut -d- -f1)"
+# version -v: the same first line, then the build details of the packaged binary.
+vv="$("$R/usr/bin/postern" version -v 2>&1)"
+check "postern version -v: the version first" test "$(head -n1 <<<"$vv")" = "$("$R/usr/bin/postern" version)"
+check "postern version -v names its build type" grep -qE '^build type: (Release|RelWithDebInfo|Debug|MinSizeRel)$' <<<"$vv"
+for key in 'compiler: GCC ' 'target: linux ' 'openssl (built with): OpenSSL 3' \
+           'openssl (running): OpenSSL 3' 'poco (running): 1.' 'boost: 1.' 'toml++: 3.' 'plugin abi: '; do
+  check "postern version -v names '$key'" grep -qF -- "$key" <<<"$vv"
+done
+
+# --- 3b. the operator's kit: man pages, examples, logrotate, bash completion -----------------
+for page in man1/postern.1 man5/postern.toml.5; do
+  f="$R/usr/share/man/$page.gz"
+  if [ ! -f "$f" ]; then fail "/usr/share/man/$page.gz is missing"; continue; fi
+  if out="$(zcat "$f" | groff -ww -man -z 2>&1)" && [ -z "$out" ]; then
+    ok "$page renders with groff -ww -man without a warning"
+  else
+    fail "$page: groff -ww: $out"
+  fi
+  if command -v mandoc >/dev/null; then
+    if out="$(zcat "$f" | mandoc -T lint -W warning 2>&1)" && [ -z "$out" ]; then
+      ok "$page: mandoc -T lint -W warning is clean"
+    else
+      fail "$page: mandoc -T lint: $out"
+    fi
+  fi
+  check "$page: man -l shows its NAME line" sh -c "MANWIDTH=80 man -l '$f' 2>/dev/null | grep -q '^ *postern.* - '"
+done
+man1_text="$(MANWIDTH=100 man -l "$R/usr/share/man/man1/postern.1.gz" 2>/dev/null | tr -s " ")"  # justified: squeeze spaces
+for c in 'run [-c FILE]' 'check -c FILE' 'reload [-c FILE] [--socket PATH]' 'plugins [-c FILE]' 'version [-v]:'; do
+  check "postern(1) documents '$c'" grep -qF -- "$c" <<<"$man1_text"
+done
+man5_text="$(MANWIDTH=100 man -l "$R/usr/share/man/man5/postern.toml.5.gz" 2>/dev/null)"
+for sec in '[GATEWAY]' '[LOG]' '[[LISTENER]]' '[[POOL]]'; do
+  check "postern.toml(5) has the section $sec" grep -qxF -- "$sec" <<<"$man5_text"
+done
+
+ex="$R/usr/share/doc/postern/examples"
+check "every examples/*.toml of the source is installed" \
+  test "$(cd "$root_dir/examples" && ls ./*.toml)" = "$(cd "$ex" 2>/dev/null && ls ./*.toml)"
+for f in "$ex"/*.toml; do
+  if out="$("$R/usr/bin/postern" check -c "$f" 2>&1)" && [ "$out" = "configuration ok" ]; then
+    ok "installed binary: postern check examples/$(basename "$f")"
+  else
+    fail "postern check examples/$(basename "$f"): $out"
+  fi
+done
+
+lr="$R/etc/logrotate.d/postern"
+check "/etc/logrotate.d/postern rotates /var/log/postern/*.log" grep -q '^/var/log/postern/\*\.log {' "$lr"
+check "its postrotate sends SIGUSR1 to the service" grep -q 'systemctl kill --kill-who=main --signal=USR1 postern.service' "$lr"
+if command -v logrotate >/dev/null; then
+  # A forced dry run (-d -f) on a copy that points at a scratch log: it would rotate the file and
+  # run the postrotate script. Without a postern user here the copy creates files as root.
+  mkdir -p "$work/log"
+  echo 'ts=1 msg=x' >"$work/log/access.log"
+  sed -e "s|^/var/log/postern/|$work/log/|" "$lr" >"$work/logrotate.conf"
+  getent passwd postern >/dev/null || sed -i 's/^\tcreate 0640 postern adm/\tcreate 0640 root adm/' "$work/logrotate.conf"
+  if out="$(logrotate -d -f -s "$work/logrotate.state" "$work/logrotate.conf" 2>&1)" &&
+     grep -q "rotating log $work/log/access.log" <<<"$out" && grep -q 'running postrotate script' <<<"$out"; then
+    ok "logrotate -d accepts it: rotates the access log, then runs postrotate"
+  else
+    fail "logrotate -d: $out"
+  fi
+else
+  fail "logrotate not installed (package logrotate): the logrotate file cannot be checked"
+fi
+
+bc="$R/usr/share/bash-completion/completions/postern"
+check "bash completion: sources, registers _postern for postern" \
+  bash -c "source '$bc' && complete -p postern | grep -q -- '-F _postern postern'"
+complete_words() {  # complete_words WORD... : what TAB offers after the words (the last is partial)
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _postern; echo "${COMPREPLY[*]}"' _ "$bc" "$@"
+}
+check "bash completion: 'postern rel<TAB>' -> reload" test "$(complete_words postern rel)" = reload
+check "bash completion: 'postern <TAB>' -> every command" \
+  test "$(complete_words postern '')" = "run check plugins reload version help --help"
+check "bash completion: 'postern reload --s<TAB>' -> --socket" test "$(complete_words postern reload --s)" = --socket
+check "bash completion: 'postern version -<TAB>' -> -v --verbose --help" \
+  test "$(complete_words postern version -)" = "-v --verbose --help"
+mkdir -p "$work/compl/conf d" && touch "$work/compl/my site.toml" "$work/compl/notes.txt"
+check "bash completion: 'postern check -c <TAB>' -> .toml files and folders only" \
+  test "$(cd "$work/compl" && complete_words postern check -c '' | tr ' ' '\n' | sort | tr '\n' ,)" = "conf,d,my,site.toml,"
 
 # --- 4. an out-of-tree plugin built against the extracted postern-dev -------------------------
 oot="$work/oot"
@@ -248,6 +334,11 @@ else
       fail "systemd-analyze verify (installed): $out"
     fi
     check "postern check as installed" sh -c '/usr/bin/postern check -c /etc/postern/postern.toml | grep -qx "configuration ok"'
+    if out="$(logrotate -d -s "$work/lr-installed.state" /etc/logrotate.d/postern 2>&1)"; then
+      ok "logrotate -d on the installed /etc/logrotate.d/postern"
+    else
+      fail "logrotate -d on the installed /etc/logrotate.d/postern: $out"
+    fi
     # A local edit to the conffile survives a reinstall of the same package.
     echo "# local edit" >>/etc/postern/postern.toml
     dpkg -i "$deb" </dev/null >>"$work/dpkg.log" 2>&1 || fail "dpkg -i (reinstall)"
@@ -261,8 +352,8 @@ else
   else
     fail "dpkg --purge: $(tail -20 "$work/dpkg.log")"
   fi
-  check "purge removed /usr/bin/postern, /etc/postern and the unit" \
-    sh -c '! test -e /usr/bin/postern && ! test -e /etc/postern && ! test -e /lib/systemd/system/postern.service'
+  check "purge removed /usr/bin/postern, /etc/postern, the unit and /etc/logrotate.d/postern" \
+    sh -c '! test -e /usr/bin/postern && ! test -e /etc/postern && ! test -e /lib/systemd/system/postern.service && ! test -e /etc/logrotate.d/postern'
   check "purge removed the enable symlink" sh -c '! test -L /etc/systemd/system/multi-user.target.wants/postern.service'
   # The package keeps its system user on purge (policy); this test leaves the machine as it found it.
   if [ "$user_existed" = 0 ] && getent passwd postern >/dev/null; then

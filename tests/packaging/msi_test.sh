@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Checks the Windows installer under wine, in a fresh wine prefix of its own:
 #   1. tables (msiinfo): the service (auto start, LocalSystem, no arguments), its control events,
-#      the files (postern.exe, config.default.toml, the plugin DLLs), the Event Log source, the
-#      major-upgrade rows
-#   2. `msiexec /i /qn`: files in Program Files, the service RUNNING, %ProgramData%\Postern\
-#      postern.toml created from config.default.toml, `postern.exe check` accepts it
+#      the files (postern.exe, config.default.toml, the plugin DLLs, examples\ as in the
+#      repository), the Event Log source, the major-upgrade rows
+#   2. `msiexec /i /qn`: files in Program Files (examples\ included), the service RUNNING,
+#      %ProgramData%\Postern\postern.toml created from config.default.toml, `postern.exe check`
+#      accepts it and two installed examples
 #   3. a TCP relay through the service: the test writes a config with free loopback ports to
 #      ProgramData, restarts the service (net stop / net start) and echoes 64 KiB through it to a
 #      backend on the Linux side; the access log file gets a line; a client that half-closes and
@@ -73,6 +74,8 @@ mkdir -p "$work/extract"
 msiextract -C "$work/extract" "$msi" >/dev/null
 check "msiextract: postern.exe is a PE32+ executable" sh -c "file '$work/extract/Postern/postern.exe' | grep -q 'PE32+ executable'"
 check "msiextract: plugins\\postern_probe_tcp.dll is a DLL" sh -c "file '$work/extract/Postern/plugins/postern_probe_tcp.dll' | grep -q 'PE32+ executable (DLL)'"
+check "msiextract: examples\\ holds the repository's examples/, byte for byte" \
+  diff -r "$root_dir/examples" "$work/extract/Postern/examples"
 
 # --- 2. install -------------------------------------------------------------------------------
 # wine's ReportEventW only traces its strings (channel "eventlog"); services inherit the session's
@@ -104,10 +107,22 @@ else
 fi
 check "postern.exe in Program Files" test -f "$pf/postern.exe"
 check "plugins in Program Files\\Postern\\plugins" test -f "$pf/plugins/postern_balancer_round_robin.dll"
+check "examples in Program Files\\Postern\\examples (every examples/*.toml, inventory, demo certificate)" \
+  diff -r "$root_dir/examples" "$pf/examples"
+# Every example runs through the installed postern.exe (they are also loaded by the unit tests
+# under wine: ConfigFixtures.ExamplesLoad); relative paths resolve from examples\.
+for ex in $(cd "$root_dir/examples" && ls -- *.toml); do
+  out="$(w 60 "$pf/postern.exe" check -c "$(winpath "$pf/examples/$ex")" 2>&1 </dev/null | tr -d '\r')" || true
+  check "postern.exe check accepts the installed examples\\$ex" test "$out" = "configuration ok"
+done
 check "service RUNNING after install" wait_state RUNNING 30
 check "ProgramData\\Postern\\postern.toml created from config.default.toml" cmp -s "$pd/postern.toml" "$pf/config.default.toml"
 out="$(w 60 "$pf/postern.exe" check -c "$(winpath "$pd/postern.toml")" 2>&1 </dev/null | tr -d '\r')" || true
 check "postern.exe check accepts the installed default config" test "$out" = "configuration ok"
+out="$(w 60 "$pf/postern.exe" version -v 2>&1 </dev/null | tr -d '\r')" || true
+check "postern.exe version -v: the build details of a Windows x86_64 build" \
+  grep -q '^target: windows x86_64' <<<"$out"
+check "postern.exe version -v: the OpenSSL it runs with" grep -q '^openssl (running): OpenSSL 3' <<<"$out"
 check "Event Log: the service created the config" event_logged 'created the configuration from the default'
 check "Event Log: the service is ready" event_logged 'msg=ready workers='
 

@@ -80,26 +80,27 @@ std::vector<std::string> keysOf(const std::map<std::string, V>& m) {
     return out;
 }
 
-/** Why `run` could not open (create) an access log file at `path` (`written` as the config has
+/** Why `run` could not open (create) the log file of `key` at `path` (`written` as the config has
  * it, for the message), found without creating anything; nullopt when it can. Whether the user
  * postern runs as may write there is not decided here: `check` may run as another user, and
  * `run` opens the file before it drops privileges. */
-std::optional<std::string> accessLogPathProblem(const std::filesystem::path& path,
-                                                const std::string& written) {
+std::optional<std::string> logPathProblem(std::string_view key, const std::filesystem::path& path,
+                                          const std::string& written) {
+    const std::string k = "'" + std::string(key) + "'";
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
     if (std::filesystem::is_directory(status))
-        return "'access': \"" + written + "\" is a directory (name a file in it)";
+        return k + ": \"" + written + "\" is a directory (name a file in it)";
     if (std::filesystem::exists(status)) return std::nullopt;  // appended to
     const std::filesystem::path dir = path.parent_path();
     std::string dir_written = std::filesystem::path(written).parent_path().string();
     if (dir_written.empty()) dir_written = dir.string();
     const auto dir_status = std::filesystem::status(dir, ec);
     if (!std::filesystem::exists(dir_status))
-        return "'access': directory \"" + dir_written +
+        return k + ": directory \"" + dir_written +
                "\" does not exist (create it, writable by the user postern runs as)";
     if (!std::filesystem::is_directory(dir_status))
-        return "'access': \"" + dir_written + "\" is not a directory";
+        return k + ": \"" + dir_written + "\" is not a directory";
     return std::nullopt;
 }
 
@@ -260,6 +261,15 @@ void ConfigReader::readLog(const toml::table* table, SourcePos pos) {
         else
             r.invalidChoice("level", *level, {"trace", "debug", "info", "warn", "error"});
     }
+    if (auto file = r.string("file")) {
+        if (file->empty())
+            diag_.error(r.valuePos("file"),
+                        "'file' must not be empty (leave it out to log to stderr)");
+        else if (auto problem = logPathProblem("file", resolvePath(*file), *file))
+            diag_.error(r.valuePos("file"), *problem);
+        else
+            l.file = resolvePath(*file).string();
+    }
     if (auto access = r.string("access")) {
         if (access->empty())
             diag_.error(r.valuePos("access"),
@@ -274,7 +284,7 @@ void ConfigReader::readLog(const toml::table* table, SourcePos pos) {
 #endif
         else if (*access == "stdout" || *access == "stderr" || *access == "off")
             l.access = *access;
-        else if (auto problem = accessLogPathProblem(resolvePath(*access), *access))
+        else if (auto problem = logPathProblem("access", resolvePath(*access), *access))
             diag_.error(r.valuePos("access"), *problem);
         else
             l.access = resolvePath(*access).string();
@@ -286,6 +296,37 @@ void ConfigReader::readLog(const toml::table* table, SourcePos pos) {
             l.format = AccessFormat::Json;
         else
             r.invalidChoice("format", *format, {"logfmt", "json"});
+    }
+    if (auto fields = r.stringArray("fields")) {
+        std::vector<AccessField> chosen;
+        bool ok = true;
+        for (const auto& item : *fields) {
+            std::size_t i = 0;
+            while (i < kAccessFieldCount && item.value != kAccessFieldNames[i]) ++i;
+            if (i == kAccessFieldCount) {
+                std::string names;
+                for (const char* name : kAccessFieldNames)
+                    names += std::string(names.empty() ? "" : ", ") + name;
+                diag_.error(item.pos, "unknown access log field \"" + item.value +
+                                          "\" in 'fields'; the fields are: " + names);
+                ok = false;
+                continue;
+            }
+            const auto field = static_cast<AccessField>(i);
+            if (std::find(chosen.begin(), chosen.end(), field) != chosen.end()) {
+                diag_.error(item.pos,
+                            "access log field \"" + item.value + "\" is listed twice in 'fields'");
+                ok = false;
+                continue;
+            }
+            chosen.push_back(field);
+        }
+        if (ok && chosen.empty())
+            diag_.error(r.valuePos("fields"),
+                        "'fields' must name at least one field (use access = \"off\" to "
+                        "disable the access log)");
+        else if (ok)
+            l.fields = std::move(chosen);
     }
     r.finish();
 }

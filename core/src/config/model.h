@@ -55,6 +55,50 @@ inline bool terminatesTls(ListenerProtocol p) {
 }
 enum class AccessFormat { Logfmt, Json };
 
+/** The fields an access-log record can carry, in their default order (the order of
+ * kAccessFieldNames). A record writes the chosen fields it has: `method` .. `reused` are HTTP
+ * request records' own, `sni` .. `tls_error` connection records' own. */
+enum class AccessField : std::uint8_t {
+    Time,
+    Listener,
+    Client,
+    Method,
+    Host,
+    Path,
+    Status,
+    Pool,
+    Backend,
+    BytesIn,
+    BytesOut,
+    ConnectMs,
+    FirstByteMs,
+    TotalMs,
+    Attempts,
+    Reused,
+    Sni,
+    Alpn,
+    TlsVersion,
+    TlsHandshakeMs,
+    Cause,
+    TlsError
+};
+/** The names as they appear in the records and in `[log] fields`, indexed by AccessField. */
+inline constexpr const char* kAccessFieldNames[] = {
+    "time",      "listener",   "client",        "method",      "host",
+    "path",      "status",     "pool",          "backend",     "bytes_in",
+    "bytes_out", "connect_ms", "first_byte_ms", "total_ms",    "attempts",
+    "reused",    "sni",        "alpn",          "tls_version", "tls_handshake_ms",
+    "cause",     "tls_error"};
+inline constexpr std::size_t kAccessFieldCount =
+    sizeof kAccessFieldNames / sizeof kAccessFieldNames[0];
+static_assert(kAccessFieldCount == static_cast<std::size_t>(AccessField::TlsError) + 1);
+/** Every field, in the default order. */
+inline std::vector<AccessField> allAccessFields() {
+    std::vector<AccessField> all;
+    for (std::size_t i = 0; i < kAccessFieldCount; ++i) all.push_back(static_cast<AccessField>(i));
+    return all;
+}
+
 struct GatewayConfig {
     unsigned workers = 0;  ///< resolved: never 0 after loading (0 in the file = one per core)
     std::vector<std::filesystem::path> plugin_dirs;  ///< absolute
@@ -84,8 +128,15 @@ struct AdminConfig {
 
 struct LogConfig {
     common::LogLevel level = common::LogLevel::Info;
+    /** Postern's own (diagnostics) log: an absolute file path, or empty = stderr (the journal
+     * under systemd, the Event Log for the Windows service). */
+    std::string file;
     std::string access = "stdout";  ///< stdout | stderr | syslog | off | absolute file path
     AccessFormat format = AccessFormat::Logfmt;
+    std::vector<AccessField> fields = allAccessFields();  ///< chosen, in this order
+    /** Not a key of the file: where `access = "syslog"` sends its datagrams (tests use their
+     * own socket). */
+    std::string syslog_socket = "/dev/log";
 };
 
 /** [listener.tls] of a protocol = "tls" or "https" listener. */

@@ -1,14 +1,18 @@
-// The access log: one line per closed client connection, or per HTTP request (logfmt or JSON), written with a single
-// write() per line so lines from different workers never interleave. Any thread.
-// reopen() (SIGUSR1, after logrotate renamed the file) opens the path again and dup2()s the new
-// file over the same descriptor number: a worker's write() in flight finishes on the old file, the
-// next one goes to the new file, no write ever sees a closed or reused descriptor, no lock.
+// The access log: one line per closed client connection, or per HTTP request (logfmt or JSON),
+// written with a single write() per line so lines from different workers never interleave. Any
+// thread. reopen() (SIGUSR1, after logrotate renamed the file) opens the path again and dup2()s the
+// new file over the same descriptor number: a worker's write() in flight finishes on the old file,
+// the next one goes to the new file, no write ever sees a closed or reused descriptor, no lock.
+// `access = "syslog"` sends RFC 3164 datagrams to /dev/log itself (glibc's syslog() cannot say
+// that they are dropped), reconnecting at most once a second while the socket is missing.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/model.h"
 
@@ -64,6 +68,7 @@ public:
     ~AccessLog();
 
     bool enabled() const { return fd_ >= 0 || syslog_; }
+    /** Each writes the [log] fields the record has, in their order; an empty string is "-". */
     void write(const AccessRecord& r);
     void write(const RequestRecord& r);
     /** A file target: opens its path again (created when it was renamed away) and writes there
@@ -73,14 +78,23 @@ public:
     bool reopen(std::string* error);
 
 private:
-    AccessLog() = default;
-    /** One write() of a complete line (or one syslog message). */
-    void emit(const std::string& line);
+    class Syslog;
+    AccessLog();
+    /** One write() of a complete line (or one syslog datagram). A failure is reported once in
+     * the diagnostics log, and so is the first success after failures (with the records lost). */
+    void emit(std::string_view line);
+    void failed(int error);
+    void succeeded();
+
     int fd_ = -1;  ///< never changes once open: reopen() replaces the file behind it
     bool own_fd_ = false;
-    std::string path_;  ///< the file target, for reopen()
-    bool syslog_ = false;
+    std::string target_;  ///< as in [log] access, for messages and reopen()
+    std::unique_ptr<Syslog> syslog_;
     config::AccessFormat format_ = config::AccessFormat::Logfmt;
+    std::vector<config::AccessField> fields_;
+    /** Set by the first failed write, cleared by the next successful one (any worker). */
+    std::atomic<bool> failing_{false};
+    std::atomic<std::uint64_t> lost_{0};  ///< records lost since failing_ was set
 };
 
 }  // namespace postern::proxy

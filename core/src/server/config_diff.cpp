@@ -96,8 +96,10 @@ ConfigDiff diffConfigs(const config::Config& before, const config::Config& after
     if (g0.user != g1.user) d.restart_only.push_back("[gateway] user");
     if (g0.splice != g1.splice) d.restart_only.push_back("[gateway] splice");
     d.log_level_changed = before.log.level != after.log.level;
-    d.access_log_changed =
-        before.log.access != after.log.access || before.log.format != after.log.format;
+    d.access_log_changed = before.log.access != after.log.access ||
+                           before.log.format != after.log.format ||
+                           before.log.fields != after.log.fields;
+    d.log_file_changed = before.log.file != after.log.file;
     return d;
 }
 

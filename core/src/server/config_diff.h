@@ -32,7 +32,8 @@ struct ConfigDiff {
     /** "[gateway] workers" …: changed in the file, kept as they run until a restart. */
     std::vector<std::string> restart_only;
     bool log_level_changed = false;
-    bool access_log_changed = false;  ///< [log] access or format
+    bool access_log_changed = false;  ///< [log] access, format or fields
+    bool log_file_changed = false;    ///< [log] file
 };
 
 /** Whether a listener of `before` is kept as `after` (same name, same bind list). */

@@ -176,6 +176,7 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
         started_at_ = loaded_at_ = admin::WallClock::now();
     }
     common::Log::setLevel(cfg.log.level);
+    if (!cfg.log.file.empty() && !common::Log::setFile(cfg.log.file, error)) return false;
     auto log = proxy::AccessLog::open(cfg.log, error);
     if (!log) return false;
     {
@@ -259,9 +260,13 @@ bool Gateway::start(std::shared_ptr<const config::Config> config, std::string* e
     return true;
 }
 
-bool Gateway::reopenAccessLog(std::string* error) {
+bool Gateway::reopenLogs(std::string* error) {
+    std::string log_error;
+    const bool log_ok = common::Log::reopenFile(&log_error);
     std::lock_guard<std::mutex> logs_lock(access_logs_mutex_);
-    return access_logs_.empty() ? true : access_logs_.back()->reopen(error);
+    const bool access_ok = access_logs_.empty() || access_logs_.back()->reopen(error);
+    if (!log_ok && error) *error = access_ok ? log_error : log_error + "; " + *error;
+    return log_ok && access_ok;
 }
 
 void Gateway::backendRetired(const std::shared_ptr<upstream::Backend>& backend,
@@ -583,6 +588,16 @@ ReloadResult Gateway::reload(const std::filesystem::path& file,
 
     // [log], [gateway] keys that apply in place.
     if (diff.log_level_changed) common::Log::setLevel(next->log.level);
+    if (diff.log_file_changed) {
+        // Opened here, after everything that can reject the reload: a file that cannot be opened
+        // keeps the old target and is a warning, not a rejection.
+        std::string why;
+        if (!common::Log::setFile(next->log.file, &why)) {
+            std::string warning = "[log] file not applied: " + why + "; the log stays where it was";
+            POSTERN_LOG(Warn, "reload: " + warning, "file=" + common::logfmtValue(display));
+            result.warnings.push_back(std::move(warning));
+        }
+    }
     if (new_log) {
         for (auto& w : workers_) w->setAccessLog(new_log.get());
         std::lock_guard<std::mutex> logs_lock(access_logs_mutex_);

@@ -113,9 +113,10 @@ public:
      * waiting for connections to drain and closes them now. */
     void abortDrain() { abort_drain_.store(true); }
 
-    /** SIGUSR1: opens the access log file again by its path (after a rotation renamed it). False
-     * with *error when it cannot; the old file keeps getting the lines. Any thread. */
-    bool reopenAccessLog(std::string* error);
+    /** SIGUSR1: opens the access log file and the [log] file again by their paths (after a
+     * rotation renamed them). False with *error when one cannot be; its old file keeps getting the
+     * lines. Any thread. */
+    bool reopenLogs(std::string* error);
 
     /** Asks the service to run a reload (origin "admin API") through the same queue as SIGHUP
      * and `postern reload`, and to call `reply` with the outcome; false when it cannot (the

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
 
 #include "unit/config/load_helpers.h"
@@ -405,10 +406,18 @@ void expectFixtureErrors(const std::string& name) {
 TEST(ConfigFixtures, ExamplesLoad) {
     const fs::path dir = fs::path(POSTERN_SOURCE_DIR) / "examples";
     if (!fs::exists(dir)) GTEST_SKIP() << "no examples/ directory";
+    std::set<std::string> loaded;
     for (const auto& entry : fs::directory_iterator(dir)) {
         if (entry.path().extension() != ".toml") continue;
         LoadResult r = loadConfigFile(entry.path(), test::sharedRegistry(), test::testOptions());
         EXPECT_TRUE(r.errors.empty()) << entry.path() << testing::PrintToString(errorLines(r));
+        EXPECT_TRUE(r.config) << entry.path();
+        loaded.insert(entry.path().filename().string());
+    }
+    // The common jobs the README and docs/install.md promise an example for.
+    for (const char* name : {"tcp.toml", "tls-proxy-v1.toml", "http-routing.toml", "websocket.toml",
+                             "dns-discovery.toml", "file-discovery.toml", "sni-passthrough.toml"}) {
+        EXPECT_TRUE(loaded.count(name)) << "examples/" << name << " is missing";
     }
 }
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "unit/config/load_helpers.h"
 
 namespace postern::server {
@@ -126,6 +128,25 @@ TEST(ConfigDiffTest, RestartOnlyKeysAreReportedByName) {
     EXPECT_TRUE(same.restart_only.empty());
     EXPECT_FALSE(same.log_level_changed);
     EXPECT_FALSE(same.access_log_changed);
+}
+
+TEST(ConfigDiffTest, AccessLogFieldsAndTheLogFileApplyInPlace) {
+    const std::string rest = listener("l", "\"127.0.0.1:7001\"") + pool("pg", "\"10.0.0.1:1\"");
+    const auto before = load(rest);
+    const auto fields = load("[log]\nfields = [\"time\", \"cause\"]\n" + rest);
+    const auto file = load("[log]\nfile = \"" +
+                           (std::filesystem::temp_directory_path() / "postern.log").generic_string() +
+                           "\"\n" + rest);
+    ASSERT_TRUE(before && fields && file);
+    const ConfigDiff d = diffConfigs(*before, *fields);
+    EXPECT_TRUE(d.access_log_changed);
+    EXPECT_FALSE(d.log_file_changed);
+    EXPECT_TRUE(d.restart_only.empty());
+    const ConfigDiff f = diffConfigs(*before, *file);
+    EXPECT_TRUE(f.log_file_changed);
+    EXPECT_FALSE(f.access_log_changed);
+    EXPECT_TRUE(f.restart_only.empty());
+    EXPECT_FALSE(diffConfigs(*file, *file).log_file_changed);
 }
 
 TEST(ConfigDiffTest, UnchangedPluginTablesKeepTheirInstancesOnAReload) {
