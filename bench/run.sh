@@ -29,9 +29,10 @@ usage: bench/run.sh [options]
                           < 90 s; fails unless every target answered without socket errors
   --scenarios LIST        comma list of keepalive,newconn,bulk,idle,
                           tls-hs-ecdsa,tls-hs-rsa,tls-keepalive,reload,
-                          http-keepalive,http-newconn,ws-idle,ws-echo;
-                          groups: "tcp" (the first four), "tls" (the three
-                          tls-*), "http", "ws", "l7" (http + ws)       (default: all;
+                          http-keepalive,http-newconn,http-metrics,ws-idle,
+                          ws-echo; groups: "tcp" (the first four), "tls" (the
+                          three tls-*), "http" (the three http-*), "ws", "l7"
+                          (http + ws)                                  (default: all;
                           quick: the http/ws ones only when the postern binary
                           has HTTP listeners)
   --targets LIST          comma list of direct,postern,haproxy,nginx  (default: all)

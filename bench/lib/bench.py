@@ -12,6 +12,7 @@ import base64
 import ctypes
 import datetime
 import hashlib
+import http.client
 import json
 import os
 import platform
@@ -37,6 +38,11 @@ ALL_TARGETS = ["direct", "postern", "haproxy", "nginx"]
 TCP_SCENARIOS = ["keepalive", "newconn", "bulk", "idle"]
 # Postern only: the keep-alive load while the config is reloaded RELOADS times (issue 13).
 RELOAD_SCENARIOS = ["reload"]
+# Postern only: the HTTP keep-alive load with the admin endpoint on and /metrics scraped every
+# METRICS_EVERY seconds (issue 15), against Postern's http-keepalive row of the same run.
+METRICS_SCENARIOS = ["http-metrics"]
+METRICS_EVERY = 1.0
+POSTERN_ONLY_SCENARIOS = RELOAD_SCENARIOS + METRICS_SCENARIOS
 RELOADS = 10
 # TLS scenario -> (certificate key type, one TLS connection per request?)
 TLS_SCENARIOS = {"tls-hs-ecdsa": ("ecdsa", True), "tls-hs-rsa": ("rsa", True),
@@ -47,14 +53,16 @@ TLS_SCENARIOS = {"tls-hs-ecdsa": ("ecdsa", True), "tls-hs-rsa": ("rsa", True),
 HTTP_SCENARIOS = ["http-keepalive", "http-newconn"]
 # WebSocket (issue 14): upgraded sessions through the HTTP configs to the ws_bench echo backend.
 WS_SCENARIOS = ["ws-idle", "ws-echo"]
-L7_SCENARIOS = HTTP_SCENARIOS + WS_SCENARIOS
+L7_SCENARIOS = HTTP_SCENARIOS + METRICS_SCENARIOS + WS_SCENARIOS
 ALL_SCENARIOS = TCP_SCENARIOS + list(TLS_SCENARIOS) + RELOAD_SCENARIOS + L7_SCENARIOS
-SCENARIO_GROUPS = {"tcp": TCP_SCENARIOS, "tls": list(TLS_SCENARIOS), "http": HTTP_SCENARIOS,
-                   "ws": WS_SCENARIOS, "l7": L7_SCENARIOS}
+SCENARIO_GROUPS = {"tcp": TCP_SCENARIOS, "tls": list(TLS_SCENARIOS),
+                   "http": HTTP_SCENARIOS + METRICS_SCENARIOS, "ws": WS_SCENARIOS,
+                   "l7": L7_SCENARIOS}
 WRK_SCENARIOS = {  # scenario -> (path, connections, Connection: close)
     "keepalive": ("/1k", 64, False), "newconn": ("/1k", 64, True), "bulk": ("/1m", 8, False),
     "tls-hs-ecdsa": ("/1k", 64, True), "tls-hs-rsa": ("/1k", 64, True),
     "tls-keepalive": ("/1k", 64, False), "reload": ("/1k", 64, False),
+    "http-metrics": ("/1k", 64, False),
     "http-keepalive": ("/1k", 64, False), "http-newconn": ("/1k", 64, True),
 }
 WS_ECHO_CONNS = 64   # like wrk -c64: 64 sessions, one message in flight on each
@@ -599,14 +607,16 @@ stream {{
 KEEPALIVE_POOL = 256  # idle backend connections kept (Postern keepalive_max, nginx keepalive)
 
 
-def postern_http_conf(port, backend_port, threads):
+def postern_http_conf(port, backend_port, threads, admin_port=None):
+    """admin_port: the admin endpoint on (the metrics scenario), else off."""
+    admin = f'[admin]\nbind = "127.0.0.1:{admin_port}"\n' if admin_port else ""
     return f"""# postern protocol http: {threads} worker thread(s), no access log, no health checks
 [gateway]
 workers = {threads}
 [log]
 level = "warn"
 access = "off"
-[[listener]]
+{admin}[[listener]]
 name = "bench"
 bind = ["127.0.0.1:{port}"]
 protocol = "http"
@@ -896,12 +906,14 @@ class Bench:
 
     # --- targets ---------------------------------------------------------------------------
 
-    def start_target(self, target, threads, tls_kind=None, reload=False, mode="tcp"):
+    def start_target(self, target, threads, tls_kind=None, reload=False, mode="tcp",
+                     admin=False):
         """Start `target` afresh; returns (Child or None for direct, port). tls_kind ("ecdsa",
         "rsa"): the target terminates TLS with that certificate; the backend is still plain.
         reload (postern): started on postern_conf variant 0; self.reload_ctx says how to reload.
         mode "http": the HTTP configs towards the nginx backend; "ws": the same configs towards
-        the WebSocket backend (ready once an upgrade through it echoes a message)."""
+        the WebSocket backend (ready once an upgrade through it echoes a message). admin
+        (postern, http): the admin endpoint on; self.admin_port is its port."""
         tls = self.certs[tls_kind] if tls_kind else None
         if mode == "ws":
             if target == "direct":
@@ -910,7 +922,7 @@ class Bench:
         if mode == "http":
             if target == "direct":
                 return None, self.backend_port
-            return self._start_l7(target, threads, self.backend_port, ws=False)
+            return self._start_l7(target, threads, self.backend_port, ws=False, admin=admin)
         if target == "direct":
             return None, (self.tls_ports[tls_kind] if tls_kind else self.backend_port)
         last = None
@@ -958,7 +970,7 @@ class Bench:
                     break
         raise BenchError(f"{target} did not start: {last}")
 
-    def _start_l7(self, target, threads, backend_port, ws):
+    def _start_l7(self, target, threads, backend_port, ws, admin=False):
         last = None
         for _attempt in range(3):
             self.seq += 1
@@ -968,7 +980,8 @@ class Bench:
             workers = 0
             if target == "postern":
                 conf = os.path.join(d, "postern.toml")
-                text = postern_http_conf(port, backend_port, threads)
+                self.admin_port = free_port() if admin else None
+                text = postern_http_conf(port, backend_port, threads, self.admin_port)
                 argv = [self.a.postern, "run", "-c", conf]
             elif target == "haproxy":
                 conf = os.path.join(d, "haproxy.cfg")
@@ -1073,15 +1086,43 @@ class Bench:
                 out["problems"].append(f"reload {i + 1}: no result logged within 5 s")
         return out
 
+    def scrape_during(self, admin_port, stop):
+        """The metrics scenario's second thread: GET /metrics every METRICS_EVERY s over a
+        fresh connection (as a Prometheus server with keep-alive off would), until `stop`.
+        Returns {"count", "bytes" (last body), "ms": [...], "problems": [...]}."""
+        out = {"count": 0, "bytes": 0, "ms": [], "problems": []}
+        nxt = time.monotonic()
+        while not stop.wait(max(0.0, nxt - time.monotonic())):
+            nxt += METRICS_EVERY
+            t = time.monotonic()
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=5)
+                c.request("GET", "/metrics")
+                r = c.getresponse()
+                body = r.read()
+                c.close()
+            except (OSError, http.client.HTTPException) as e:
+                out["problems"].append(f"GET /metrics: {e}")
+                continue
+            if r.status != 200 or b"postern_connections_total" not in body:
+                out["problems"].append(f"GET /metrics answered {r.status} ({len(body)} bytes)")
+                continue
+            out["count"] += 1
+            out["bytes"] = len(body)
+            out["ms"].append(round((time.monotonic() - t) * 1000, 2))
+        return out
+
     def run_wrk_scenario(self, scenario, target, threads):
         path, conns, close = WRK_SCENARIOS[scenario]
         tls_kind = TLS_SCENARIOS[scenario][0] if scenario in TLS_SCENARIOS else None
         tls = tls_kind is not None
         reload = scenario in RELOAD_SCENARIOS
-        http = scenario in HTTP_SCENARIOS
+        metrics = scenario in METRICS_SCENARIOS
+        http = scenario in HTTP_SCENARIOS or metrics
         child, port = self.start_target(target, threads, tls_kind, reload=reload,
-                                        mode="http" if http else "tcp")
+                                        mode="http" if http else "tcp", admin=metrics)
         reloader = None
+        scraper = None
         accepts0 = accepts1 = None
         try:
             pids = self.target_pids(child)
@@ -1094,17 +1135,22 @@ class Bench:
             c0, b0, m0 = cpu_ticks(pids), cpu_ticks(self.backend.pids()), machine_ticks()
             o0 = cpu_ticks(own)
             ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            if reload:
+            if reload or metrics:
                 stop = threading.Event()
-                reloader = {}
-                th = threading.Thread(target=lambda: reloader.update(
-                    self.reload_during(child, self.a.duration, stop)), daemon=True)
+                if reload:
+                    reloader = {}
+                    th = threading.Thread(target=lambda: reloader.update(
+                        self.reload_during(child, self.a.duration, stop)), daemon=True)
+                else:
+                    scraper = {}
+                    th = threading.Thread(target=lambda: scraper.update(
+                        self.scrape_during(self.admin_port, stop)), daemon=True)
                 th.start()
             t0 = time.monotonic()
             try:
                 w = self.wrk(port, path, conns, self.a.duration, close, tls)
             finally:
-                if reload:
+                if reload or metrics:
                     stop.set()
                     th.join(timeout=30)
             t1 = time.monotonic()
@@ -1145,6 +1191,11 @@ class Bench:
             # request is one of them) per 1,000 requests: 0 when a pool served them all.
             res["backend_conns_per_kreq"] = max(0, accepts1 - accepts0 - 1) * 1000 / w["requests"]
         problems = []
+        if scraper is not None:
+            res["scrapes"] = {k: scraper.get(k) for k in ("count", "bytes", "ms")}
+            problems += scraper.get("problems", [])
+            if not scraper.get("count"):
+                problems.append("no /metrics scrape succeeded during the run")
         if reloader is not None:
             res["reloads"] = {k: reloader.get(k) for k in ("applied", "rejected", "seconds")}
             problems += reloader.get("problems", [])
@@ -1465,8 +1516,8 @@ class Bench:
             for rnd in range(1, a.rounds + 1):
                 for scenario in a.scenarios:
                     for target in a.targets:
-                        if scenario in RELOAD_SCENARIOS and target != "postern":
-                            continue  # reload: Postern's own row (against its keepalive row)
+                        if scenario in POSTERN_ONLY_SCENARIOS and target != "postern":
+                            continue  # reload, metrics: Postern's own rows (against its own)
                         rec = self.run_one(threads, rnd, scenario, target)
                         self.results.append(rec)
                         if self.raw:
@@ -1494,10 +1545,11 @@ def describe(rec):
         unit = {"keepalive": "req/s", "newconn": "conn/s", "bulk": "MiB/s",
                 "tls-hs-ecdsa": "hs/s", "tls-hs-rsa": "hs/s", "tls-keepalive": "req/s",
                 "reload": "req/s", "http-keepalive": "req/s", "http-newconn": "req/s",
-                "ws-echo": "msg/s"}[s]
+                "http-metrics": "req/s", "ws-echo": "msg/s"}[s]
         opu = {"keepalive": "req", "newconn": "conn", "bulk": "MiB", "tls-hs-ecdsa": "hs",
                "tls-hs-rsa": "hs", "tls-keepalive": "req", "reload": "req",
-               "http-keepalive": "req", "http-newconn": "req", "ws-echo": "msg"}[s]
+               "http-keepalive": "req", "http-newconn": "req", "http-metrics": "req",
+               "ws-echo": "msg"}[s]
         cpo = rec["cpu_per_op_us"]
         out = (f"{rec['rate']:,.0f} {unit}, p99 {rec['p99_ms']:.2f} ms, "
                f"cpu {cpo if cpo is None else round(cpo, 1)} us/{opu}, "
@@ -1506,6 +1558,10 @@ def describe(rec):
             out += f", backend conns {rec['backend_conns_per_kreq']:.1f}/1k req"
         if rec.get("client_cpu_pct") is not None:
             out += f", client cpu {rec['client_cpu_pct']:.0f}% of a core"
+        if rec.get("scrapes"):
+            sc = rec["scrapes"]
+            out += (f", {sc['count']} scrapes of {sc['bytes']:,} bytes, slowest"
+                    f" {max(sc['ms'] or [0]):.1f} ms")
         if "reloads" in rec:
             rl = rec["reloads"]
             out += (f", reloads {rl['applied']} applied / {rl['rejected']} rejected"
@@ -1553,6 +1609,10 @@ ROWS = [
     ("http-keepalive", "rate", "req/s", "int", "higher", ("ratio>=", 1.2)),
     ("http-keepalive", "p99_ms", "p99 latency (ms)", "f2", "lower", None),
     ("http-keepalive", "cpu_per_op_us", "CPU µs/req", "f1", "lower", ("ratio<=", 0.8)),
+    # Metrics on (issue 15): Postern only; its bar is against its own http-keepalive run (see
+    # the "Metrics on" section): CPU per request within 2 %.
+    ("http-metrics", "rate", "req/s", "int", "higher", None),
+    ("http-metrics", "cpu_per_op_us", "CPU µs/req", "f1", "lower", None),
     ("http-newconn", "rate", "req/s (= client conn/s)", "int", "higher", None),
     ("http-newconn", "cpu_per_op_us", "CPU µs/req", "f1", "lower", None),
     ("http-newconn", "backend_conns_per_kreq", "backend conns opened / 1k req", "f1", "none",
@@ -1579,6 +1639,8 @@ def scenario_title(s, a):
             "tls-keepalive": "TLS keep-alive 1 KiB, ECDSA P-256, wrk -c64",
             "reload": f"keep-alive 1 KiB, wrk -c64, during {RELOADS} reloads (Postern only)",
             "http-keepalive": "HTTP keep-alive 1 KiB, wrk -c64 (L7 proxies, backend pool)",
+            "http-metrics": "HTTP keep-alive 1 KiB, wrk -c64, admin on, /metrics scraped every"
+                            f" {METRICS_EVERY:g} s (Postern only)",
             "http-newconn": "HTTP new connection per request, wrk -c64 `Connection: close`",
             "ws-idle": f"{a.ws_sessions:,} idle WebSocket sessions",
             "ws-echo": f"WebSocket echo, {WS_ECHO_CONNS} sessions, {WS_ECHO_SIZE}-byte messages"}[s]
@@ -1784,6 +1846,45 @@ def render_report(bench, machine, started, finished):
                      f" | {errs} | {applied} of {RELOADS * len(rs)} | {slowest:.0f} | "
                      + ("met" if met else ("– (no keepalive row)" if ratio is None else "not met"))
                      + " |")
+    if "http-metrics" in a.scenarios:
+        L.append("")
+        L.append("## Metrics on")
+        L.append("")
+        L.append(f"Postern under the HTTP keep-alive load (wrk -c64, 1 KiB) with `[admin] bind` set"
+                 f" and GET /metrics every {METRICS_EVERY:g} s on a new connection, against the"
+                 " same load with the admin endpoint off in the same run (the http-keepalive row)."
+                 " Target: CPU per request within 2 % (ratio ≤ 1.02), 0 errors, every scrape"
+                 " answered.")
+        L.append("")
+        L.append("| threads | req/s on | req/s off | CPU µs/req on | CPU µs/req off | CPU ratio"
+                 " | scrapes | /metrics bytes | slowest scrape (ms) | target |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for threads in a.threads:
+            rs = [r for r in res if r["threads"] == threads and r["scenario"] == "http-metrics"
+                  and r["target"] == "postern"]
+            ok = [r for r in rs if r.get("ok")]
+            base = cell_values(res, threads, "http-keepalive", "postern", "cpu_per_op_us")
+            base_rate = cell_values(res, threads, "http-keepalive", "postern", "rate")
+            if not ok:
+                L.append(f"| {threads} | failed | – | – | – | – | – | – | – | – |")
+                continue
+            cpu = statistics.median(r["cpu_per_op_us"] for r in ok)
+            rate = statistics.median(r["rate"] for r in ok)
+            nb = statistics.median(base) if base else None
+            nr = statistics.median(base_rate) if base_rate else None
+            ratio = cpu / nb if nb else None
+            errs = sum(sum(r.get("errors", {}).values()) for r in rs)
+            scrapes = sum((r.get("scrapes") or {}).get("count") or 0 for r in rs)
+            size = max((r.get("scrapes") or {}).get("bytes") or 0 for r in rs)
+            slowest = max((m for r in rs for m in (r.get("scrapes") or {}).get("ms") or []),
+                          default=0)
+            met = ratio is not None and ratio <= 1.02 and errs == 0
+            L.append(f"| {threads} | {rate:,.0f} | " + ("–" if nr is None else f"{nr:,.0f}")
+                     + f" | {cpu:.2f} | " + ("–" if nb is None else f"{nb:.2f}") + " | "
+                     + ("–" if ratio is None else f"{ratio:.3f}")
+                     + f" | {scrapes} | {size:,} | {slowest:.1f} | "
+                     + ("met" if met else ("– (no http-keepalive row)" if ratio is None
+                                           else "not met")) + " |")
     # errors
     L.append("")
     L.append("## Errors seen by the load generator")
@@ -2047,8 +2148,8 @@ def quick_verdict(bench, a, fatal):
     bad = []
     if fatal:
         bad.append(fatal)
-    per_round = sum(1 if s in RELOAD_SCENARIOS else len(a.targets) for s in a.scenarios
-                    if s not in RELOAD_SCENARIOS or "postern" in a.targets)
+    per_round = sum(1 if s in POSTERN_ONLY_SCENARIOS else len(a.targets) for s in a.scenarios
+                    if s not in POSTERN_ONLY_SCENARIOS or "postern" in a.targets)
     expected = len(a.threads) * a.rounds * per_round
     if len(bench.results) != expected:
         bad.append(f"{len(bench.results)} of {expected} runs happened")
