@@ -221,6 +221,7 @@ int runGateway(const std::string& config_path, bool have_path, Platform& platfor
             "Try it from another terminal:\n"
             "  curl http://127.0.0.1:8080/        (run it twice: round robin alternates backends)\n"
             "  printf 'hello\\n' | nc -q1 127.0.0.1 8080\n"
+            "Dashboard: http://127.0.0.1:9901/   metrics: curl http://127.0.0.1:9901/metrics\n"
             "Stop with Ctrl-C.\n\n");
     }
     const std::filesystem::path reload_path =

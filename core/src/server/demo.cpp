@@ -50,9 +50,13 @@ std::string_view demoConfigText() {
     return R"(# postern built-in demo configuration
 # A TCP listener on 127.0.0.1:8080 balancing (round robin) over two demo HTTP backends that
 # postern itself starts on 127.0.0.1:9001 and 127.0.0.1:9002, each health-checked by a TCP probe.
+# The admin endpoint on 127.0.0.1:9901: the dashboard at /, /metrics, /status.
 [log]
 level  = "info"
 access = "stdout"
+
+[admin]
+bind = "127.0.0.1:9901"
 
 [[listener]]
 name         = "demo"
