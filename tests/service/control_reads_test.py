@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -159,9 +160,41 @@ def main():
         p.wait_line(r'msg="status requested over the control socket"')
         p.wait_line(r'msg="metrics requested over the control socket"')
 
+        # Reads on the control socket's thread while SIGHUP reloads run on the main thread and
+        # connections are counted by the workers (under TSan, a race here is reported).
+        stop = threading.Event()
+        errors = []
+
+        def traffic():
+            while not stop.is_set():
+                try:
+                    relay_roundtrip(svc_port)
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(e)
+                    return
+
+        t = threading.Thread(target=traffic, daemon=True)
+        t.start()
+        for _ in range(10):
+            p.signal(signal.SIGHUP)
+            p.wait_line(r'msg="SIGHUP received')  # taken: the next one is not merged with it
+            json.loads(exchange(sock, b"status\n").split(b"\n", 1)[1].rsplit(b"\nend\n", 1)[0])
+            assert b"postern_backend_up{" in exchange(sock, b"metrics\n")
+        deadline = time.monotonic() + 60
+        while status(binary, "--socket", sock)["generation"] < 12:
+            if time.monotonic() > deadline:
+                raise AssertionError("10 SIGHUP reloads did not all apply:\n" + p.log())
+            time.sleep(0.1)
+        stop.set()
+        t.join(timeout=20)
+        assert not errors, errors
+        print("10 SIGHUP reloads, traffic and 20 reads at the same time: generation 12")
+
         p.signal(signal.SIGTERM)
         rc = p.wait_exit()
         assert rc == 0, f"postern exited {rc}"
+        for report in ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "runtime error:"):
+            assert report not in p.log(), p.log()
         for cmd in ("status", "metrics"):
             for where in (["--socket", sock], ["-c", p.config]):
                 rc, out, err = cli(binary, cmd, *where)
