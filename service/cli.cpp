@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -36,6 +37,12 @@ int usage(std::FILE* out, int code, const Platform& platform) {
                  "                      of the default config; default %s);\n"
                  "                      exit 0 applied, 2 rejected (errors printed), 1 no\n"
                  "                      running instance\n"
+                 "  status  [-c FILE] [--socket PATH]\n"
+                 "                      print the running instance's /status JSON, read through\n"
+                 "                      its control socket (found as for reload); exit 0, or 1\n"
+                 "                      no running instance\n"
+                 "  metrics [-c FILE] [--socket PATH]\n"
+                 "                      print its /metrics (Prometheus text) the same way\n"
                  "  version [-v]        print the version (-v: with the compiler, the build\n"
                  "                      type, the library versions and the plugin ABI)\n",
                  platform.defaultConfigPath().string().c_str(), config::kDefaultControlSocket);
@@ -96,42 +103,54 @@ std::vector<std::string> reloadWarnings(const Result& r) {
         return {};
 }
 
-/** `postern reload`: finds the control socket, asks, prints the answer. */
-int reloadInstance(const std::string& config_path, bool have_config, const std::string& socket,
-                   bool have_socket, Platform& platform) {
-    std::string path = socket;
-    std::string origin = "--socket";
-    if (!have_socket) {
-        const std::filesystem::path file =
-            have_config ? std::filesystem::path(config_path) : platform.defaultConfigPath();
-        std::error_code ec;
-        if (have_config || std::filesystem::exists(file, ec)) {
-            std::string why;
-            auto found = config::lookupControlSocket(file, &why);
-            if (!found) {
-                // The file being reloaded may be the broken one: the running instance reports
-                // its errors. Only its control_socket key is unknown: try the default.
-                path = config::kDefaultControlSocket;
-                origin = "the default; [gateway] control_socket could not be read from " + why;
-            } else if (found->off) {
-                platform.error("postern: " + file.string() +
-                               " sets [gateway] control_socket = \"off\": the running instance "
-                               "has no control socket (send it SIGHUP to reload)");
-                return 1;
-            } else {
-                path = found->path;
-                origin = found->from_default ? "the default; " + file.string() + " does not set it"
-                                             : "[gateway] control_socket in " + file.string();
-            }
+/** The running instance's control socket, as `postern reload | status | metrics` find it:
+ * --socket, else [gateway] control_socket of -c FILE (or of the default config), else the
+ * default. False (message printed) when that config turns the socket off. */
+bool findControlSocket(std::string_view command, const std::string& config_path, bool have_config,
+                       const std::string& socket, bool have_socket, Platform& platform,
+                       std::string* path, std::string* origin) {
+    *path = socket;
+    *origin = "--socket";
+    if (have_socket) return true;
+    const std::filesystem::path file =
+        have_config ? std::filesystem::path(config_path) : platform.defaultConfigPath();
+    std::error_code ec;
+    if (have_config || std::filesystem::exists(file, ec)) {
+        std::string why;
+        auto found = config::lookupControlSocket(file, &why);
+        if (!found) {
+            // The file being reloaded may be the broken one: the running instance reports
+            // its errors. Only its control_socket key is unknown: try the default.
+            *path = config::kDefaultControlSocket;
+            *origin = "the default; [gateway] control_socket could not be read from " + why;
+        } else if (found->off) {
+            platform.error("postern: " + file.string() +
+                           " sets [gateway] control_socket = \"off\": the running instance "
+                           "has no control socket (" +
+                           (command == "reload" ? std::string("send it SIGHUP to reload")
+                                                : "read /" + std::string(command) +
+                                                      " from its admin endpoint, [admin] bind") +
+                           ")");
+            return false;
         } else {
-            path = config::kDefaultControlSocket;
-            origin = "the default; no " + file.string();
+            *path = found->path;
+            *origin = found->from_default ? "the default; " + file.string() + " does not set it"
+                                          : "[gateway] control_socket in " + file.string();
         }
+    } else {
+        *path = config::kDefaultControlSocket;
+        *origin = "the default; no " + file.string();
     }
+    return true;
+}
+
+/** Sends `request` (one line, no newline) on the control socket; the decoded reply, or nullopt
+ * with the reason printed (no running instance, unreachable, a garbled reply). */
+std::optional<server::ControlReply> askInstance(std::string_view request, const std::string& path,
+                                                const std::string& origin, Platform& platform) {
     std::string error;
     bool no_instance = false;
-    auto text = platform.controlRequest(path, std::string(server::kControlReloadRequest) + "\n",
-                                        &error, &no_instance);
+    auto text = platform.controlRequest(path, std::string(request) + "\n", &error, &no_instance);
     if (!text) {
         if (no_instance)
             platform.error(
@@ -141,13 +160,26 @@ int reloadInstance(const std::string& config_path, bool have_config, const std::
         else
             platform.error("postern: cannot reach the running instance on the control socket " +
                            path + " (" + origin + "): " + error);
-        return 1;
+        return std::nullopt;
     }
     auto reply = server::decodeControlReply(*text, &error);
     if (!reply) {
         platform.error("postern: unexpected reply on the control socket " + path + ": " + error);
-        return 1;
+        return std::nullopt;
     }
+    return reply;
+}
+
+/** `postern reload`: finds the control socket, asks, prints the answer. */
+int reloadInstance(const std::string& config_path, bool have_config, const std::string& socket,
+                   bool have_socket, Platform& platform) {
+    std::string path;
+    std::string origin;
+    if (!findControlSocket("reload", config_path, have_config, socket, have_socket, platform, &path,
+                           &origin))
+        return 1;
+    auto reply = askInstance(server::kControlReloadRequest, path, origin, platform);
+    if (!reply) return 1;
     for (const auto& w : reply->warnings) platform.error("warning: " + w);
     switch (reply->status) {
         case server::ControlReply::Status::Applied:
@@ -164,8 +196,41 @@ int reloadInstance(const std::string& config_path, bool have_config, const std::
         case server::ControlReply::Status::Failed:
             for (const auto& e : reply->errors) platform.error("postern: " + e);
             break;
+        case server::ControlReply::Status::Data:
+            platform.error("postern: unexpected reply on the control socket " + path +
+                           ": a document instead of a reload result");
+            return 1;
     }
     return server::controlExitCode(*reply);
+}
+
+/** `postern status` / `postern metrics`: the document GET /status or /metrics answers, on
+ * stdout (with a final newline when it has none). */
+int readInstance(std::string_view command, const std::string& config_path, bool have_config,
+                 const std::string& socket, bool have_socket, Platform& platform) {
+    std::string path;
+    std::string origin;
+    if (!findControlSocket(command, config_path, have_config, socket, have_socket, platform, &path,
+                           &origin))
+        return 1;
+    auto reply = askInstance(command, path, origin, platform);
+    if (!reply) return 1;
+    for (const auto& w : reply->warnings) platform.error("warning: " + w);
+    if (reply->status != server::ControlReply::Status::Data) {
+        for (const auto& e : reply->errors) platform.error("postern: " + e);
+        if (reply->errors.empty())
+            platform.error("postern: unexpected reply on the control socket " + path +
+                           ": a reload result instead of the " + std::string(command));
+        return 1;
+    }
+    const std::string& body = reply->body;
+    if (std::fwrite(body.data(), 1, body.size(), stdout) != body.size() ||
+        ((body.empty() || body.back() != '\n') && std::fputc('\n', stdout) == EOF) ||
+        std::fflush(stdout) != 0) {
+        platform.error("postern: cannot write the " + std::string(command) + " to stdout");
+        return 1;
+    }
+    return 0;
 }
 
 }  // namespace
@@ -269,6 +334,10 @@ int runGateway(const std::string& config_path, bool have_path, Platform& platfor
                         "error=" + common::logfmtValue(e));
     };
     control.abort_drain = [&] { gateway.abortDrain(); };
+    // `postern status | metrics`: read on the control channel's thread (Gateway::snapshot() is
+    // any-thread), whether or not [admin] bind is set.
+    control.status_json = [&gateway] { return gateway.statusJson(); };
+    control.metrics_text = [&gateway] { return gateway.metricsText(); };
     // POST /reload of the admin endpoint: the same queue as SIGHUP and `postern reload`.
     gateway.setReloadRequester([&platform](std::function<void(const server::ControlReply&)> reply) {
         return platform.requests().post(
@@ -291,6 +360,7 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
     std::string service;
     bool have_service = false;
     bool verbose = false;
+    const bool talks_to_instance = cmd == "reload" || cmd == "status" || cmd == "metrics";
     for (std::size_t i = 1; i < args.size(); ++i) {
         const std::string& a = args[i];
         if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
@@ -299,10 +369,10 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
         } else if (a.rfind("--config=", 0) == 0) {
             config = a.substr(9);
             have_config = true;
-        } else if (cmd == "reload" && a == "--socket" && i + 1 < args.size()) {
+        } else if (talks_to_instance && a == "--socket" && i + 1 < args.size()) {
             socket = args[++i];
             have_socket = true;
-        } else if (cmd == "reload" && a.rfind("--socket=", 0) == 0) {
+        } else if (talks_to_instance && a.rfind("--socket=", 0) == 0) {
             socket = a.substr(9);
             have_socket = true;
         } else if (cmd == "reload" && a == "--service") {
@@ -337,6 +407,8 @@ int runCli(const std::vector<std::string>& args, Platform& platform) {
         if (cmd == "reload" && have_service) return platform.reloadService(service);
         if (cmd == "reload")
             return reloadInstance(config, have_config, socket, have_socket, platform);
+        if (cmd == "status" || cmd == "metrics")
+            return readInstance(cmd, config, have_config, socket, have_socket, platform);
         if (cmd == "help" || cmd == "-h" || cmd == "--help") return usage(stdout, 0, platform);
     } catch (const std::exception& e) {
         platform.error(std::string("postern: fatal: ") + e.what());

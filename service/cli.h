@@ -1,5 +1,5 @@
-// The command line: run | check | reload | plugins | version (SPEC §5). Exit codes: 0 ok,
-// 1 runtime failure, 2 bad config or usage.
+// The command line: run | check | reload | status | metrics | plugins | version (SPEC §5). Exit
+// codes: 0 ok, 1 runtime failure, 2 bad config or usage.
 #pragma once
 
 #include <string>

@@ -24,6 +24,10 @@ struct RunControl {
     std::function<void()> reopen_logs;
     /** A shutdown in progress stops waiting for connections and closes them now. Any thread. */
     std::function<void()> abort_drain;
+    /** The /status JSON and the /metrics text, as the admin endpoint answers them (`postern
+     * status | metrics` over the control channel). Any thread: Gateway::snapshot(). */
+    std::function<std::string()> status_json;
+    std::function<std::string()> metrics_text;
 };
 
 class RequestQueue {

@@ -11,11 +11,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <future>
 #include <memory>
 #include <vector>
 
 #include "common/log.h"
+#include "control_requests.h"
 #include "server/control_protocol.h"
 
 namespace postern::service {
@@ -166,8 +166,8 @@ ControlSocketServer::~ControlSocketServer() {
         if (fd >= 0) ::close(fd);
 }
 
-void ControlSocketServer::start(RequestQueue& queue) {
-    thread_ = std::thread([this, &queue] { run(queue); });
+void ControlSocketServer::start(RequestQueue& queue, const RunControl& control) {
+    thread_ = std::thread([this, &queue, &control] { run(queue, control); });
     POSTERN_LOG(Info, "control socket ready (postern reload)",
                 "path=" + common::logfmtValue(path_));
 }
@@ -192,7 +192,7 @@ void ControlSocketServer::stop() {
     }
 }
 
-void ControlSocketServer::run(RequestQueue& queue) {
+void ControlSocketServer::run(RequestQueue& queue, const RunControl& control) {
     for (;;) {
         pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
         const int n = ::poll(fds, 2, -1);
@@ -208,12 +208,12 @@ void ControlSocketServer::run(RequestQueue& queue) {
         if (!(fds[0].revents & POLLIN)) continue;
         const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (client < 0) continue;  // the client went away, or EMFILE: try again on the next one
-        serveClient(client, queue);
+        serveClient(client, queue, control);
         ::close(client);
     }
 }
 
-void ControlSocketServer::serveClient(int fd, RequestQueue& queue) {
+void ControlSocketServer::serveClient(int fd, RequestQueue& queue, const RunControl& control) {
     setTimeouts(fd, 5, 5);
     std::string line;
     char c = 0;
@@ -227,25 +227,9 @@ void ControlSocketServer::serveClient(int fd, RequestQueue& queue) {
     }
     if (!line.empty() && line.back() == '\r') line.pop_back();
 
-    server::ControlReply reply;
-    if (line == server::kControlReloadRequest) {
-        POSTERN_LOG(Info, "reload requested over the control socket", "");
-        auto promise = std::make_shared<std::promise<server::ControlReply>>();
-        auto future = promise->get_future();
-        RequestQueue::Request r;
-        r.kind = RequestQueue::Kind::Reload;
-        r.origin = "postern reload";
-        r.reply = [promise](const server::ControlReply& answer) { promise->set_value(answer); };
-        if (queue.post(std::move(r))) {
-            reply = future.get();  // answered by the main thread, or by close() when stopping
-        } else {
-            reply.errors.push_back("postern is stopping; nothing was reloaded");
-        }
-    } else {
-        reply.errors.push_back("unknown request '" + line + "' (this postern understands: " +
-                               std::string(server::kControlReloadRequest) + ")");
-    }
-    sendAll(fd, server::encodeControlReply(reply));
+    // A large body (metrics of many backends) may take the client a while to read: 30 s.
+    setTimeouts(fd, 5, 30);
+    sendAll(fd, answerControlRequest(line, queue, control, "control socket"));
 }
 
 std::optional<std::string> controlSocketRequest(const std::string& path, std::string_view request,

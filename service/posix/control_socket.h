@@ -1,7 +1,8 @@
-// The control socket of a running postern (Unix domain, SOCK_STREAM): `postern reload` connects,
-// sends "reload\n" and reads the reply (server/control_protocol.h). A thread of its own accepts one
-// client at a time and posts the request to the main thread (RequestQueue), which runs the reload
-// serialized with SIGHUP's.
+// The control socket of a running postern (Unix domain, SOCK_STREAM): `postern reload | status |
+// metrics` connect, send one request line and read the reply (server/control_protocol.h). A thread
+// of its own accepts one client at a time: a reload is posted to the main thread (RequestQueue),
+// which runs it serialized with SIGHUP's; status and metrics are read on this thread
+// (control_requests.h).
 //
 // Ownership of the path: an exclusive flock on "<path>.lock", held for the life of the process,
 // decides which instance owns the socket path. Holding it, a socket file left there by a crashed
@@ -39,16 +40,16 @@ public:
 
     const std::string& path() const { return path_; }
 
-    /** Starts serving: each request goes to `queue`. */
-    void start(RequestQueue& queue);
+    /** Starts serving: reloads go to `queue`, reads to `control` (both outlive stop()). */
+    void start(RequestQueue& queue, const RunControl& control);
     /** Stops accepting, joins the thread, removes the socket file (when allowed). A request
      * being served is answered first (close the queue before: it answers pending reloads). */
     void stop();
 
 private:
     ControlSocketServer() = default;
-    void run(RequestQueue& queue);
-    void serveClient(int fd, RequestQueue& queue);
+    void run(RequestQueue& queue, const RunControl& control);
+    void serveClient(int fd, RequestQueue& queue, const RunControl& control);
 
     std::string path_;
     int listen_fd_ = -1;

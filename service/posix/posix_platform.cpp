@@ -96,7 +96,7 @@ void PosixPlatform::waitForStop(const RunControl& control) {
     // Every thread has the signals blocked (main() did it before any thread): this one takes them
     // with sigwait, also while the main thread drains in Gateway::shutdown().
     signal_thread_ = std::thread([this, &control] { signalLoop(control); });
-    if (control_socket_) control_socket_->start(queue_);
+    if (control_socket_) control_socket_->start(queue_, control);
     queue_.serve(
         control,
         [this] {

@@ -2,10 +2,10 @@
 
 #include <windows.h>
 
-#include <future>
 #include <memory>
 
 #include "common/log.h"
+#include "control_requests.h"
 #include "server/control_protocol.h"
 
 namespace postern::service {
@@ -77,8 +77,8 @@ ControlPipeServer::~ControlPipeServer() {
         if (h) ::CloseHandle(static_cast<HANDLE>(h));
 }
 
-void ControlPipeServer::start(RequestQueue& queue) {
-    thread_ = std::thread([this, &queue] { run(queue); });
+void ControlPipeServer::start(RequestQueue& queue, const RunControl& control) {
+    thread_ = std::thread([this, &queue, &control] { run(queue, control); });
     POSTERN_LOG(Info, "control pipe ready (postern reload)", "pipe=" + common::logfmtValue(name_));
 }
 
@@ -88,7 +88,7 @@ void ControlPipeServer::stop() {
     thread_.join();
 }
 
-void ControlPipeServer::run(RequestQueue& queue) {
+void ControlPipeServer::run(RequestQueue& queue, const RunControl& control) {
     HANDLE pipe = static_cast<HANDLE>(pipe_);
     HANDLE stop = static_cast<HANDLE>(stop_event_);
     for (;;) {
@@ -112,12 +112,12 @@ void ControlPipeServer::run(RequestQueue& queue) {
             }
         }
         if (::WaitForSingleObject(stop, 0) == WAIT_OBJECT_0) return;
-        if (connected) serveClient(queue);
+        if (connected) serveClient(queue, control);
         ::DisconnectNamedPipe(pipe);
     }
 }
 
-void ControlPipeServer::serveClient(RequestQueue& queue) {
+void ControlPipeServer::serveClient(RequestQueue& queue, const RunControl& control) {
     HANDLE pipe = static_cast<HANDLE>(pipe_);
     HANDLE stop = static_cast<HANDLE>(stop_event_);
     std::string line;
@@ -146,31 +146,14 @@ void ControlPipeServer::serveClient(RequestQueue& queue) {
     if (!complete) return;
     if (!line.empty() && line.back() == '\r') line.pop_back();
 
-    server::ControlReply reply;
-    if (line == server::kControlReloadRequest) {
-        POSTERN_LOG(Info, "reload requested over the control pipe", "");
-        auto promise = std::make_shared<std::promise<server::ControlReply>>();
-        auto future = promise->get_future();
-        RequestQueue::Request r;
-        r.kind = RequestQueue::Kind::Reload;
-        r.origin = "postern reload";
-        r.reply = [promise](const server::ControlReply& answer) { promise->set_value(answer); };
-        if (queue.post(std::move(r)))
-            reply = future.get();
-        else
-            reply.errors.push_back("postern is stopping; nothing was reloaded");
-    } else {
-        reply.errors.push_back("unknown request '" + line + "' (this postern understands: " +
-                               std::string(server::kControlReloadRequest) + ")");
-    }
-    const std::string out = server::encodeControlReply(reply);
+    const std::string out = answerControlRequest(line, queue, control, "control pipe");
     OVERLAPPED ov{};
     ov.hEvent = static_cast<HANDLE>(io_event_);
     ::ResetEvent(ov.hEvent);
     DWORD written = 0;
     if (!::WriteFile(pipe, out.data(), static_cast<DWORD>(out.size()), &written, &ov) &&
         ::GetLastError() == ERROR_IO_PENDING)
-        finishOverlapped(pipe, ov, nullptr, 10000, &written);
+        finishOverlapped(pipe, ov, nullptr, 30000, &written);  // a large body: 30 s to read it
     ::FlushFileBuffers(pipe);
 }
 

@@ -1,7 +1,8 @@
 // The control channel on Windows: a named pipe (\\.\pipe\postern by default, [gateway]
 // control_socket) speaking the same line protocol as the Unix socket (server/control_protocol.h).
-// `postern reload` connects, sends "reload\n", reads the reply; a thread of the running instance
-// serves one client at a time and posts the request to the main thread (RequestQueue).
+// `postern reload | status | metrics` connect, send one request line, read the reply; a thread of
+// the running instance serves one client at a time: a reload is posted to the main thread
+// (RequestQueue), status and metrics are read on this thread (control_requests.h).
 //
 // One instance owns the name: the pipe is created with FILE_FLAG_FIRST_PIPE_INSTANCE, so a second
 // postern with the same name fails to start. Access: the pipe's default security (full control
@@ -28,14 +29,15 @@ public:
     ControlPipeServer(const ControlPipeServer&) = delete;
     ControlPipeServer& operator=(const ControlPipeServer&) = delete;
 
-    void start(RequestQueue& queue);
+    /** Reloads go to `queue`, reads to `control` (both outlive stop()). */
+    void start(RequestQueue& queue, const RunControl& control);
     /** Stops serving and joins the thread (close the queue first: it answers pending reloads). */
     void stop();
 
 private:
     ControlPipeServer() = default;
-    void run(RequestQueue& queue);
-    void serveClient(RequestQueue& queue);
+    void run(RequestQueue& queue, const RunControl& control);
+    void serveClient(RequestQueue& queue, const RunControl& control);
 
     std::string name_;
     void* pipe_ = nullptr;        ///< HANDLE

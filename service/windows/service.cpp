@@ -167,7 +167,7 @@ public:
     }
 
     void waitForStop(const RunControl& control) override {
-        if (pipe_) pipe_->start(g_service.queue);
+        if (pipe_) pipe_->start(g_service.queue, control);
         g_service.queue.serve(control, {}, {});
         POSTERN_LOG(Info, "service stop requested", "");
     }
@@ -327,7 +327,7 @@ public:
             app_.waitForStopRequest();
             queue_.post({RequestQueue::Kind::Stop, "console", {}});
         });
-        if (pipe_) pipe_->start(queue_);
+        if (pipe_) pipe_->start(queue_, control);
         queue_.serve(control, {}, {});
         waiter.join();
         POSTERN_LOG(Info, "console stop requested", "");

@@ -185,8 +185,10 @@ complete_words() {  # complete_words WORD... : what TAB offers after the words (
 }
 check "bash completion: 'postern rel<TAB>' -> reload" test "$(complete_words postern rel)" = reload
 check "bash completion: 'postern <TAB>' -> every command" \
-  test "$(complete_words postern '')" = "run check plugins reload version help --help"
+  test "$(complete_words postern '')" = "run check plugins reload status metrics version help --help"
 check "bash completion: 'postern reload --s<TAB>' -> --socket" test "$(complete_words postern reload --s)" = --socket
+check "bash completion: 'postern sta<TAB>' -> status" test "$(complete_words postern sta)" = status
+check "bash completion: 'postern metrics --s<TAB>' -> --socket" test "$(complete_words postern metrics --s)" = --socket
 check "bash completion: 'postern version -<TAB>' -> -v --verbose --help" \
   test "$(complete_words postern version -)" = "-v --verbose --help"
 mkdir -p "$work/compl/conf d" && touch "$work/compl/my site.toml" "$work/compl/notes.txt"

@@ -248,6 +248,7 @@ ReloadAnswer reloadAnswer(const server::ControlReply& reply) {
             a.status = 422;
             break;
         case server::ControlReply::Status::Failed:
+        case server::ControlReply::Status::Data:  // never the answer to a reload
             result = "failed";
             a.status = 503;
             break;

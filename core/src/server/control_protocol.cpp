@@ -13,8 +13,8 @@ void appendLine(std::string& out, std::string_view key, std::string_view text) {
     out += '\n';
 }
 
-std::optional<std::uint64_t> generationOf(std::string_view rest) {
-    constexpr std::string_view kKey = "generation=";
+/** N of "KEY=N" (KEY given with its '='), nothing else on the line. */
+std::optional<std::uint64_t> numberOf(std::string_view rest, std::string_view kKey) {
     if (rest.substr(0, kKey.size()) != kKey) return std::nullopt;
     rest.remove_prefix(kKey.size());
     std::uint64_t value = 0;
@@ -36,6 +36,12 @@ std::string encodeControlReply(const ControlReply& reply) {
             break;
         case ControlReply::Status::Failed:
             out = "failed\n";
+            break;
+        case ControlReply::Status::Data:
+            out = "data bytes=" + std::to_string(reply.body.size()) + "\n";
+            out.reserve(out.size() + reply.body.size() + 64);
+            out += reply.body;
+            out += '\n';
             break;
     }
     for (const auto& w : reply.warnings) appendLine(out, "warning", w);
@@ -66,9 +72,26 @@ std::optional<ControlReply> decodeControlReply(std::string_view text, std::strin
                 reply.status = ControlReply::Status::Failed;
                 continue;
             }
+            if (status == "data") {
+                auto bytes = numberOf(rest, "bytes=");
+                if (!bytes) return fail("unexpected status line '" + std::string(line) + "'");
+                if (*bytes > kControlMaxBody)
+                    return fail("the body of " + std::to_string(*bytes) +
+                                " bytes is larger than the limit of " +
+                                std::to_string(kControlMaxBody));
+                const auto size = static_cast<std::size_t>(*bytes);
+                if (text.size() <= size)
+                    return fail("the reply ended inside its body (" + std::to_string(text.size()) +
+                                " of " + std::to_string(size) + " bytes)");
+                if (text[size] != '\n') return fail("no newline after the body");
+                reply.status = ControlReply::Status::Data;
+                reply.body.assign(text.substr(0, size));
+                text.remove_prefix(size + 1);
+                continue;
+            }
             if (status != "applied" && status != "rejected")
                 return fail("unexpected status line '" + std::string(line) + "'");
-            auto generation = generationOf(rest);
+            auto generation = numberOf(rest, "generation=");
             if (!generation) return fail("unexpected status line '" + std::string(line) + "'");
             reply.status = status == "applied" ? ControlReply::Status::Applied
                                                : ControlReply::Status::Rejected;
@@ -93,6 +116,7 @@ std::optional<ControlReply> decodeControlReply(std::string_view text, std::strin
 int controlExitCode(const ControlReply& reply) {
     switch (reply.status) {
         case ControlReply::Status::Applied:
+        case ControlReply::Status::Data:
             return 0;
         case ControlReply::Status::Rejected:
             return 2;
