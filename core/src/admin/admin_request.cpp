@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "admin/status_json.h"
+
 namespace postern::admin {
 
 namespace {
@@ -197,37 +199,8 @@ std::string response(int status, std::string_view content_type, std::string_view
 }
 
 std::string jsonString(std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "\"";
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (u < 0x20 || u == 0x7f) {
-                    out += "\\u00";
-                    out += kHex[u >> 4];
-                    out += kHex[u & 15];
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
+    std::string out;
+    appendJsonString(out, s);  // the /status escaping: RFC 8259, invalid UTF-8 as U+FFFD
     return out;
 }
 
