@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "admin/status_json.h"
+#include "http/error_response.h"
 
 namespace postern::admin {
 
@@ -139,45 +140,6 @@ Access::Verdict Access::check(const Route& route,
                                                                             : Verdict::Wrong;
 }
 
-std::string_view reasonPhrase(int status) {
-    switch (status) {
-        case 200:
-            return "OK";
-        case 400:
-            return "Bad Request";
-        case 401:
-            return "Unauthorized";
-        case 403:
-            return "Forbidden";
-        case 404:
-            return "Not Found";
-        case 405:
-            return "Method Not Allowed";
-        case 408:
-            return "Request Timeout";
-        case 409:
-            return "Conflict";
-        case 413:
-            return "Content Too Large";
-        case 414:
-            return "URI Too Long";
-        case 422:
-            return "Unprocessable Content";
-        case 431:
-            return "Request Header Fields Too Large";
-        case 500:
-            return "Internal Server Error";
-        case 501:
-            return "Not Implemented";
-        case 503:
-            return "Service Unavailable";
-        case 505:
-            return "HTTP Version Not Supported";
-        default:
-            return "Unknown";
-    }
-}
-
 std::string response(int status, std::string_view content_type, std::string_view body, bool close,
                      bool head_only, std::string_view extra_fields) {
     std::string out;
@@ -185,7 +147,7 @@ std::string response(int status, std::string_view content_type, std::string_view
     out += "HTTP/1.1 ";
     out += std::to_string(status);
     out += ' ';
-    out += reasonPhrase(status);
+    out += http::reasonPhrase(static_cast<std::uint16_t>(status));
     out += "\r\nContent-Type: ";
     out += content_type;
     out += "\r\nContent-Length: ";

@@ -94,9 +94,6 @@ private:
 std::string response(int status, std::string_view content_type, std::string_view body, bool close,
                      bool head_only = false, std::string_view extra_fields = {});
 
-/** The reason phrase of the statuses the endpoint uses ("Unknown" for others). */
-std::string_view reasonPhrase(int status);
-
 /** `{"error":"<message>"}` with the message JSON-escaped. */
 std::string errorJson(std::string_view message);
 /** `s` as a JSON string literal, quotes included. */

@@ -18,6 +18,8 @@ std::string_view reasonPhrase(std::uint16_t status) {
             return "Not Modified";
         case 400:
             return "Bad Request";
+        case 401:
+            return "Unauthorized";
         case 403:
             return "Forbidden";
         case 404:
@@ -26,6 +28,8 @@ std::string_view reasonPhrase(std::uint16_t status) {
             return "Method Not Allowed";
         case 408:
             return "Request Timeout";
+        case 409:
+            return "Conflict";
         case 411:
             return "Length Required";
         case 413:
@@ -34,6 +38,8 @@ std::string_view reasonPhrase(std::uint16_t status) {
             return "URI Too Long";
         case 417:
             return "Expectation Failed";
+        case 422:
+            return "Unprocessable Content";
         case 426:
             return "Upgrade Required";
         case 431:

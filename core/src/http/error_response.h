@@ -8,7 +8,8 @@
 
 namespace postern::http {
 
-/** "Not Found", "Bad Gateway" …; "Unknown" for codes we never send. */
+/** "Not Found", "Bad Gateway" …, also the admin endpoint's (401, 409, 422); "Unknown" for codes
+ * we never send. */
 std::string_view reasonPhrase(std::uint16_t status);
 
 /** Appends a complete response (HTTP/1.1) for `status` to `out`. `close`: "Connection: close"

@@ -12,6 +12,9 @@ namespace {
 TEST(ErrorResponse, ReasonPhrases) {
     EXPECT_EQ(reasonPhrase(400), "Bad Request");
     EXPECT_EQ(reasonPhrase(404), "Not Found");
+    EXPECT_EQ(reasonPhrase(401), "Unauthorized");  // the admin endpoint's
+    EXPECT_EQ(reasonPhrase(409), "Conflict");
+    EXPECT_EQ(reasonPhrase(422), "Unprocessable Content");
     EXPECT_EQ(reasonPhrase(414), "URI Too Long");
     EXPECT_EQ(reasonPhrase(426), "Upgrade Required");
     EXPECT_EQ(reasonPhrase(431), "Request Header Fields Too Large");
