@@ -101,9 +101,9 @@ def main():
         p.wait_line(r'msg="control socket ready')
         if "admin endpoint" in p.log():
             raise AssertionError("the admin endpoint must be off in this test:\n" + p.log())
-        relay_roundtrip(svc_port)
 
-        # status: the /status JSON, found through --socket and through -c FILE alike.
+        # status: the /status JSON, found through --socket and through -c FILE alike. The backend
+        # gets traffic once its first probe passed: wait for that, then relay through it.
         deadline = time.monotonic() + 20
         while True:
             doc = status(binary, "--socket", sock)
@@ -113,6 +113,9 @@ def main():
             if time.monotonic() > deadline:
                 raise AssertionError(f"the echo backend never showed up in /status: {echo}")
             time.sleep(0.1)
+        relay_roundtrip(svc_port)
+        doc = status(binary, "--socket", sock)
+        echo = next(x for x in doc["pools"] if x["name"] == "echo")
         assert doc["generation"] == 1, doc["generation"]
         assert re.fullmatch(r"\d+\.\d+\.\d+.*", doc["version"]), doc["version"]
         assert [x["name"] for x in doc["listeners"]] == ["svc", "big"], doc["listeners"]
